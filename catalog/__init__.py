@@ -1,0 +1,1 @@
+"""Fault-type definitions as data: ``catalog/<adapter>/<fault>.yaml``, shipped with the wheel."""

@@ -1,0 +1,3 @@
+"""Chaos Hub: one API in front of many chaos-engineering tools."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,169 @@
+"""The fault catalog: ``catalog/<adapter>/<fault>.yaml`` validated at load (DESIGN.md §8).
+
+Every entry is checked against ``catalog_schema.json``, its ``params`` must be a valid
+JSON Schema, its id must match its path, and its adapter must be installed and declare
+the fault. An entry that fails any of these is *reported* (``Catalog.problems``), never
+loaded silently. Adapters may add entries in code (``Adapter.fault_types``), which is how
+adapters that are not packaged (the test-suite's in-memory one) describe their faults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from hub import registry
+from hub.errors import InvalidInput, NotFound
+from hub.lifecycle import TimeControl
+
+log = logging.getLogger("chaoshub.catalog")
+
+_SCHEMA: dict[str, Any] = json.loads(
+    resources.files("hub").joinpath("catalog_schema.json").read_text(encoding="utf-8")
+)
+
+
+@dataclass(frozen=True)
+class FaultType:
+    """One catalog entry, id ``<adapter>/<name>``."""
+
+    id: str
+    title: str
+    description: str
+    category: str
+    target_kind: str
+    time_control: TimeControl
+    reversible: bool
+    params: Mapping[str, Any]
+    selector: Mapping[str, Any] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    docs: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def adapter(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/", 1)[1]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FaultType:
+        jsonschema.validate(dict(data), _SCHEMA)
+        jsonschema.Draft202012Validator.check_schema(data["params"])
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            description=data["description"].strip(),
+            category=data["category"],
+            target_kind=data["target_kind"],
+            time_control=TimeControl(data["time_control"]),
+            reversible=bool(data["reversible"]),
+            params=data["params"],
+            selector=data.get("selector") or {},
+            requires=tuple(data.get("requires") or ()),
+            docs=tuple(data.get("docs") or ()),
+            tags=tuple(data.get("tags") or ()),
+        )
+
+    def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``params`` against the schema and return them with defaults filled in."""
+        validator = jsonschema.Draft202012Validator(self.params)
+        errors = sorted(validator.iter_errors(dict(params)), key=lambda e: list(e.path))
+        if errors:
+            first = errors[0]
+            path = ["params", *[str(p) for p in first.absolute_path]]
+            if first.validator == "required" and isinstance(first.validator_value, list):
+                missing = [r for r in first.validator_value if r not in (first.instance or {})]
+                if missing:
+                    path.append(missing[0])
+            if first.validator == "additionalProperties":
+                extra = sorted(set(first.instance or {}) - set(first.schema.get("properties", {})))
+                if extra:
+                    path.append(extra[0])
+            raise InvalidInput(first.message, field=path)
+        return {**_defaults(self.params), **params}
+
+
+def _defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
+    props = schema.get("properties") or {}
+    return {k: v["default"] for k, v in props.items() if isinstance(v, Mapping) and "default" in v}
+
+
+@dataclass
+class Catalog:
+    entries: dict[str, FaultType] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def get(self, fault_id: str) -> FaultType:
+        try:
+            return self.entries[fault_id]
+        except KeyError:
+            close = difflib.get_close_matches(fault_id, list(self.entries), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise NotFound(f"no fault type {fault_id!r}{hint}", field=["faultType"]) from None
+
+    def __iter__(self) -> Iterable[FaultType]:  # type: ignore[override]
+        return iter(sorted(self.entries.values(), key=lambda f: f.id))
+
+    def all(self) -> list[FaultType]:
+        return sorted(self.entries.values(), key=lambda f: f.id)
+
+    def _add(self, entry: FaultType, source: str) -> None:
+        if not registry.is_registered(entry.adapter):
+            self.problems.append(f"{source}: adapter {entry.adapter!r} is not installed")
+            return
+        declared = registry.get(entry.adapter).capabilities.faults
+        if entry.name not in declared:
+            self.problems.append(
+                f"{source}: adapter {entry.adapter!r} does not implement {entry.name!r}"
+            )
+            return
+        if entry.id in self.entries:
+            self.problems.append(f"{source}: {entry.id} is defined twice")
+            return
+        self.entries[entry.id] = entry
+
+
+def default_dir() -> Path:
+    return Path(str(resources.files("catalog")))
+
+
+def load(directory: Path | None = None) -> Catalog:
+    """Load every entry under ``directory`` plus what registered adapters contribute."""
+    directory = directory or default_dir()
+    catalog = Catalog()
+    for path in sorted(directory.glob("*/*.yaml")):
+        source = f"{path.parent.name}/{path.name}"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            entry = FaultType.from_dict(data)
+        except (yaml.YAMLError, jsonschema.ValidationError, jsonschema.SchemaError) as exc:
+            catalog.problems.append(f"{source}: {getattr(exc, 'message', exc)}")
+            continue
+        expected = f"{path.parent.name}/{path.stem}"
+        if entry.id != expected:
+            catalog.problems.append(f"{source}: id {entry.id!r} does not match its path")
+            continue
+        catalog._add(entry, source)
+    for name in registry.names():
+        try:
+            adapter_cls = registry.get(name)
+        except Exception as exc:  # an adapter that cannot import is reported, not fatal
+            catalog.problems.append(f"adapter {name!r} cannot be imported: {exc}")
+            continue
+        for data in getattr(adapter_cls, "fault_types", lambda: [])():
+            catalog._add(FaultType.from_dict(data), f"adapter {name}")
+    for problem in catalog.problems:
+        log.warning("catalog entry not loaded: %s", problem)
+    return catalog

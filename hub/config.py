@@ -1,0 +1,68 @@
+"""Settings, read from the environment (``CHAOSHUB_*``) once per process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    broker_url: str
+    #: where run updates are published: a redis:// URL, or ``local`` (one process)
+    bus_url: str
+    admin_token: str | None = None
+    reconcile_seconds: float = 1.0
+    run_lease_seconds: float = 10.0
+    agent_timeout_seconds: float = 15.0
+    recover_backoff_max_seconds: float = 60.0
+    embedded: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        data_dir = Path(os.environ.get("CHAOSHUB_DATA_DIR") or Path.home() / ".chaoshub")
+        if "data_dir" in overrides:
+            data_dir = Path(str(overrides["data_dir"]))
+        database_url = os.environ.get("CHAOSHUB_DATABASE_URL") or f"sqlite:///{data_dir / 'chaoshub.db'}"
+        broker_url = os.environ.get("CHAOSHUB_BROKER_URL") or "redis://127.0.0.1:6379/0"
+        bus_url = os.environ.get("CHAOSHUB_BUS_URL") or (
+            broker_url if broker_url.startswith(("redis://", "rediss://")) else "local"
+        )
+        settings = cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            broker_url=broker_url,
+            bus_url=bus_url,
+            admin_token=os.environ.get("CHAOSHUB_ADMIN_TOKEN") or None,
+            reconcile_seconds=_float("CHAOSHUB_RECONCILE_SECONDS", 1.0),
+            run_lease_seconds=_float("CHAOSHUB_RUN_LEASE_SECONDS", 10.0),
+            agent_timeout_seconds=_float("CHAOSHUB_AGENT_TIMEOUT_SECONDS", 15.0),
+            recover_backoff_max_seconds=_float("CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS", 60.0),
+        )
+        overrides.pop("data_dir", None)
+        return replace(settings, **overrides)  # type: ignore[arg-type]
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def set_settings(settings: Settings) -> Settings:
+    global _current
+    _current = settings
+    return settings
