@@ -68,6 +68,8 @@ class Agent(Base):
         ForeignKey("backends.id", ondelete="SET NULL"), default=None
     )
     token_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: the bearer token the hub presents when it calls this agent (the agent's own secret)
+    api_token: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -134,6 +136,7 @@ class Run(Base):
     running_since: Mapped[datetime | None] = mapped_column(default=None)
     deadline: Mapped[datetime | None] = mapped_column(default=None)
     remaining_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    recovering_since: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
 
     # execution bookkeeping: which worker drives the run, and when to try again

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import hub.store.models
+from hub.store.models import UTCDateTime  # noqa: F401
+
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

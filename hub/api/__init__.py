@@ -1,0 +1,1 @@
+"""The HTTP surface: GraphQL at ``/graphql``, agents' registration, metrics, health, the UI."""

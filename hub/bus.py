@@ -1,0 +1,98 @@
+"""Run updates and events fan-out: Redis pub/sub in production, in-process when embedded.
+
+Workers publish after they commit; every API process listens, so a subscription on any
+replica sees what any worker did. Messages are small ``{"kind", "run_id", "event_id"}``
+dicts: the database stays the source of truth, subscribers read the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+log = logging.getLogger("chaoshub.bus")
+
+CHANNEL = "chaoshub:updates"
+
+
+class Bus:
+    def publish(self, message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class LocalBus(Bus):
+    """One process: publishers on any thread, subscribers on the event loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = []
+
+    def publish(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for loop, queue in subscribers:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, message)
+            except RuntimeError:  # loop closed
+                pass
+
+    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10000)
+        entry = (asyncio.get_running_loop(), queue)
+        with self._lock:
+            self._subscribers.append(entry)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            with self._lock:
+                self._subscribers.remove(entry)
+
+
+class RedisBus(Bus):
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.url = url
+        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+    def publish(self, message: dict[str, Any]) -> None:
+        try:
+            self._client.publish(CHANNEL, json.dumps(message))
+        except Exception as exc:  # a lost update costs a refresh, never a run
+            log.warning("publish failed: %s", exc)
+
+    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(self.url)
+        pubsub = client.pubsub()
+        await pubsub.subscribe(CHANNEL)
+        try:
+            while True:
+                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                if msg and msg.get("type") == "message":
+                    yield json.loads(msg["data"])
+        finally:
+            await pubsub.unsubscribe(CHANNEL)
+            await pubsub.aclose()
+            await client.aclose()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def make_bus(url: str) -> Bus:
+    if url == "local":
+        return LocalBus()
+    return RedisBus(url)
