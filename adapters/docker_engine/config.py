@@ -1,0 +1,136 @@
+"""A Docker backend's config: how to reach the engine and which helper images to run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.tls
+
+from hub.errors import InvalidInput
+
+#: the JSON Schema the hub checks a backend's config against before construction
+CONFIG_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "base_url": {
+            "type": "string",
+            "description": "Docker host: unix:///path/docker.sock, tcp://host:2376 or https://...",
+            "default": "unix:///var/run/docker.sock",
+        },
+        "version": {
+            "type": "string",
+            "pattern": r"^(auto|\d+\.\d+)$",
+            "description": "Engine API version: 'auto' negotiates with GET /version",
+            "default": "auto",
+        },
+        "timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "seconds one API call may take",
+            "default": 30,
+        },
+        "tls": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "TLS for a tcp:// or https:// host",
+            "properties": {
+                "verify": {"type": "boolean", "default": True},
+                "ca_cert": {"type": "string", "description": "path of the CA bundle"},
+                "client_cert": {"type": "string", "description": "path of the client cert"},
+                "client_key": {"type": "string", "description": "path of the client key"},
+            },
+        },
+        "network_helper": {
+            "enum": ["sidecar", "nsenter"],
+            "description": (
+                "how tc/iptables reach a container's network namespace: a helper container "
+                "sharing it (any Docker host), or nsenter (the worker runs on the Docker host "
+                "as root)"
+            ),
+            "default": "sidecar",
+        },
+        "helper_image": {
+            "type": "string",
+            "description": "image with tc and iptables for the sidecar helper",
+            "default": "ghcr.io/alexei-led/pumba-alpine-nettools:latest",
+        },
+        "stress_image": {
+            "type": "string",
+            "description": "image with stress-ng, run beside the target",
+            "default": "ghcr.io/alexei-led/stress-ng:latest",
+        },
+        "stress_command": {
+            "type": "string",
+            "description": "path of stress-ng inside stress_image",
+            "default": "/stress-ng",
+        },
+        "pull_images": {
+            "type": "boolean",
+            "description": "pull helper and stress images that are not present",
+            "default": True,
+        },
+        "probe_ttl": {
+            "type": "number",
+            "minimum": 0,
+            "description": "seconds a kernel capability probe stays valid",
+            "default": 300,
+        },
+    },
+}
+
+_REMOTE = re.compile(r"^(tcp|https?)://")
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    base_url: str = "unix:///var/run/docker.sock"
+    version: str = "auto"
+    timeout: float = 30.0
+    tls: Mapping[str, Any] | None = None
+    network_helper: str = "sidecar"
+    helper_image: str = "ghcr.io/alexei-led/pumba-alpine-nettools:latest"
+    stress_image: str = "ghcr.io/alexei-led/stress-ng:latest"
+    stress_command: str = "/stress-ng"
+    pull_images: bool = True
+    probe_ttl: float = 300.0
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> DockerConfig:
+        known = {k: v for k, v in config.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def check(self) -> None:
+        """Consistency beyond the JSON Schema; pure."""
+        if not re.match(r"^(unix|npipe|tcp|https?)://", self.base_url):
+            raise InvalidInput(
+                "base_url must start with unix://, tcp://, http:// or https://",
+                field=["config", "base_url"],
+            )
+        if self.tls is not None:
+            if not _REMOTE.match(self.base_url):
+                raise InvalidInput("tls needs a tcp:// or https:// host", field=["config", "tls"])
+            if bool(self.tls.get("client_cert")) != bool(self.tls.get("client_key")):
+                raise InvalidInput(
+                    "client_cert and client_key go together", field=["config", "tls", "client_key"]
+                )
+
+    def client(self) -> docker.DockerClient:
+        """A client; with ``version='auto'`` this asks the engine (I/O)."""
+        tls: docker.tls.TLSConfig | bool = False
+        if self.tls is not None:
+            cert = None
+            if self.tls.get("client_cert"):
+                cert = (str(self.tls["client_cert"]), str(self.tls["client_key"]))
+            tls = docker.tls.TLSConfig(
+                client_cert=cert,
+                ca_cert=self.tls.get("ca_cert"),
+                verify=bool(self.tls.get("verify", True)),
+            )
+        return docker.DockerClient(
+            base_url=self.base_url, version=self.version, timeout=int(self.timeout), tls=tls
+        )
