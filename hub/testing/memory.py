@@ -240,19 +240,22 @@ class MemoryAdapter(Adapter):
         delay = float(self.config.get("recover_delay") or 0)
         if delay:
             time.sleep(delay)
+        failed_attempt = 0
         with self._state() as state:
             state["recover_calls"][key] = state["recover_calls"].get(key, 0) + 1
             if key in state["active"]:
                 allowed = int(self.config.get("fail_recover") or 0)
                 failures = state["recover_failures"].get(key, 0)
                 if allowed == -1 or failures < allowed:
-                    state["recover_failures"][key] = failures + 1
-                    raise RecoveryFailed(
-                        f"tool could not revert {key} (attempt {failures + 1})",
-                        adapter=self.name, backend=self.backend, target=handle.execution.target.id,
-                        native_code="E_STUCK",
-                    )
-                del state["active"][key]
+                    state["recover_failures"][key] = failed_attempt = failures + 1
+                else:
+                    del state["active"][key]
+        if failed_attempt:
+            raise RecoveryFailed(
+                f"tool could not revert {key} (attempt {failed_attempt})",
+                adapter=self.name, backend=self.backend, target=handle.execution.target.id,
+                native_code="E_STUCK",
+            )
         return Observation(Observed.RECOVERED, native="reverted")
 
     def health(self) -> Health:

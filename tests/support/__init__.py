@@ -1,0 +1,1 @@
+"""Helpers the tests share: processes of the hub, a GraphQL client, waiting."""

@@ -1,0 +1,166 @@
+"""Start real hub processes (API, Celery workers, beat) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+ADMIN_TOKEN = "test-admin-" + uuid.uuid4().hex
+MEMORY_ADAPTER = "memory=hub.testing.memory:MemoryAdapter"
+REDIS_TEST_URL = "redis://127.0.0.1:6379/9"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = value
+        except Exception as exc:  # keep trying until the deadline
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: last {last!r}")
+
+
+def chaoshub_bin() -> list[str]:
+    return [sys.executable, "-m", "hub.cli"]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+            self.popen.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+
+    def tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except FileNotFoundError:
+            return ""
+
+
+@dataclass
+class Stack:
+    """An API process, workers and beat sharing one database and the test Redis."""
+
+    workdir: Path
+    database_url: str
+    broker_url: str = REDIS_TEST_URL
+    port: int = field(default_factory=free_port)
+    procs: list[Proc] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "CHAOSHUB_DATA_DIR": str(self.workdir / "data"),
+                "CHAOSHUB_DATABASE_URL": self.database_url,
+                "CHAOSHUB_BROKER_URL": self.broker_url,
+                "CHAOSHUB_BUS_URL": self.broker_url,
+                "CHAOSHUB_ADMIN_TOKEN": ADMIN_TOKEN,
+                "CHAOSHUB_EXTRA_ADAPTERS": MEMORY_ADAPTER,
+                "CHAOSHUB_RUN_LEASE_SECONDS": "3",
+                "CHAOSHUB_RECONCILE_SECONDS": "0.5",
+                "CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS": "2",
+                "CHAOSHUB_AGENT_TIMEOUT_SECONDS": "4",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def spawn(self, name: str, *args: str) -> Proc:
+        log = self.workdir / f"{name}.log"
+        handle = open(log, "ab")  # noqa: SIM115 - closed with the process
+        popen = subprocess.Popen(
+            [*chaoshub_bin(), *args],
+            env=self.env(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def start_api(self) -> Proc:
+        proc = self.spawn("api", "api", "--port", str(self.port), "--log-level", "warning")
+        wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200, 60, what="the API")
+        return proc
+
+    def start_worker(self, name: str = "w1") -> Proc:
+        proc = self.spawn(f"worker-{name}", "worker", "-n", f"{name}@{uuid.uuid4().hex[:6]}", "-c", "4",
+                          "--log-level", "info")
+        wait_for(lambda: "ready" in proc.log.read_text(errors="replace"), 60, what=f"worker {name}")
+        return proc
+
+    def start_beat(self) -> Proc:
+        return self.spawn("beat", "beat", "--log-level", "warning")
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.tail()}" for p in self.procs)
+
+
+class GraphQL:
+    def __init__(self, url: str, token: str | None = ADMIN_TOKEN) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=url, headers=headers, timeout=30)
+
+    def raw(self, query: str, **variables: Any) -> httpx.Response:
+        return self.client.post("/graphql", json={"query": query, "variables": variables})
+
+    def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        response = self.raw(query, **variables)
+        response.raise_for_status()
+        body = response.json()
+        assert not body.get("errors"), body["errors"]
+        return body["data"]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.client.close()
