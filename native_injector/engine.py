@@ -1,0 +1,350 @@
+"""The injector's core: inject, status, recover, discover — and what it left after a crash.
+
+Every live injection is a :class:`Record` persisted before the fault touches the host.
+``status`` renews an injection's lease; :mod:`native_injector.lease` recovers those whose
+lease lapsed. On start, :meth:`Injector.restore` re-adopts what still holds within its
+lease and recovers everything else, and iptables rules tagged for one of this injector's
+executions are removed; rules tagged by executions it never knew are reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from hub.errors import InvalidInput
+from native_injector import catalog, system
+from native_injector.capabilities import Prober
+from native_injector.faults import FAULTS, Context, Fault, netfilter
+from native_injector.metrics import InjectorMetrics
+from native_injector.problems import InvalidRequest, Problem, Rejected
+from native_injector.state import ACTIVE, APPLYING, DONE, FAILED, RECOVERED, Record, StateStore
+
+log = logging.getLogger("chaoshub.injector.engine")
+
+#: how long a failed recovery waits before the lease watcher tries again
+RETRY_SECONDS = 5.0
+
+
+class RecoveryError(Problem):
+    type = "rejected"
+    title = "Recovery failed"
+    status = 409
+
+
+def observation(
+    phase: str,
+    native: str = "",
+    metrics: Mapping[str, float] | None = None,
+    messages: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "phase": phase,
+        "native": native,
+        "metrics": dict(metrics or {}),
+        "messages": list(messages or []),
+    }
+
+
+def _fault(name: str) -> Fault:
+    try:
+        return FAULTS[name]
+    except KeyError:
+        raise InvalidRequest(
+            f"no fault {name!r} here; known: {', '.join(sorted(FAULTS))}", field=["fault"]
+        ) from None
+
+
+class Injector:
+    def __init__(
+        self, state_dir: Path, scripts_dir: Path | None = None, prober: Prober | None = None
+    ) -> None:
+        self.store = StateStore(state_dir)
+        self.prober = prober or Prober(state_dir, scripts_dir)
+        self.metrics = InjectorMetrics(self)
+        self.ctx = Context(
+            state_dir=state_dir,
+            scripts_dir=scripts_dir,
+            save=self.store.save,
+            protected_pids=frozenset({1, os.getpid()}),
+        )
+        self.records: dict[str, Record] = {}
+        self.leftovers: list[str] = []  # chaoshub-tagged rules of executions never known here
+        self._lock = threading.Lock()
+        self._exec_locks: dict[str, threading.Lock] = {}
+        self._retry_at: dict[str, float] = {}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, execution_id: str) -> Iterator[None]:
+        with self._lock:
+            lock = self._exec_locks.setdefault(execution_id, threading.Lock())
+        with lock:
+            yield
+
+    def live(self) -> list[Record]:
+        with self._lock:
+            return [r for r in self.records.values() if r.live]
+
+    def _put(self, record: Record) -> None:
+        self.store.save(record)
+        with self._lock:
+            self.records[record.execution_id] = record
+
+    # -- the protocol's operations -----------------------------------------------------------
+
+    def discover(self, fault_name: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
+        fault = _fault(fault_name)
+        try:
+            parsed = fault.selector_model.model_validate(dict(selector))
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            raise InvalidRequest(first["msg"], field=["selector", *first["loc"]]) from None
+        targets = fault.discover(parsed, self.ctx)
+        if parsed.limit is not None:
+            targets = targets[: parsed.limit]
+        return targets
+
+    def inject(
+        self,
+        execution_id: str,
+        fault_name: str,
+        params: Mapping[str, Any],
+        target: dict[str, Any],
+        lease_seconds: float,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        fault = _fault(fault_name)
+        try:
+            full = catalog.fault_type(fault_name).validate_params(params)
+        except InvalidInput as exc:
+            raise InvalidRequest(exc.message, field=exc.field) from None
+        handle = {"execution_id": execution_id, "fault": fault_name, "target": target.get("id")}
+        with self._locked(execution_id):
+            existing = self.records.get(execution_id)
+            if existing is not None and existing.fault != fault_name:
+                raise Rejected(
+                    f"execution {execution_id} is a {existing.fault} here", field=["execution_id"]
+                )
+            if existing is not None and existing.state in (ACTIVE, APPLYING, DONE):
+                return handle, self._adopt(existing)
+            if existing is not None and existing.state == RECOVERED:
+                raise Rejected(
+                    f"execution {execution_id} was recovered already "
+                    f"({existing.reason}); a new round needs a new id",
+                    field=["execution_id"],
+                )
+            available = self.prober.faults()[fault_name]
+            if not available.ok:
+                self.metrics.injected(fault_name, "unavailable")
+                raise Rejected(f"{fault_name} is not available on this host: {available.detail}")
+            fault.check_target(target, self.ctx)
+            record = Record(
+                execution_id=execution_id,
+                fault=fault_name,
+                target=dict(target),
+                params=full,
+                lease_seconds=float(lease_seconds),
+            )
+            record.renew()
+            self._put(record)
+            try:
+                fault.apply(record, self.ctx)
+            except (Problem, system.CommandFailed, OSError) as exc:
+                self._undo_failed(fault, record, exc)
+                self.metrics.injected(fault_name, "failed")
+                if isinstance(exc, Problem):
+                    raise
+                raise Rejected(f"{fault_name} could not be applied: {exc}") from exc
+            if fault.instant:
+                record.end(DONE, "instant fault: applied, nothing to recover")
+            else:
+                record.state = ACTIVE
+            self._put(record)
+            self.metrics.injected(fault_name, "ok")
+            log.info(
+                "injected",
+                extra={
+                    "execution_id": execution_id,
+                    "fault": fault_name,
+                    "target": target.get("id"),
+                },
+            )
+            return handle, self._observe(record)
+
+    def _adopt(self, record: Record) -> dict[str, Any]:
+        if record.live:
+            record.renew()
+            self.store.save(record)
+        obs = self._observe(record)
+        obs["messages"].append("already applied for this execution id (adopted, not repeated)")
+        return obs
+
+    def _undo_failed(self, fault: Fault, record: Record, exc: Exception) -> None:
+        try:
+            fault.revert(record, self.ctx)
+        except Exception as undo_exc:  # keep it live: the lease watcher retries
+            record.native = f"apply failed ({exc}); undo failed too: {undo_exc}"
+            record.state = ACTIVE
+            self._put(record)
+            self._retry_at[record.execution_id] = time.time() + RETRY_SECONDS
+            return
+        record.end(FAILED, f"apply failed: {exc}")
+        self._put(record)
+
+    def status(self, execution_id: str) -> dict[str, Any]:
+        with self._locked(execution_id):
+            record = self.records.get(execution_id)
+            if record is None:
+                return observation(
+                    RECOVERED,
+                    "no record of this execution: nothing of it is active on this injector",
+                )
+            if record.live:
+                record.renew()
+                self.store.save(record)
+            return self._observe(record)
+
+    def _observe(self, record: Record) -> dict[str, Any]:
+        if record.state == DONE:
+            return observation("done", record.native, record.metrics)
+        if record.state == RECOVERED:
+            return observation("recovered", record.reason, record.metrics)
+        if record.state == FAILED:
+            return observation("failed", record.reason, record.metrics)
+        if record.state == APPLYING:
+            return observation("pending", "being applied", record.metrics)
+        present, native = FAULTS[record.fault].present(record, self.ctx)
+        if present:
+            return observation("injected", native, record.metrics)
+        return observation(
+            "failed",
+            f"the fault is no longer in effect: {native}",
+            record.metrics,
+            ["recover this execution to close it"],
+        )
+
+    def recover(self, execution_id: str, reason: str = "recovery requested") -> dict[str, Any]:
+        with self._locked(execution_id):
+            record = self.records.get(execution_id)
+            if record is None:
+                return observation(RECOVERED, "no record of this execution: nothing to recover")
+            if not record.live:
+                native = (
+                    record.reason if record.state != DONE else "instant fault: nothing to recover"
+                )
+                return observation(RECOVERED, native, record.metrics)
+            self._revert(record, reason)
+            return observation(RECOVERED, record.reason, record.metrics)
+
+    def _revert(self, record: Record, reason: str, kind: str = "requested") -> None:
+        fault = FAULTS[record.fault]
+        try:
+            fault.revert(record, self.ctx)
+            still, native = fault.present(record, self.ctx)
+            if still and fault.name != "host-script":
+                raise RuntimeError(f"still in effect after revert: {native}")
+        except Exception as exc:
+            self._retry_at[record.execution_id] = time.time() + RETRY_SECONDS
+            record.native = f"recovery failed: {exc}"
+            self.store.save(record)
+            self.metrics.recovered(record.fault, "failed")
+            log.error(
+                "recovery failed", extra={"execution_id": record.execution_id, "error": str(exc)}
+            )
+            raise RecoveryError(f"recovering {record.execution_id} failed: {exc}") from exc
+        self._retry_at.pop(record.execution_id, None)
+        record.end(RECOVERED, reason)
+        self._put(record)
+        self.metrics.recovered(record.fault, kind)
+        log.info("recovered", extra={"execution_id": record.execution_id, "reason": reason})
+
+    def executions(self) -> dict[str, Any]:
+        with self._lock:
+            records = list(self.records.values())
+        return {
+            "executions": [r.summary() for r in records if r.live],
+            "recent": [
+                r.summary() for r in sorted(records, key=lambda r: r.ended_at or 0) if not r.live
+            ][-50:],
+            "leftovers": list(self.leftovers),
+        }
+
+    # -- lease and restart -------------------------------------------------------------------
+
+    def lapse_expired(self, now: float | None = None) -> None:
+        """Recover every live injection whose lease lapsed (and retry failed recoveries)."""
+        now = now or time.time()
+        for record in self.live():
+            if record.expires_at > now or self._retry_at.get(record.execution_id, 0) > now:
+                continue
+            late = now - (record.expires_at - record.lease_seconds)
+            reason = (
+                f"lease lapsed: no status call for {late:.1f}s (lease {record.lease_seconds:g}s)"
+            )
+            self.metrics.lease_lapsed(record.fault)
+            try:
+                with self._locked(record.execution_id):
+                    if record.live:
+                        self._revert(record, reason, "lease")
+            except Problem:
+                pass  # logged and scheduled for retry
+
+    def restore(self) -> None:
+        """Re-adopt what still holds within its lease; recover everything else."""
+        now = time.time()
+        for record in self.store.load_all():
+            with self._lock:
+                self.records[record.execution_id] = record
+            if not record.live:
+                continue
+            fault = FAULTS.get(record.fault)
+            if fault is None:
+                log.error("record of an unknown fault", extra={"fault": record.fault})
+                continue
+            if record.state == APPLYING:
+                reason = "injector restarted while applying: reverted"
+            elif record.expires_at <= now:
+                reason = "lease lapsed while the injector was down"
+            else:
+                present, native = fault.present(record, self.ctx)
+                if present:
+                    record.native = f"re-adopted after restart: {native}"
+                    self.store.save(record)
+                    log.info("re-adopted", extra={"execution_id": record.execution_id})
+                    continue
+                reason = f"gone after restart ({native})"
+            with suppress(Problem):
+                self._revert(record, reason, "restart")
+        self._sweep_rules()
+
+    def _sweep_rules(self) -> None:
+        namespaces: list[str | None] = [None]
+        if os.path.isdir("/run/netns"):
+            namespaces += sorted(os.listdir("/run/netns"))
+        live = {netfilter.comment(r.execution_id) for r in self.live()}
+        ours = {netfilter.comment(e): e for e in self.records}
+        self.leftovers = []
+        for netns in namespaces:
+            try:
+                found = {text for _, text in netfilter.rules(netns)}
+            except system.CommandFailed:
+                continue
+            for text in sorted(found - live):
+                where = netns or "host"
+                if text in ours:
+                    netfilter.delete_rules(netns, text)
+                    log.warning("removed leftover rule", extra={"comment": text, "netns": where})
+                else:
+                    self.leftovers.append(f"{where}: iptables rule {text}")
+                    log.warning(
+                        "rule of an execution unknown here", extra={"comment": text, "netns": where}
+                    )
