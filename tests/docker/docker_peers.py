@@ -1,0 +1,70 @@
+"""Helpers the Docker adapter's tests share: where podman is, and reading state through the API."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+
+from adapters.docker_engine.ledger import LABEL as MARK_LABEL
+
+ROOT = Path(__file__).resolve().parents[2]
+PODMAN_DIR = Path(os.environ.get("CHAOSHUB_PODMAN_DIR", "/tmp/chaoshub-podman"))
+SETUP = ROOT / "scripts" / "setup.d" / "podman.sh"
+BUSYBOX = "localhost/chaoshub-busybox:latest"
+TOOLS = "localhost/chaoshub-tools:latest"
+
+
+def _reachable(url: str) -> bool:
+    try:
+        client = docker.DockerClient(base_url=url, version="auto", timeout=5)
+    except docker.errors.DockerException:
+        return False
+    client.close()
+    return True
+
+
+def start_podman() -> str:
+    """The podman API's URL, starting it (and building the images) when needed."""
+    url_file = PODMAN_DIR / "docker-host"
+    url = url_file.read_text().strip() if url_file.exists() else ""
+    if url and _reachable(url):
+        return url
+    if shutil.which("podman") is None:
+        message = (
+            "podman is not installed: apt-get install the packages in scripts/apt-packages.txt"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    done = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{SETUP} failed:\n{done.stdout}\n{done.stderr}"
+    url = url_file.read_text().strip()
+    assert _reachable(url), f"podman API at {url} does not answer"
+    return url
+
+
+def remove_container(client: docker.DockerClient, cid: str) -> None:
+    with contextlib.suppress(docker.errors.NotFound):
+        client.api.remove_container(cid, force=True)
+
+
+def state(client: docker.DockerClient, container_id: str) -> dict[str, Any]:
+    """The container's State, read through the API (not through the adapter)."""
+    return dict(client.api.inspect_container(container_id)["State"])
+
+
+def marks_for(client: docker.DockerClient, container_id: str) -> list[str]:
+    return [
+        v.name
+        for v in client.volumes.list(
+            filters={"label": [MARK_LABEL, f"chaoshub.target={container_id}"]}
+        )
+    ]
