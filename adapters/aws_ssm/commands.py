@@ -92,7 +92,7 @@ class Ssm:
             retry=retry_if_exception(is_throttling),
             stop=stop_after_attempt(s.throttle_attempts),
             wait=wait_exponential_jitter(
-                initial=s.backoff_seconds, max=s.backoff_max_seconds, jitter=s.backoff_seconds
+                multiplier=s.backoff_seconds, max=s.backoff_max_seconds, jitter=s.backoff_seconds
             ),
             sleep=self.sleep,
             before_sleep=self._log_retry,
@@ -204,7 +204,7 @@ class Ssm:
             retry=retry_if_exception(lambda e: code_of(e) == "InvocationDoesNotExist"),
             stop=stop_after_delay(wait),
             wait=wait_exponential_jitter(
-                initial=max(s.poll_seconds / 4, 0.05), max=max(s.poll_seconds, 0.1)
+                multiplier=max(s.poll_seconds / 4, 0.05), max=max(s.poll_seconds, 0.1)
             ),
             sleep=self.sleep,
             reraise=True,
