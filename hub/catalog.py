@@ -30,6 +30,9 @@ log = logging.getLogger("chaoshub.catalog")
 _SCHEMA: dict[str, Any] = json.loads(
     resources.files("hub").joinpath("catalog_schema.json").read_text(encoding="utf-8")
 )
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_ENTRY_VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
+_META_VALIDATOR = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,14 @@ class FaultType:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FaultType:
-        jsonschema.validate(dict(data), _SCHEMA)
-        jsonschema.Draft202012Validator.check_schema(data["params"])
+        if not isinstance(data, Mapping):
+            raise jsonschema.ValidationError("an entry must be a mapping")
+        error = jsonschema.exceptions.best_match(_ENTRY_VALIDATOR.iter_errors(dict(data)))
+        if error is not None:
+            raise error
+        schema_error = jsonschema.exceptions.best_match(_META_VALIDATOR.iter_errors(data["params"]))
+        if schema_error is not None:
+            raise jsonschema.SchemaError.create_from(schema_error)
         return cls(
             id=data["id"],
             title=data["title"],
@@ -146,7 +155,7 @@ def load(directory: Path | None = None) -> Catalog:
     for path in sorted(directory.glob("*/*.yaml")):
         source = f"{path.parent.name}/{path.name}"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
             entry = FaultType.from_dict(data)
         except (yaml.YAMLError, jsonschema.ValidationError, jsonschema.SchemaError) as exc:
             catalog.problems.append(f"{source}: {getattr(exc, 'message', exc)}")
