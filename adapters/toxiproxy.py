@@ -431,13 +431,17 @@ def _metrics(kind: ToxicKind, toxic: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _describe_toxic(proxy: Mapping[str, Any], toxic: Mapping[str, Any]) -> str:
-    attributes = " ".join(f"{k}={v}" for k, v in sorted((toxic.get("attributes") or {}).items()))
+    attributes = [f"{k}={v}" for k, v in sorted((toxic.get("attributes") or {}).items())]
     state = "enabled" if proxy.get("enabled", True) else "disabled"
-    return (
-        f"toxic {toxic.get('name')} ({toxic.get('type')}, {toxic.get('stream')},"
-        f" toxicity {toxic.get('toxicity')}) {attributes} on proxy {proxy.get('name')}"
-        f" [{proxy.get('listen')} -> {proxy.get('upstream')}, {state}]"
-    ).replace("  ", " ")
+    return " ".join(
+        [
+            f"toxic {toxic.get('name')} ({toxic.get('type')}, {toxic.get('stream')},",
+            f"toxicity {toxic.get('toxicity')})",
+            *attributes,
+            f"on proxy {proxy.get('name')}",
+            f"[{proxy.get('listen')} -> {proxy.get('upstream')}, {state}]",
+        ]
+    )
 
 
 def _target(proxy: Mapping[str, Any]) -> Target:
