@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
@@ -60,6 +61,16 @@ def bootstrap(runtime: Runtime) -> str | None:
             elif row.spec != spec:
                 row.spec = spec
     return created
+
+
+class HubGraphQLRouter(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Refuse a websocket whose connection_init carries no valid token."""
+        try:
+            await context.actor()
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from exc
+        return await super().on_ws_connect(context)
 
 
 class GraphQLAuth(BaseHTTPMiddleware):
@@ -122,7 +133,7 @@ def create_app(runtime: Runtime, dispatch: Dispatch, *, on_startup: Callable[[],
     async def get_context() -> Context:
         return Context(runtime, dispatch)
 
-    graphql: GraphQLRouter[Any, Any] = GraphQLRouter(
+    graphql = HubGraphQLRouter(
         schema,
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL],

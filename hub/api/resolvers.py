@@ -34,14 +34,15 @@ class Context(BaseContext):
         self._actor: Actor | None = None
 
     def authorization(self) -> str | None:
+        """The bearer credentials: the HTTP header, or on a websocket the connection_init payload."""
+        params = self.connection_params or {}
+        value = params.get("Authorization") or params.get("authorization")
+        if not value and params.get("token"):
+            value = f"Bearer {params['token']}"
+        if value:
+            return str(value)
         if self.request is not None:
             return self.request.headers.get("authorization")
-        if self.connection_params:
-            params = self.connection_params
-            value = params.get("Authorization") or params.get("authorization")
-            if not value and params.get("token"):
-                value = f"Bearer {params['token']}"
-            return str(value) if value else None
         return None
 
     async def actor(self) -> Actor:
