@@ -148,9 +148,7 @@ class AwsSsmAdapter(Adapter):
                 return Observation(
                     Observed.RECOVERED, native="no command was sent for this execution"
                 )
-            invocation = self.api.invocation(
-                data["command_id"], target, data["steps"], wait=self.settings.poll_seconds
-            )
+            invocation = self.api.invocation(data["command_id"], target, data["steps"], wait=0)
             return self._observe(data, invocation)
 
     def recover(self, handle: Handle) -> Observation:

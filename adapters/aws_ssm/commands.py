@@ -200,12 +200,12 @@ class Ssm:
         """
         s = self._settings
         wait = s.invocation_wait_seconds if wait is None else wait
+        step = max(s.poll_seconds / 4, 0.05)
         retrying = Retrying(
             retry=retry_if_exception(lambda e: code_of(e) == "InvocationDoesNotExist"),
-            stop=stop_after_delay(wait),
-            wait=wait_exponential_jitter(
-                multiplier=max(s.poll_seconds / 4, 0.05), max=max(s.poll_seconds, 0.1)
-            ),
+            # bounded by count as well, so a test's instant sleep cannot spin
+            stop=stop_after_delay(wait) | stop_after_attempt(int(wait / step) + 1),
+            wait=wait_exponential_jitter(multiplier=step, max=max(s.poll_seconds, step)),
             sleep=self.sleep,
             reraise=True,
         )
