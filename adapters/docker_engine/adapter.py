@@ -94,7 +94,7 @@ class DockerAdapter(Adapter):
                 yield
             except docker.errors.APIError as exc:
                 status = exc.status_code
-                if status == 404:
+                if status == 404 or isinstance(exc, docker.errors.NotFound):
                     kind: type[HubError] = NotFound
                 elif status in _TRANSIENT:
                     kind = BackendUnavailable

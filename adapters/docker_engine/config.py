@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker
+import docker.constants
 import docker.tls
 
 from hub.errors import InvalidInput
@@ -83,6 +84,9 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
     },
 }
 
+#: the oldest Engine API the adapter's calls exist in (Docker 1.13)
+MIN_API_VERSION = "1.25"
+
 _REMOTE = re.compile(r"^(tcp|https?)://")
 
 
@@ -120,7 +124,23 @@ class DockerConfig:
                 )
 
     def client(self) -> docker.DockerClient:
-        """A client; with ``version='auto'`` this asks the engine (I/O)."""
+        """A client; with ``version='auto'`` this asks the engine (``GET /_ping``, I/O)."""
+        if self.version != "auto":
+            return self._client(self.version)
+        # negotiate as the Docker CLI does: the engine's API-Version header from /_ping,
+        # capped at what the SDK speaks (the SDK's own "auto" asks the slower /version)
+        probe = self._client(MIN_API_VERSION)
+        try:
+            answer = probe.api.get(f"{probe.api.base_url}/_ping", timeout=self.timeout)
+            answer.raise_for_status()
+            server = answer.headers.get("API-Version") or MIN_API_VERSION
+        finally:
+            probe.close()
+        return self._client(
+            min(server, docker.constants.DEFAULT_DOCKER_API_VERSION, key=_version_key)
+        )
+
+    def _client(self, version: str) -> docker.DockerClient:
         tls: docker.tls.TLSConfig | bool = False
         if self.tls is not None:
             cert = None
@@ -132,5 +152,9 @@ class DockerConfig:
                 verify=bool(self.tls.get("verify", True)),
             )
         return docker.DockerClient(
-            base_url=self.base_url, version=self.version, timeout=int(self.timeout), tls=tls
+            base_url=self.base_url, version=version, timeout=self.timeout, tls=tls
         )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())

@@ -44,6 +44,18 @@ def stress_args(params: Mapping[str, Any], timeout: int) -> list[str]:
     return [*args, "--timeout", f"{timeout}s", "--metrics-brief"]
 
 
+def _cpu_limit(host: Mapping[str, Any]) -> dict[str, int]:
+    """The target's CPU limit, in the one form the engine accepts back (not both)."""
+    if host.get("NanoCpus"):
+        return {"nano_cpus": int(host["NanoCpus"])}
+    if host.get("CpuQuota"):
+        return {
+            "cpu_quota": int(host["CpuQuota"]),
+            "cpu_period": int(host.get("CpuPeriod") or 100_000),
+        }
+    return {}
+
+
 class Stress(Driver):
     name: ClassVar[str] = "stress"
 
@@ -91,11 +103,9 @@ class Stress(Driver):
             },
             network_mode="none",
             cgroup_parent=host.get("CgroupParent") or None,
-            nano_cpus=host.get("NanoCpus") or None,
-            cpu_period=host.get("CpuPeriod") or None,
-            cpu_quota=host.get("CpuQuota") or None,
             cpuset_cpus=host.get("CpusetCpus") or None,
             mem_limit=host.get("Memory") or None,
+            **_cpu_limit(host),
         )
         try:
             stressor.start()

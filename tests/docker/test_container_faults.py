@@ -47,7 +47,7 @@ def test_kill_sends_the_signal_and_the_container_exits(
     run: Any, make_container: Any, client: docker.DockerClient
 ) -> None:
     container = make_container()
-    handle, observation = run("container-kill", container, signal="SIGKILL")
+    _, observation = run("container-kill", container, signal="SIGKILL")
     assert observation.state is Observed.DONE
     after = state(client, container.id)
     assert after["Status"] == "exited" and after["ExitCode"] == 137

@@ -1,0 +1,238 @@
+"""Network faults in real containers' namespaces: iptables loss measured between two
+containers on an internal network, tbf seen from outside, netem refused where the kernel
+has none, and recovery deleting exactly what the execution added."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from typing import Any
+
+import docker
+import pytest
+from docker_peers import state
+
+from adapters.docker_engine import DockerAdapter
+from adapters.docker_engine.network import qdisc_handle, rule_comment
+from hub import catalog as catalog_mod
+from hub.contract import Execution, Handle, Observed
+from hub.errors import RejectedByTool
+
+PINGS = 200
+
+
+@pytest.fixture(scope="module")
+def catalog() -> catalog_mod.Catalog:
+    return catalog_mod.load()
+
+
+def _execution(
+    adapter: DockerAdapter, catalog: catalog_mod.Catalog, fault: str, container: Any, **params: Any
+) -> Execution:
+    full = catalog.get(f"docker/{fault}").validate_params(params)
+    adapter.validate(fault, full, {"names": [container.name]})
+    [target] = adapter.discover(fault, {"names": [container.name]})
+    return Execution(
+        id=f"test-{uuid.uuid4().hex[:10]}",
+        fault=fault,
+        params=full,
+        target=target,
+        duration_seconds=60,
+    )
+
+
+def _in_netns(client: docker.DockerClient, container: Any, *argv: str) -> str:
+    """Run a host tool in the container's network namespace: a look from outside the adapter."""
+    pid = str(state(client, container.id)["Pid"])
+    return subprocess.run(
+        ["nsenter", "-t", pid, "-n", "--", *argv], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _loss_percent(client_container: Any, address: str) -> float:
+    result = client_container.exec_run(
+        ["ping", "-q", "-c", str(PINGS), "-i", "0.01", "-W", "1", address]
+    )
+    match = re.search(rb"(\d+) packets transmitted, (\d+) (?:packets )?received", result.output)
+    assert match, result.output
+    sent, received = int(match[1]), int(match[2])
+    return 100.0 * (sent - received) / sent
+
+
+@pytest.fixture
+def pair(make_container: Any, internal_network: str) -> tuple[Any, Any, str]:
+    """A server and a client on an internal network; the client may send ICMP."""
+    server = make_container("server", network=internal_network)
+    client_container = make_container("client", network=internal_network, cap_add=["NET_RAW"])
+    address = server.attrs["NetworkSettings"]["Networks"][internal_network]["IPAddress"]
+    return server, client_container, address
+
+
+def test_iptables_loss_drops_about_the_asked_share_and_recovery_restores(
+    adapter: DockerAdapter, catalog: catalog_mod.Catalog, pair: tuple[Any, Any, str]
+) -> None:
+    server, client_container, address = pair
+    assert _loss_percent(client_container, address) == 0.0
+
+    execution = _execution(
+        adapter, catalog, "network-loss-iptables", server, percent=50, protocol="icmp"
+    )
+    data, observation = adapter.inject(execution)
+    assert observation.state is Observed.INJECTED and observation.metrics["loss_percent"] == 50.0
+    during = _loss_percent(client_container, address)
+    # 200 pings at p=0.5: 25..75 % is more than seven standard deviations wide
+    assert 25.0 <= during <= 75.0, f"measured {during}% loss"
+
+    assert adapter.recover(Handle(execution, data)).state is Observed.RECOVERED
+    assert _loss_percent(client_container, address) == 0.0
+
+
+def test_iptables_inject_is_idempotent_and_recovery_deletes_only_its_own_rules(
+    adapter: DockerAdapter,
+    catalog: catalog_mod.Catalog,
+    make_container: Any,
+    client: docker.DockerClient,
+) -> None:
+    container = make_container()
+    foreign = [
+        "INPUT",
+        "-p",
+        "udp",
+        "--dport",
+        "9",
+        "-m",
+        "comment",
+        "--comment",
+        "someone-else",
+        "-j",
+        "DROP",
+    ]
+    _in_netns(client, container, "iptables", "-w", "5", "-A", *foreign)
+
+    execution = _execution(adapter, catalog, "network-loss-iptables", container, direction="both")
+    adapter.inject(execution)
+    adapter.inject(execution)
+    rules = _in_netns(client, container, "iptables", "-S")
+    assert rules.count(rule_comment(execution.id)) == 2, rules  # one INPUT, one OUTPUT, not four
+
+    recovered = adapter.recover(Handle(execution, None))
+    assert recovered.state is Observed.RECOVERED
+    rules = _in_netns(client, container, "iptables", "-S")
+    assert rule_comment(execution.id) not in rules
+    assert "someone-else" in rules
+
+
+def test_iptables_loss_through_nsenter_on_the_docker_host(
+    adapter_config: dict[str, Any],
+    catalog: catalog_mod.Catalog,
+    make_container: Any,
+    client: docker.DockerClient,
+) -> None:
+    nsenter = DockerAdapter(
+        {**adapter_config, "network_helper": "nsenter"}, backend="podman-nsenter"
+    )
+    container = make_container()
+    execution = _execution(
+        nsenter, catalog, "network-loss-iptables", container, mode="nth", every=4
+    )
+    _, observation = nsenter.inject(execution)
+    assert observation.metrics["loss_percent"] == 25.0
+    assert "--every 4" in _in_netns(client, container, "iptables", "-S", "INPUT")
+    nsenter.recover(Handle(execution, None))
+    assert rule_comment(execution.id) not in _in_netns(client, container, "iptables", "-S", "INPUT")
+
+
+def test_rate_adds_a_tbf_root_qdisc_that_recovery_removes(
+    adapter: DockerAdapter,
+    catalog: catalog_mod.Catalog,
+    make_container: Any,
+    client: docker.DockerClient,
+) -> None:
+    container = make_container()
+    execution = _execution(adapter, catalog, "network-rate", container, rate_kbit=512)
+    data, observation = adapter.inject(execution)
+    assert observation.state is Observed.INJECTED
+    shown = _in_netns(client, container, "tc", "qdisc", "show", "dev", "eth0")
+    assert f"qdisc tbf {qdisc_handle(execution.id)}: root" in shown and "rate 512Kbit" in shown
+
+    adapter.inject(execution)  # adopted, not added twice
+    assert adapter.status(Handle(execution, data)).state is Observed.INJECTED
+
+    adapter.recover(Handle(execution, None))
+    assert "tbf" not in _in_netns(client, container, "tc", "qdisc", "show", "dev", "eth0")
+
+
+def test_rate_refuses_an_interface_whose_root_qdisc_is_someone_elses(
+    adapter: DockerAdapter,
+    catalog: catalog_mod.Catalog,
+    make_container: Any,
+    client: docker.DockerClient,
+) -> None:
+    container = make_container()
+    _in_netns(client, container, "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "77:", "tbf",
+              "rate", "2mbit", "burst", "32kbit", "latency", "50ms")  # fmt: skip
+    execution = _execution(adapter, catalog, "network-rate", container)
+    with pytest.raises(RejectedByTool, match="did not add"):
+        adapter.inject(execution)
+    adapter.recover(Handle(execution, None))
+    assert "tbf 77:" in _in_netns(client, container, "tc", "qdisc", "show", "dev", "eth0")
+
+
+def _kernel_has_netem() -> bool:
+    probe = [
+        "unshare",
+        "--net",
+        "--",
+        "tc",
+        "qdisc",
+        "add",
+        "dev",
+        "lo",
+        "root",
+        "netem",
+        "delay",
+        "1ms",
+    ]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "fault", ["network-delay", "network-loss", "network-duplicate", "network-corrupt"]
+)
+def test_netem_faults_follow_the_kernel(
+    fault: str,
+    adapter: DockerAdapter,
+    catalog: catalog_mod.Catalog,
+    make_container: Any,
+    client: docker.DockerClient,
+) -> None:
+    container = make_container()
+    availability = adapter.health().faults[fault]
+    execution = _execution(adapter, catalog, fault, container)
+    if not _kernel_has_netem():
+        assert not availability.available and "sch_netem" in availability.reason
+        with pytest.raises(RejectedByTool, match="sch_netem"):
+            adapter.inject(execution)
+        assert "netem" not in _in_netns(client, container, "tc", "qdisc", "show")
+        return
+    assert availability.available
+    adapter.inject(execution)
+    assert "netem" in _in_netns(client, container, "tc", "qdisc", "show", "dev", "eth0")
+    adapter.recover(Handle(execution, None))
+    assert "netem" not in _in_netns(client, container, "tc", "qdisc", "show", "dev", "eth0")
+
+
+def test_network_status_after_the_container_stopped_is_recovered(
+    adapter: DockerAdapter,
+    catalog: catalog_mod.Catalog,
+    make_container: Any,
+    client: docker.DockerClient,
+) -> None:
+    container = make_container()
+    execution = _execution(adapter, catalog, "network-loss-iptables", container)
+    adapter.inject(execution)
+    client.api.kill(container.id)
+    observation = adapter.recover(Handle(execution, None))
+    assert observation.state is Observed.RECOVERED
+    assert any("network namespace" in m for m in observation.messages)
