@@ -35,7 +35,9 @@ class LocalBus(Bus):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = []
+        self._subscribers: list[
+            tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]
+        ] = []
 
     def publish(self, message: dict[str, Any]) -> None:
         with self._lock:
@@ -46,7 +48,7 @@ class LocalBus(Bus):
             except RuntimeError:  # loop closed
                 pass
 
-    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10000)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
@@ -72,7 +74,7 @@ class RedisBus(Bus):
         except Exception as exc:  # a lost update costs a refresh, never a run
             log.warning("publish failed: %s", exc)
 
-    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(self.url)

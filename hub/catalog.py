@@ -122,7 +122,7 @@ class Catalog:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise NotFound(f"no fault type {fault_id!r}{hint}", field=["faultType"]) from None
 
-    def __iter__(self) -> Iterable[FaultType]:  # type: ignore[override]
+    def __iter__(self) -> Iterable[FaultType]:
         return iter(sorted(self.entries.values(), key=lambda f: f.id))
 
     def all(self) -> list[FaultType]:

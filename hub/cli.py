@@ -80,16 +80,20 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
 def _start_local_agent(runtime: Any, host: str, port: int) -> Any:
     """Start the local native injector on loopback, if this installation has it."""
     try:
-        from native_injector.embedded import start_local_agent  # type: ignore[import-not-found]
+        from native_injector.embedded import start_local_agent
     except ImportError:
         return None
-    return start_local_agent(runtime, hub_url=f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
+    return start_local_agent(
+        runtime, hub_url=f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    )
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--data-dir", type=click.Path(path_type=Path), help="where the database and admin token live")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="where the database and admin token live"
+)
 @click.option("--log-level", default="info", show_default=True)
 def up(host: str, port: int, data_dir: Path | None, log_level: str) -> None:
     """The embedded hub: SQLite, in-process worker and beat, a local agent, the console."""
@@ -100,7 +104,9 @@ def up(host: str, port: int, data_dir: Path | None, log_level: str) -> None:
         os.environ["CHAOSHUB_DATA_DIR"] = str(data_dir)
     settings = Settings.from_env(**overrides)
     if "CHAOSHUB_DATABASE_URL" not in os.environ:
-        settings = Settings.from_env(**overrides, database_url=f"sqlite:///{settings.data_dir / 'chaoshub.db'}")
+        settings = Settings.from_env(
+            **overrides, database_url=f"sqlite:///{settings.data_dir / 'chaoshub.db'}"
+        )
     _serve(settings, host, port, embedded=True, log_level=log_level)
 
 
@@ -115,13 +121,29 @@ def api(host: str, port: int, log_level: str) -> None:
 
 
 @main.command()
-@click.option("--queues", "-Q", help="comma-separated queues (default: hub and every adapter.<name>)")
+@click.option(
+    "--queues", "-Q", help="comma-separated queues (default: hub and every adapter.<name>)"
+)
 @click.option("--concurrency", "-c", default=8, show_default=True, type=int)
-@click.option("--pool", default="threads", show_default=True, type=click.Choice(["threads", "prefork", "solo"]))
+@click.option(
+    "--pool",
+    default="threads",
+    show_default=True,
+    type=click.Choice(["threads", "prefork", "solo"]),
+)
 @click.option("--hostname", "-n", default=None, help="Celery node name")
-@click.option("--metrics-port", type=int, default=None, help="serve this worker's /metrics on this port")
+@click.option(
+    "--metrics-port", type=int, default=None, help="serve this worker's /metrics on this port"
+)
 @click.option("--log-level", default="info", show_default=True)
-def worker(queues: str | None, concurrency: int, pool: str, hostname: str | None, metrics_port: int | None, log_level: str) -> None:
+def worker(
+    queues: str | None,
+    concurrency: int,
+    pool: str,
+    hostname: str | None,
+    metrics_port: int | None,
+    log_level: str,
+) -> None:
     """A Celery worker (production). Consumes every adapter queue unless told otherwise."""
     from hub.execution.celery_app import all_queues, configure
     from hub.runtime import Runtime, set_runtime
@@ -134,8 +156,19 @@ def worker(queues: str | None, concurrency: int, pool: str, hostname: str | None
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port, addr="127.0.0.1")
-    argv = ["worker", "-Q", queues or ",".join(all_queues()), "-c", str(concurrency), "-P", pool, "-l", log_level,
-            "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker",
+        "-Q",
+        queues or ",".join(all_queues()),
+        "-c",
+        str(concurrency),
+        "-P",
+        pool,
+        "-l",
+        log_level,
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if hostname:
         argv += ["-n", hostname]
     app.worker_main(argv)
@@ -154,7 +187,7 @@ def beat(log_level: str) -> None:
     app.start(["beat", "-l", log_level, "-s", str(settings.data_dir / "beat-schedule")])
 
 
-# -- inspection ----------------------------------------------------------------------------------------
+# -- inspection ------------------------------------------------------------------------------------
 
 
 @main.command("adapters")
@@ -169,7 +202,9 @@ def list_adapters() -> None:
             click.echo(f"{name:<12} cannot be imported: {exc}")
             continue
         pause = "pause" if cls.capabilities.pause else "-"
-        click.echo(f"{name:<12} {pause:<6} {', '.join(sorted(cls.capabilities.faults)) or '(faults from the server)'}")
+        click.echo(
+            f"{name:<12} {pause:<6} {', '.join(sorted(cls.capabilities.faults)) or '(faults from the server)'}"
+        )
 
 
 @main.command("faults")
@@ -182,8 +217,21 @@ def list_faults(adapter: str | None, as_json: bool) -> None:
     loaded = catalog.load()
     entries = [f for f in loaded.all() if not adapter or f.adapter == adapter]
     if as_json:
-        click.echo(json.dumps([{"id": f.id, "title": f.title, "category": f.category,
-                                "time_control": f.time_control.value, "params": f.params} for f in entries], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": f.id,
+                        "title": f.title,
+                        "category": f.category,
+                        "time_control": f.time_control.value,
+                        "params": f.params,
+                    }
+                    for f in entries
+                ],
+                indent=2,
+            )
+        )
     else:
         for f in entries:
             click.echo(f"{f.id:<36} {f.category:<12} {f.time_control.value:<9} {f.title}")
@@ -206,7 +254,7 @@ def db_upgrade() -> None:
     click.echo("database is at the latest revision")
 
 
-# -- pipelines ---------------------------------------------------------------------------------------------
+# -- pipelines -------------------------------------------------------------------------------------
 
 START = """mutation($input: StartRunInput!) { startRun(input: $input) {
   __typename ... on Run { id phase } ... on Error { code message field } } }"""
@@ -223,14 +271,18 @@ def _gql(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[st
     body = response.json()
     if body.get("errors"):
         raise click.ClickException("; ".join(e["message"] for e in body["errors"]))
-    return body["data"]  # type: ignore[no-any-return]
+    return body["data"]
 
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--wait/--no-wait", default=False, help="wait for the run to end; exit 0 only if it passed")
+@click.option(
+    "--wait/--no-wait", default=False, help="wait for the run to end; exit 0 only if it passed"
+)
 @click.option("--url", envvar="CHAOSHUB_URL", default="http://127.0.0.1:8080", show_default=True)
-@click.option("--token", envvar="CHAOSHUB_TOKEN", required=True, help="API token (or CHAOSHUB_TOKEN)")
+@click.option(
+    "--token", envvar="CHAOSHUB_TOKEN", required=True, help="API token (or CHAOSHUB_TOKEN)"
+)
 @click.option("--timeout", default=3600.0, show_default=True, help="seconds to wait at most")
 def run(file: Path, wait: bool, url: str, token: str, timeout: float) -> None:
     """Start a run from a YAML experiment; with --wait, exit 0 only when it completes with a
@@ -245,12 +297,18 @@ def run(file: Path, wait: bool, url: str, token: str, timeout: float) -> None:
     keys = {"experimentId", "faultType", "backend", "params", "selector", "durationSeconds"}
     unknown = sorted(set(doc) - keys)
     if unknown:
-        raise click.ClickException(f"{file}: unknown key {unknown[0]!r} (expected {', '.join(sorted(keys))})")
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        raise click.ClickException(
+            f"{file}: unknown key {unknown[0]!r} (expected {', '.join(sorted(keys))})"
+        )
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
         result = _gql(client, START, {"input": doc})["startRun"]
         if result["__typename"] != "Run":
             field = ".".join(result.get("field") or [])
-            raise click.ClickException(f"{result['code']}: {field + ': ' if field else ''}{result['message']}")
+            raise click.ClickException(
+                f"{result['code']}: {field + ': ' if field else ''}{result['message']}"
+            )
         run_id = result["id"]
         click.echo(f"run {run_id} started")
         if not wait:
@@ -267,7 +325,9 @@ def run(file: Path, wait: bool, url: str, token: str, timeout: float) -> None:
                 if state["phase"] in TERMINAL:
                     break
                 if time.monotonic() > deadline:
-                    raise click.ClickException(f"run {run_id} did not end within {timeout:.0f}s; it is {state['phase']}")
+                    raise click.ClickException(
+                        f"run {run_id} did not end within {timeout:.0f}s; it is {state['phase']}"
+                    )
                 time.sleep(1)
         except KeyboardInterrupt:
             _gql(client, ABORT, {"id": run_id})

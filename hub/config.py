@@ -32,7 +32,9 @@ class Settings:
         data_dir = Path(os.environ.get("CHAOSHUB_DATA_DIR") or Path.home() / ".chaoshub")
         if "data_dir" in overrides:
             data_dir = Path(str(overrides["data_dir"]))
-        database_url = os.environ.get("CHAOSHUB_DATABASE_URL") or f"sqlite:///{data_dir / 'chaoshub.db'}"
+        database_url = (
+            os.environ.get("CHAOSHUB_DATABASE_URL") or f"sqlite:///{data_dir / 'chaoshub.db'}"
+        )
         broker_url = os.environ.get("CHAOSHUB_BROKER_URL") or "redis://127.0.0.1:6379/0"
         bus_url = os.environ.get("CHAOSHUB_BUS_URL") or (
             broker_url if broker_url.startswith(("redis://", "rediss://")) else "local"

@@ -123,7 +123,9 @@ class Capabilities:
     faults: frozenset[str] = frozenset()
     pause: bool = False  # can revert and re-apply a reversible fault on request
 
-    def extend(self, *, faults: frozenset[str] | None = None, pause: bool | None = None) -> Capabilities:
+    def extend(
+        self, *, faults: frozenset[str] | None = None, pause: bool | None = None
+    ) -> Capabilities:
         return Capabilities(
             faults=self.faults | (faults or frozenset()),
             pause=self.pause if pause is None else pause,
@@ -187,7 +189,9 @@ class Adapter:
         try:
             yield
         except HubError as exc:
-            raise exc.with_context(adapter=self.name, backend=self.backend, target=target)
+            raise exc.with_context(
+                adapter=self.name, backend=self.backend, target=target
+            ) from exc.__cause__
         except Exception as exc:
             for exc_type, hub_type in self.error_map.items():
                 if isinstance(exc, exc_type):

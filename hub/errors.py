@@ -2,12 +2,12 @@
 
 Subclasses say what the caller must do, not where the error came from:
 
-- :class:`BackendUnavailable` – try again later (the tool could not be reached);
-- :class:`InvalidInput` – fix the request (carries the field path);
-- :class:`RejectedByTool` – show the tool's answer to a person;
-- :class:`RecoveryFailed` – a fault may remain; page someone;
-- :class:`IllegalTransition` – the lifecycle refused a move;
-- :class:`NotFound`, :class:`Conflict`, :class:`Forbidden`, :class:`Unauthenticated` – API-level.
+- :class:`BackendUnavailable` - try again later (the tool could not be reached);
+- :class:`InvalidInput` - fix the request (carries the field path);
+- :class:`RejectedByTool` - show the tool's answer to a person;
+- :class:`RecoveryFailed` - a fault may remain; page someone;
+- :class:`IllegalTransition` - the lifecycle refused a move;
+- :class:`NotFound`, :class:`Conflict`, :class:`Forbidden`, :class:`Unauthenticated` - API-level.
 
 Every error carries the adapter, backend and target it concerns and the tool's native
 code and message, so a log line or an API answer can say exactly what happened where.

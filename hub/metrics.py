@@ -16,29 +16,45 @@ from prometheus_client.registry import REGISTRY, Collector
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 
 INJECTIONS = Counter(
-    "chaoshub_injections_total", "Injections into one target, by adapter and outcome", ["adapter", "outcome"]
+    "chaoshub_injections_total",
+    "Injections into one target, by adapter and outcome",
+    ["adapter", "outcome"],
 )
 RECOVERIES = Counter(
-    "chaoshub_recoveries_total", "Recoveries of one target, by adapter and outcome", ["adapter", "outcome"]
+    "chaoshub_recoveries_total",
+    "Recoveries of one target, by adapter and outcome",
+    ["adapter", "outcome"],
 )
-RUNS_ENDED = Counter("chaoshub_runs_ended_total", "Runs that reached a terminal phase", ["adapter", "phase"])
+RUNS_ENDED = Counter(
+    "chaoshub_runs_ended_total", "Runs that reached a terminal phase", ["adapter", "phase"]
+)
 TIME_TO_INJECT = Histogram(
-    "chaoshub_time_to_inject_seconds", "From pick-up to the fault active on every target", ["adapter"], buckets=BUCKETS
+    "chaoshub_time_to_inject_seconds",
+    "From pick-up to the fault active on every target",
+    ["adapter"],
+    buckets=BUCKETS,
 )
 TIME_TO_RECOVER = Histogram(
-    "chaoshub_time_to_recover_seconds", "From recovering to every target recovered", ["adapter"], buckets=BUCKETS
+    "chaoshub_time_to_recover_seconds",
+    "From recovering to every target recovered",
+    ["adapter"],
+    buckets=BUCKETS,
 )
 
 
 class StoreCollector(Collector):
     """Runs by phase and agents online, read from the store at scrape time."""
 
-    def __init__(self, read: Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]]) -> None:
+    def __init__(
+        self, read: Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]]
+    ) -> None:
         self._read = read
 
     def collect(self) -> Iterator[Metric]:
         runs, agents = self._read()
-        by_phase = GaugeMetricFamily("chaoshub_runs", "Runs by phase and adapter", labels=["phase", "adapter"])
+        by_phase = GaugeMetricFamily(
+            "chaoshub_runs", "Runs by phase and adapter", labels=["phase", "adapter"]
+        )
         for (phase, adapter), count in sorted(runs.items()):
             by_phase.add_metric([phase, adapter], count)
         yield by_phase
@@ -51,7 +67,9 @@ class StoreCollector(Collector):
 _installed: StoreCollector | None = None
 
 
-def install_store_collector(read: Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]]) -> None:
+def install_store_collector(
+    read: Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]],
+) -> None:
     global _installed
     if _installed is not None:
         REGISTRY.unregister(_installed)

@@ -41,7 +41,7 @@ class Runtime:
     def migrate(self) -> None:
         db.upgrade(self.settings.database_url)
 
-    # -- catalog and bus -----------------------------------------------------------------------------
+    # -- catalog and bus ---------------------------------------------------------------------------
 
     @property
     def catalog(self) -> catalog_mod.Catalog:
@@ -71,7 +71,7 @@ class Runtime:
         if event_ids:
             self.bus.publish({"kind": "events", "run_id": run_id, "event_ids": event_ids})
 
-    # -- adapters --------------------------------------------------------------------------------------
+    # -- adapters ----------------------------------------------------------------------------------
 
     def adapter_for(self, session: Session, backend: Backend) -> Adapter:
         cls = registry.get(backend.adapter)

@@ -23,13 +23,18 @@ ADMIN = "validation-admin-token"
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[tuple[TestClient, Runtime, list[tuple[str, str, str]]]]:
     settings = Settings.from_env(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}", broker_url="memory://",
-        bus_url="local", admin_token=ADMIN,
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        broker_url="memory://",
+        bus_url="local",
+        admin_token=ADMIN,
     )
     runtime = Runtime(settings)
     bootstrap(runtime)
     sent: list[tuple[str, str, str]] = []
-    app = create_app(runtime, lambda run_id, adapter, reason: sent.append((run_id, adapter, reason)))
+    app = create_app(
+        runtime, lambda run_id, adapter, reason: sent.append((run_id, adapter, reason))
+    )
     with TestClient(app) as client:
         yield client, runtime, sent
 
@@ -56,8 +61,13 @@ def run_count(client: TestClient) -> int:
     return int(data(client, Q.RUN_COUNT)["runs"]["totalCount"])
 
 
-GOOD = {"faultType": "memory/latency", "backend": "mem", "params": {"latency_ms": 10},
-        "selector": {"names": ["alpha"]}, "durationSeconds": 5}
+GOOD = {
+    "faultType": "memory/latency",
+    "backend": "mem",
+    "params": {"latency_ms": 10},
+    "selector": {"names": ["alpha"]},
+    "durationSeconds": 5,
+}
 
 
 @pytest.mark.parametrize(
@@ -107,27 +117,37 @@ def test_a_backend_of_another_adapter_is_refused(env: Any) -> None:
     registry.register("other", OtherAdapter)
     try:
         client, _, sent = env
-        data(client, Q.CREATE_BACKEND, input={"name": "elsewhere", "adapter": "other", "config": {}})
+        data(
+            client, Q.CREATE_BACKEND, input={"name": "elsewhere", "adapter": "other", "config": {}}
+        )
         result = data(client, Q.START_RUN, input={**GOOD, "backend": "elsewhere"})["startRun"]
         assert result["__typename"] == "InvalidInputError" and result["field"] == ["backend"]
         assert "needs a backend of adapter 'memory'" in result["message"]
         assert run_count(client) == 0 and sent == []
     finally:
         registry.unregister("other")
-    bad = data(client, Q.CREATE_BACKEND, input={"name": "x", "adapter": "no-such-adapter", "config": {}})
+    bad = data(
+        client, Q.CREATE_BACKEND, input={"name": "x", "adapter": "no-such-adapter", "config": {}}
+    )
     assert bad["createBackend"]["__typename"] == "NotFoundError"
     assert bad["createBackend"]["field"] == ["adapter"]
 
 
 def test_backend_config_is_validated_by_the_adapter(env: Any) -> None:
     client, _, _ = env
-    bad = data(client, Q.CREATE_BACKEND, input={"name": "m2", "adapter": "memory", "config": {"targets": "alpha"}})
+    bad = data(
+        client,
+        Q.CREATE_BACKEND,
+        input={"name": "m2", "adapter": "memory", "config": {"targets": "alpha"}},
+    )
     assert bad["createBackend"]["__typename"] == "InvalidInputError"
     assert bad["createBackend"]["field"] == ["config", "targets"]
     assert "m2" not in {b["name"] for b in data(client, "{ backends { name } }")["backends"]}
 
 
-def test_a_good_start_run_stores_the_run_with_its_targets_and_sends_it_to_the_adapter_queue(env: Any) -> None:
+def test_a_good_start_run_stores_the_run_with_its_targets_and_sends_it_to_the_adapter_queue(
+    env: Any,
+) -> None:
     client, _, sent = env
     make_backend(client)
     result = data(client, Q.START_RUN, input={**GOOD, "selector": {"pattern": "a"}})["startRun"]
@@ -145,8 +165,12 @@ def test_no_token_is_refused_with_401_and_a_clear_message(env: Any) -> None:
 
 def test_a_bad_token_is_refused_and_nothing_changes(env: Any) -> None:
     client, _, _ = env
-    response = gql(client, Q.CREATE_BACKEND, token="chub_not-a-token",
-                   input={"name": "evil", "adapter": "memory", "config": {}})
+    response = gql(
+        client,
+        Q.CREATE_BACKEND,
+        token="chub_not-a-token",
+        input={"name": "evil", "adapter": "memory", "config": {}},
+    )
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "evil" not in {b["name"] for b in data(client, "{ backends { name } }")["backends"]}
@@ -154,10 +178,19 @@ def test_a_bad_token_is_refused_and_nothing_changes(env: Any) -> None:
 
 def test_a_revoked_token_is_refused(env: Any) -> None:
     client, _, _ = env
-    created = data(client, 'mutation { createApiToken(name: "ci", role: "operator") { '
-                           '... on CreatedApiToken { token apiToken { id role } } } }')["createApiToken"]
-    assert data(client, "{ viewer { role } }", token=created["token"])["viewer"]["role"] == "operator"
-    data(client, "mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }", id=created["apiToken"]["id"])
+    created = data(
+        client,
+        'mutation { createApiToken(name: "ci", role: "operator") { '
+        "... on CreatedApiToken { token apiToken { id role } } } }",
+    )["createApiToken"]
+    assert (
+        data(client, "{ viewer { role } }", token=created["token"])["viewer"]["role"] == "operator"
+    )
+    data(
+        client,
+        "mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }",
+        id=created["apiToken"]["id"],
+    )
     response = gql(client, "{ viewer { role } }", token=created["token"])
     assert response.status_code == 401 and "revoked" in response.json()["errors"][0]["message"]
 
@@ -171,7 +204,9 @@ def test_a_viewer_cannot_start_a_run_and_the_refusal_is_audited(env: Any) -> Non
     assert result["__typename"] == "ForbiddenError"
     assert "operator" in result["message"]
     assert run_count(client) == 0 and sent == []
-    assert data(client, "{ runs { totalCount } }", token=viewer)["runs"]["totalCount"] == 0  # reading is fine
+    assert (
+        data(client, "{ runs { totalCount } }", token=viewer)["runs"]["totalCount"] == 0
+    )  # reading is fine
     audit = data(client, "{ auditLog { actor action result } }")["auditLog"]
     assert {"actor": "watcher", "action": "startRun", "result": "FORBIDDEN"} in audit
 
@@ -180,8 +215,12 @@ def test_an_operator_cannot_manage_backends_or_tokens(env: Any) -> None:
     client, runtime, _ = env
     with runtime.session() as s:
         _, operator = auth.create_token(s, "op", "operator")
-    result = data(client, Q.CREATE_BACKEND, token=operator,
-                  input={"name": "b", "adapter": "memory", "config": {}})["createBackend"]
+    result = data(
+        client,
+        Q.CREATE_BACKEND,
+        token=operator,
+        input={"name": "b", "adapter": "memory", "config": {}},
+    )["createBackend"]
     assert result["__typename"] == "ForbiddenError"
     response = gql(client, "{ apiTokens { name } }", token=operator)
     assert response.json()["errors"][0]["message"].startswith("this needs the admin role")
@@ -189,8 +228,11 @@ def test_an_operator_cannot_manage_backends_or_tokens(env: Any) -> None:
 
 def test_tokens_are_stored_hashed(env: Any) -> None:
     client, runtime, _ = env
-    created = data(client, 'mutation { createApiToken(name: "ci", role: "viewer") { '
-                           '... on CreatedApiToken { token } } }')["createApiToken"]["token"]
+    created = data(
+        client,
+        'mutation { createApiToken(name: "ci", role: "viewer") { '
+        "... on CreatedApiToken { token } } }",
+    )["createApiToken"]["token"]
     from sqlalchemy import select
 
     from hub.store.models import ApiToken
@@ -205,8 +247,18 @@ def test_every_mutation_is_audited_with_secrets_redacted(env: Any) -> None:
     data(client, Q.CREATE_BACKEND, input={"name": "secretive", "adapter": "memory", "config": {}})
     data(client, 'mutation { createApiToken(name: "x", role: "nobody") { __typename } }')
     audit = data(client, "{ auditLog { actor action result subject } }")["auditLog"]
-    assert audit[0] == {"actor": "bootstrap-admin", "action": "createApiToken", "result": "INVALID_INPUT", "subject": None}
-    assert audit[1] == {"actor": "bootstrap-admin", "action": "createBackend", "result": "ok", "subject": "secretive"}
+    assert audit[0] == {
+        "actor": "bootstrap-admin",
+        "action": "createApiToken",
+        "result": "INVALID_INPUT",
+        "subject": None,
+    }
+    assert audit[1] == {
+        "actor": "bootstrap-admin",
+        "action": "createBackend",
+        "result": "ok",
+        "subject": "secretive",
+    }
 
 
 def test_experiments_are_validated_like_runs_and_start_runs(env: Any) -> None:
@@ -214,31 +266,93 @@ def test_experiments_are_validated_like_runs_and_start_runs(env: Any) -> None:
     make_backend(client)
     create = """mutation($input: CreateExperimentInput!) { createExperiment(input: $input) {
       __typename ... on Experiment { id name backend } ... on Error { code field } } }"""
-    bad = data(client, create, input={"name": "e1", "faultType": "memory/latency", "backend": "mem",
-                                       "params": {"latency_ms": 10**9}, "durationSeconds": 5})["createExperiment"]
-    assert bad == {"__typename": "InvalidInputError", "code": "INVALID_INPUT", "field": ["params", "latency_ms"]}
-    good = data(client, create, input={"name": "e1", "faultType": "memory/latency", "backend": "mem",
-                                        "params": {"latency_ms": 10}, "selector": {"names": ["beta"]},
-                                        "durationSeconds": 5})["createExperiment"]
+    bad = data(
+        client,
+        create,
+        input={
+            "name": "e1",
+            "faultType": "memory/latency",
+            "backend": "mem",
+            "params": {"latency_ms": 10**9},
+            "durationSeconds": 5,
+        },
+    )["createExperiment"]
+    assert bad == {
+        "__typename": "InvalidInputError",
+        "code": "INVALID_INPUT",
+        "field": ["params", "latency_ms"],
+    }
+    good = data(
+        client,
+        create,
+        input={
+            "name": "e1",
+            "faultType": "memory/latency",
+            "backend": "mem",
+            "params": {"latency_ms": 10},
+            "selector": {"names": ["beta"]},
+            "durationSeconds": 5,
+        },
+    )["createExperiment"]
     assert good["__typename"] == "Experiment"
     started = data(client, Q.START_RUN, input={"experimentId": good["id"]})["startRun"]
-    assert started["__typename"] == "Run" and started["targets"] == [{"label": "beta", "phase": "selected"}]
+    assert started["__typename"] == "Run" and started["targets"] == [
+        {"label": "beta", "phase": "selected"}
+    ]
     assert len(sent) == 1
-    dup = data(client, create, input={"name": "e1", "faultType": "memory/kill", "backend": "mem",
-                                       "selector": {"names": ["alpha"]}})["createExperiment"]
+    dup = data(
+        client,
+        create,
+        input={
+            "name": "e1",
+            "faultType": "memory/kill",
+            "backend": "mem",
+            "selector": {"names": ["alpha"]},
+        },
+    )["createExperiment"]
     assert dup["__typename"] == "ConflictError"
 
 
 def test_the_schema_has_every_public_name(env: Any) -> None:
     client, _, _ = env
-    schema = data(client, "{ __schema { queryType { fields { name } } mutationType { fields { name } } "
-                          "subscriptionType { fields { name } } } }")["__schema"]
-    names = {kind: {f["name"] for f in schema[kind]["fields"]} for kind in ("queryType", "mutationType", "subscriptionType")}
-    assert {"faultTypes", "faultType", "adapters", "backends", "agents", "experiments", "experiment", "runs", "run",
-            "events"} <= names["queryType"]
-    assert {"createBackend", "updateBackend", "deleteBackend", "createExperiment", "updateExperiment",
-            "deleteExperiment", "startRun", "abortRun", "pauseRun", "resumeRun", "archiveRun", "forceReleaseRun",
-            "haltAll", "createApiToken", "revokeApiToken"} <= names["mutationType"]
+    schema = data(
+        client,
+        "{ __schema { queryType { fields { name } } mutationType { fields { name } } "
+        "subscriptionType { fields { name } } } }",
+    )["__schema"]
+    names = {
+        kind: {f["name"] for f in schema[kind]["fields"]}
+        for kind in ("queryType", "mutationType", "subscriptionType")
+    }
+    assert {
+        "faultTypes",
+        "faultType",
+        "adapters",
+        "backends",
+        "agents",
+        "experiments",
+        "experiment",
+        "runs",
+        "run",
+        "events",
+    } <= names["queryType"]
+    assert {
+        "createBackend",
+        "updateBackend",
+        "deleteBackend",
+        "createExperiment",
+        "updateExperiment",
+        "deleteExperiment",
+        "startRun",
+        "abortRun",
+        "pauseRun",
+        "resumeRun",
+        "archiveRun",
+        "forceReleaseRun",
+        "haltAll",
+        "createApiToken",
+        "revokeApiToken",
+    } <= names["mutationType"]
     assert {"runUpdates", "events"} <= names["subscriptionType"]
 
 
@@ -246,11 +360,21 @@ def test_the_in_memory_adapter_appears_only_because_the_tests_registered_it(env:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "hub.cli", "adapters"], capture_output=True, text=True, check=True,
-                         env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    out = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "adapters"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+    )
     assert "memory" not in [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
-    out = subprocess.run([sys.executable, "-m", "hub.cli", "faults"], capture_output=True, text=True, check=True,
-                         env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    out = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "faults"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+    )
     assert "memory/" not in out.stdout
 
 
@@ -273,8 +397,13 @@ def test_graphiql_is_served_to_a_browser(env: Any) -> None:
 def test_unique_names(env: Any) -> None:
     client, _, _ = env
     make_backend(client, "dup")
-    again = data(client, Q.CREATE_BACKEND, input={"name": "dup", "adapter": "memory", "config": {}})["createBackend"]
+    again = data(
+        client, Q.CREATE_BACKEND, input={"name": "dup", "adapter": "memory", "config": {}}
+    )["createBackend"]
     assert again["__typename"] == "ConflictError" and again["field"] == ["name"]
-    weird = data(client, Q.CREATE_BACKEND, input={"name": f"bad name {uuid.uuid4()}", "adapter": "memory",
-                                                   "config": {}})["createBackend"]
+    weird = data(
+        client,
+        Q.CREATE_BACKEND,
+        input={"name": f"bad name {uuid.uuid4()}", "adapter": "memory", "config": {}},
+    )["createBackend"]
     assert weird["__typename"] == "InvalidInputError" and weird["field"] == ["name"]

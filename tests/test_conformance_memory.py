@@ -13,7 +13,9 @@ from hub.testing.memory import MemoryAdapter
 class TestMemoryAdapterConformance(AdapterConformance):
     @pytest.fixture
     def adapter(self, tmp_path):
-        return MemoryAdapter({"state_path": str(tmp_path / "tool.json")}, backend=f"mem-{uuid.uuid4().hex[:6]}")
+        return MemoryAdapter(
+            {"state_path": str(tmp_path / "tool.json")}, backend=f"mem-{uuid.uuid4().hex[:6]}"
+        )
 
     @pytest.fixture
     def unreachable_adapter(self):

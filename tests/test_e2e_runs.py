@@ -51,7 +51,9 @@ class Tool:
         self.name = f"mem-{uuid.uuid4().hex[:8]}"
         self.state_path = tmp_path / f"{self.name}.json"
         self.config = {"state_path": str(self.state_path), **config}
-        result = gql(Q.CREATE_BACKEND, input={"name": self.name, "adapter": "memory", "config": self.config})
+        result = gql(
+            Q.CREATE_BACKEND, input={"name": self.name, "adapter": "memory", "config": self.config}
+        )
         assert result["createBackend"]["__typename"] == "Backend", result
         self.adapter = MemoryAdapter(self.config, backend=self.name)
 
@@ -62,12 +64,25 @@ class Tool:
         return self.adapter.snapshot()["applied"]  # type: ignore[no-any-return]
 
 
-def start(gql: GraphQL, tool: Tool, *, fault: str = "memory/latency", names: list[str] | None = None,
-          duration: float | None = 30, params: dict[str, Any] | None = None) -> str:
-    result = gql(Q.START_RUN, input={
-        "faultType": fault, "backend": tool.name, "params": params or {},
-        "selector": {"names": names or ["alpha"]}, "durationSeconds": duration,
-    })["startRun"]
+def start(
+    gql: GraphQL,
+    tool: Tool,
+    *,
+    fault: str = "memory/latency",
+    names: list[str] | None = None,
+    duration: float | None = 30,
+    params: dict[str, Any] | None = None,
+) -> str:
+    result = gql(
+        Q.START_RUN,
+        input={
+            "faultType": fault,
+            "backend": tool.name,
+            "params": params or {},
+            "selector": {"names": names or ["alpha"]},
+            "durationSeconds": duration,
+        },
+    )["startRun"]
     assert result["__typename"] == "Run", result
     return str(result["id"])
 
@@ -77,7 +92,11 @@ def run_of(gql: GraphQL, run_id: str) -> dict[str, Any]:
 
 
 def wait_phase(gql: GraphQL, run_id: str, *phases: str, timeout: float = 30) -> dict[str, Any]:
-    return wait_for(lambda: (r := run_of(gql, run_id))["phase"] in phases and r, timeout, what=f"{run_id} in {phases}")
+    return wait_for(
+        lambda: (r := run_of(gql, run_id))["phase"] in phases and r,
+        timeout,
+        what=f"{run_id} in {phases}",
+    )
 
 
 def moves(run: dict[str, Any]) -> list[tuple[str, str]]:
@@ -93,15 +112,23 @@ def test_a_timed_run_completes_on_its_deadline(gql: GraphQL, tmp_path: Path) -> 
     assert len(tool.active()) == 2
 
     done = wait_phase(gql, run_id, "completed", timeout=20)
-    assert moves(done) == [("pending", "injecting"), ("injecting", "running"),
-                           ("running", "recovering"), ("recovering", "completed")]
-    assert [e["reason"] for e in done["events"] if e["toPhase"] == "recovering"] == ["duration elapsed"]
+    assert moves(done) == [
+        ("pending", "injecting"),
+        ("injecting", "running"),
+        ("running", "recovering"),
+        ("recovering", "completed"),
+    ]
+    assert [e["reason"] for e in done["events"] if e["toPhase"] == "recovering"] == [
+        "duration elapsed"
+    ]
     assert {t["phase"] for t in done["targets"]} == {"recovered"}
     assert not any(t["mayCarryFault"] for t in done["targets"])
     assert tool.active() == {}
 
 
-def test_a_run_aborted_while_running_recovers_and_ends_aborted(gql: GraphQL, tmp_path: Path) -> None:
+def test_a_run_aborted_while_running_recovers_and_ends_aborted(
+    gql: GraphQL, tmp_path: Path
+) -> None:
     tool = Tool(gql, tmp_path)
     run_id = start(gql, tool, duration=300)
     wait_phase(gql, run_id, "running")
@@ -111,7 +138,9 @@ def test_a_run_aborted_while_running_recovers_and_ends_aborted(gql: GraphQL, tmp
     assert tool.active() == {}
 
 
-def test_a_paused_run_reverts_the_fault_and_resume_applies_it_again(gql: GraphQL, tmp_path: Path) -> None:
+def test_a_paused_run_reverts_the_fault_and_resume_applies_it_again(
+    gql: GraphQL, tmp_path: Path
+) -> None:
     tool = Tool(gql, tmp_path)
     run_id = start(gql, tool, duration=300)
     wait_phase(gql, run_id, "running")
@@ -124,8 +153,13 @@ def test_a_paused_run_reverts_the_fault_and_resume_applies_it_again(gql: GraphQL
     assert len(tool.active()) == 1
     gql(Q.ABORT, id=run_id)
     done = wait_phase(gql, run_id, "aborted")
-    assert moves(done)[:5] == [("pending", "injecting"), ("injecting", "running"), ("running", "paused"),
-                               ("paused", "injecting"), ("injecting", "running")]
+    assert moves(done)[:5] == [
+        ("pending", "injecting"),
+        ("injecting", "running"),
+        ("running", "paused"),
+        ("paused", "injecting"),
+        ("injecting", "running"),
+    ]
     assert tool.active() == {}
 
 
@@ -137,18 +171,26 @@ def test_an_instant_fault_completes_without_a_duration(gql: GraphQL, tmp_path: P
     assert not done["targets"][0]["mayCarryFault"]
 
 
-def test_an_external_fault_ends_when_the_tool_says_so_with_its_verdict(gql: GraphQL, tmp_path: Path) -> None:
+def test_an_external_fault_ends_when_the_tool_says_so_with_its_verdict(
+    gql: GraphQL, tmp_path: Path
+) -> None:
     tool = Tool(gql, tmp_path)
     run_id = start(gql, tool, fault="memory/job", duration=1, params={"verdict": "fail"})
     done = wait_phase(gql, run_id, "completed", timeout=20)
     assert done["verdict"] == "fail"
 
 
-def test_a_recovery_that_fails_twice_stays_recovering_then_completes(gql: GraphQL, tmp_path: Path) -> None:
+def test_a_recovery_that_fails_twice_stays_recovering_then_completes(
+    gql: GraphQL, tmp_path: Path
+) -> None:
     tool = Tool(gql, tmp_path, fail_recover=2)
     run_id = start(gql, tool, duration=1)
     stuck = wait_phase(gql, run_id, "recovering")
-    stuck = wait_for(lambda: (r := run_of(gql, run_id))["recoverAttempts"] >= 1 and r, 20, what="a failed recovery")
+    stuck = wait_for(
+        lambda: (r := run_of(gql, run_id))["recoverAttempts"] >= 1 and r,
+        20,
+        what="a failed recovery",
+    )
     assert stuck["phase"] == "recovering" and stuck["stuck"]
     assert "E_STUCK" in stuck["error"]
     assert stuck["targets"][0]["mayCarryFault"]
@@ -162,16 +204,20 @@ def test_a_recovery_that_never_succeeds_can_be_force_released(gql: GraphQL, tmp_
     tool = Tool(gql, tmp_path, fail_recover=-1)
     run_id = start(gql, tool, duration=1)
     wait_for(lambda: run_of(gql, run_id)["recoverAttempts"] >= 2, 30, what="two failed recoveries")
-    assert run_of(gql, run_id)["phase"] == "recovering", "a run never claims to be over while a fault may remain"
+    assert run_of(gql, run_id)["phase"] == "recovering", (
+        "a run never claims to be over while a fault may remain"
+    )
 
     refused = gql(Q.FORCE_RELEASE, id=run_id, reason=" ")["forceReleaseRun"]
     assert refused["__typename"] == "InvalidInputError" and refused["field"] == ["reason"]
-    released = gql(Q.FORCE_RELEASE, id=run_id, reason="removed the fault by hand")["forceReleaseRun"]
+    released = gql(Q.FORCE_RELEASE, id=run_id, reason="removed the fault by hand")[
+        "forceReleaseRun"
+    ]
     assert released == {"__typename": "Run", "id": run_id, "phase": "completed"}
     run = run_of(gql, run_id)
     assert "force-released" in [e["kind"] for e in run["events"]]
     assert "released by" in run["targets"][0]["error"]
-    audit = gql("{ auditLog(action: \"forceReleaseRun\") { actor result input } }")["auditLog"]
+    audit = gql('{ auditLog(action: "forceReleaseRun") { actor result input } }')["auditLog"]
     assert audit[0]["result"] == "ok" and audit[0]["input"]["id"] == run_id
 
 
@@ -187,11 +233,17 @@ def test_halt_all_stops_every_active_run(gql: GraphQL, tmp_path: Path) -> None:
     assert tool.active() == {}
 
 
-def test_an_ended_run_can_be_archived_and_leaves_default_lists(gql: GraphQL, tmp_path: Path) -> None:
+def test_an_ended_run_can_be_archived_and_leaves_default_lists(
+    gql: GraphQL, tmp_path: Path
+) -> None:
     tool = Tool(gql, tmp_path)
     run_id = start(gql, tool, fault="memory/kill", duration=None)
     wait_phase(gql, run_id, "completed")
-    assert gql(Q.ARCHIVE, id=run_id)["archiveRun"] == {"__typename": "Run", "id": run_id, "archived": True}
+    assert gql(Q.ARCHIVE, id=run_id)["archiveRun"] == {
+        "__typename": "Run",
+        "id": run_id,
+        "archived": True,
+    }
     listed = gql("{ runs(first: 500) { edges { node { id } } } }")["runs"]["edges"]
     assert run_id not in {e["node"]["id"] for e in listed}
 
@@ -213,10 +265,15 @@ def test_a_worker_killed_while_injecting_is_replaced_and_nothing_is_injected_twi
         victim = stack.procs[1]  # w1
         run_id = start(gql, tool, names=["alpha", "beta"], duration=3)
         wait_phase(gql, run_id, "injecting")
-        wait_for(lambda: all(t["mayCarryFault"] for t in run_of(gql, run_id)["targets"]), 10,
-                 what="injection under way")
+        wait_for(
+            lambda: all(t["mayCarryFault"] for t in run_of(gql, run_id)["targets"]),
+            10,
+            what="injection under way",
+        )
         # which worker holds it? kill whichever it is: both are ours
-        killed = [p for p in (victim, w2) if f"{run_id}" in p.log.read_text(errors="replace")] or [victim]
+        killed = [p for p in (victim, w2) if f"{run_id}" in p.log.read_text(errors="replace")] or [
+            victim
+        ]
         for p in killed:
             p.kill()
         done = wait_phase(gql, run_id, "completed", timeout=60)
@@ -240,7 +297,7 @@ def test_a_worker_killed_while_recovering_is_replaced_and_the_run_ends_clean(
             if p is not w2 and run_id in p.log.read_text(errors="replace"):
                 p.kill()
         if all(p.popen.poll() is None for p in stack.procs if p.name.startswith("worker")):
-            [p for p in stack.procs if p.name.startswith("worker") and p is not w2][0].kill()
+            next(p for p in stack.procs if p.name.startswith("worker") and p is not w2).kill()
         done = wait_phase(gql, run_id, "completed", timeout=60)
         assert done["targets"][0]["phase"] == "recovered"
         assert tool.applied() == {f"{run_id}-0": 1}

@@ -32,13 +32,30 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
     log = data_dir / "up.log"
     with open(log, "wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "up", "--data-dir", str(data_dir), "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "hub.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     proc = Proc("up", popen, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200, 60, what="chaoshub up")
+        wait_for(
+            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
+            60,
+            what="chaoshub up",
+        )
         token = (data_dir / "admin-token").read_text().strip()
         yield url, token, data_dir
     except Exception:
@@ -60,15 +77,34 @@ def test_up_answers_with_the_token_and_a_run_completes(hub: tuple[str, str, Path
     url, token, _ = hub
     gql = GraphQL(url, token)
     assert gql("{ viewer { role } }")["viewer"]["role"] == "admin"
-    assert gql(Q.CREATE_BACKEND, input={"name": "mem-up", "adapter": "memory", "config": {}})["createBackend"]["__typename"] == "Backend"
-    run = gql(Q.START_RUN, input={"faultType": "memory/latency", "backend": "mem-up", "params": {},
-                                   "selector": {"names": ["alpha"]}, "durationSeconds": 1})["startRun"]
-    done = wait_for(lambda: (r := gql(Q.RUN, id=run["id"])["run"])["phase"] == "completed" and r, 30, what="completion")
+    assert (
+        gql(Q.CREATE_BACKEND, input={"name": "mem-up", "adapter": "memory", "config": {}})[
+            "createBackend"
+        ]["__typename"]
+        == "Backend"
+    )
+    run = gql(
+        Q.START_RUN,
+        input={
+            "faultType": "memory/latency",
+            "backend": "mem-up",
+            "params": {},
+            "selector": {"names": ["alpha"]},
+            "durationSeconds": 1,
+        },
+    )["startRun"]
+    done = wait_for(
+        lambda: (r := gql(Q.RUN, id=run["id"])["run"])["phase"] == "completed" and r,
+        30,
+        what="completion",
+    )
     assert done["targets"][0]["phase"] == "recovered"
     assert GraphQL(url, None).raw("{ runs { totalCount } }").status_code == 401
 
 
-def test_run_wait_exits_zero_on_a_passing_run_and_one_on_a_failing_verdict(hub: tuple[str, str, Path], tmp_path: Path) -> None:
+def test_run_wait_exits_zero_on_a_passing_run_and_one_on_a_failing_verdict(
+    hub: tuple[str, str, Path], tmp_path: Path
+) -> None:
     url, token, _ = hub
     gql = GraphQL(url, token)
     gql(Q.CREATE_BACKEND, input={"name": "mem-cli", "adapter": "memory", "config": {}})
@@ -77,31 +113,69 @@ def test_run_wait_exits_zero_on_a_passing_run_and_one_on_a_failing_verdict(hub: 
     def run_file(doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
         path = tmp_path / "experiment.yaml"
         path.write_text(json.dumps(doc))  # JSON is YAML
-        return subprocess.run([sys.executable, "-m", "hub.cli", "run", str(path), "--wait"], env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "hub.cli", "run", str(path), "--wait"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
-    passing = run_file({"faultType": "memory/job", "backend": "mem-cli", "params": {"verdict": "pass"},
-                        "selector": {"names": ["beta"]}, "durationSeconds": 1})
+    passing = run_file(
+        {
+            "faultType": "memory/job",
+            "backend": "mem-cli",
+            "params": {"verdict": "pass"},
+            "selector": {"names": ["beta"]},
+            "durationSeconds": 1,
+        }
+    )
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "completed" in passing.stdout
 
-    failing = run_file({"faultType": "memory/job", "backend": "mem-cli", "params": {"verdict": "fail"},
-                        "selector": {"names": ["beta"]}, "durationSeconds": 1})
+    failing = run_file(
+        {
+            "faultType": "memory/job",
+            "backend": "mem-cli",
+            "params": {"verdict": "fail"},
+            "selector": {"names": ["beta"]},
+            "durationSeconds": 1,
+        }
+    )
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "verdict fail" in failing.stdout
 
-    invalid = run_file({"faultType": "memory/job", "backend": "mem-cli", "params": {"verdict": "maybe"},
-                        "selector": {"names": ["beta"]}, "durationSeconds": 1})
+    invalid = run_file(
+        {
+            "faultType": "memory/job",
+            "backend": "mem-cli",
+            "params": {"verdict": "maybe"},
+            "selector": {"names": ["beta"]},
+            "durationSeconds": 1,
+        }
+    )
     assert invalid.returncode != 0 and "params.verdict" in invalid.stderr
 
 
-async def _subscribe(url: str, token: str, query: str, variables: dict[str, Any], until: Any) -> list[dict[str, Any]]:
+async def _subscribe(
+    url: str, token: str, query: str, variables: dict[str, Any], until: Any
+) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables},
+                }
+            )
+        )
         while True:
             message = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
             assert message["type"] in ("next", "complete"), message
@@ -116,12 +190,29 @@ async def _subscribe(url: str, token: str, query: str, variables: dict[str, Any]
 def test_run_updates_streams_every_phase_live(hub: tuple[str, str, Path]) -> None:
     url, token, _ = hub
     gql = GraphQL(url, token)
-    gql(Q.CREATE_BACKEND, input={"name": "mem-ws", "adapter": "memory", "config": {"inject_delay": 1}})
-    run = gql(Q.START_RUN, input={"faultType": "memory/latency", "backend": "mem-ws", "params": {},
-                                   "selector": {"names": ["alpha"]}, "durationSeconds": 1})["startRun"]
-    seen = asyncio.run(_subscribe(
-        url, token, "subscription($id: ID!) { runUpdates(runId: $id) { phase } }", {"id": run["id"]},
-        lambda s: s[-1]["runUpdates"]["phase"] == "completed"))
+    gql(
+        Q.CREATE_BACKEND,
+        input={"name": "mem-ws", "adapter": "memory", "config": {"inject_delay": 1}},
+    )
+    run = gql(
+        Q.START_RUN,
+        input={
+            "faultType": "memory/latency",
+            "backend": "mem-ws",
+            "params": {},
+            "selector": {"names": ["alpha"]},
+            "durationSeconds": 1,
+        },
+    )["startRun"]
+    seen = asyncio.run(
+        _subscribe(
+            url,
+            token,
+            "subscription($id: ID!) { runUpdates(runId: $id) { phase } }",
+            {"id": run["id"]},
+            lambda s: s[-1]["runUpdates"]["phase"] == "completed",
+        )
+    )
     phases = [s["runUpdates"]["phase"] for s in seen]
     # each update is the run as stored when it is read: fast moves may fold together,
     # but the order never goes back and the stream ends with the end
@@ -136,12 +227,26 @@ def test_the_events_subscription_sees_what_the_worker_writes(hub: tuple[str, str
     gql(Q.CREATE_BACKEND, input={"name": "mem-ev", "adapter": "memory", "config": {}})
 
     async def scenario() -> list[dict[str, Any]]:
-        task = asyncio.create_task(_subscribe(
-            url, token, 'subscription { events(filter: {kind: "phase"}) { kind toPhase runId } }', {},
-            lambda s: any(e["events"]["toPhase"] == "completed" for e in s)))
+        task = asyncio.create_task(
+            _subscribe(
+                url,
+                token,
+                'subscription { events(filter: {kind: "phase"}) { kind toPhase runId } }',
+                {},
+                lambda s: any(e["events"]["toPhase"] == "completed" for e in s),
+            )
+        )
         await asyncio.sleep(1)
-        await asyncio.to_thread(gql, Q.START_RUN, input={"faultType": "memory/kill", "backend": "mem-ev",
-                                                         "params": {}, "selector": {"names": ["gamma"]}})
+        await asyncio.to_thread(
+            gql,
+            Q.START_RUN,
+            input={
+                "faultType": "memory/kill",
+                "backend": "mem-ev",
+                "params": {},
+                "selector": {"names": ["gamma"]},
+            },
+        )
         return await task
 
     seen = asyncio.run(scenario())
@@ -149,13 +254,17 @@ def test_the_events_subscription_sees_what_the_worker_writes(hub: tuple[str, str
     assert [e["events"]["toPhase"] for e in seen][-1] == "completed"
 
 
-def test_a_subscription_without_a_token_is_refused_at_connection(hub: tuple[str, str, Path]) -> None:
+def test_a_subscription_without_a_token_is_refused_at_connection(
+    hub: tuple[str, str, Path],
+) -> None:
     url, _, _ = hub
 
     async def attempt() -> Any:
         ws_url = url.replace("http://", "ws://") + "/graphql"
         async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-            await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}}))
+            await ws.send(
+                json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}})
+            )
             try:
                 await asyncio.wait_for(ws.recv(), timeout=10)
             except websockets.ConnectionClosed as closed:

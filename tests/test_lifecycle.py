@@ -101,7 +101,9 @@ def test_pending_run_aborts_without_targets_carrying() -> None:
         (Phase.COMPLETED, DesiredState.STOP, None),
     ],
 )
-def test_desired_state_names_the_next_legal_move(phase: Phase, desired: DesiredState, expected: Phase | None) -> None:
+def test_desired_state_names_the_next_legal_move(
+    phase: Phase, desired: DesiredState, expected: Phase | None
+) -> None:
     move = lifecycle.next_phase_for_desired(phase, desired)
     assert move == expected
     if move is not None:

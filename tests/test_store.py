@@ -43,7 +43,9 @@ def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    rt = Runtime(Settings.from_env(data_dir=tmp_path, database_url=url, bus_url="local", run_lease_seconds=5))
+    rt = Runtime(
+        Settings.from_env(data_dir=tmp_path, database_url=url, bus_url="local", run_lease_seconds=5)
+    )
     rt.migrate()
     try:
         yield rt
@@ -57,8 +59,14 @@ def make_run(rt: Runtime, tmp_path: Path, **config: object) -> str:
     with rt.session() as s:
         backends.create(s, name, "memory", {"state_path": str(tmp_path / f"{name}.json"), **config})
     with rt.session() as s:
-        run = runs_svc.start(rt, s, OPERATOR, runs_svc.RunSpec("memory/latency", name, {"latency_ms": 5},
-                                                                {"names": ["alpha", "beta"]}, 60))
+        run = runs_svc.start(
+            rt,
+            s,
+            OPERATOR,
+            runs_svc.RunSpec(
+                "memory/latency", name, {"latency_ms": 5}, {"names": ["alpha", "beta"]}, 60
+            ),
+        )
         return run.id
 
 
@@ -70,8 +78,18 @@ def phase(rt: Runtime, run_id: str) -> str:
 def test_migrations_create_every_table_and_are_idempotent(runtime: Runtime) -> None:
     runtime.migrate()  # a second time changes nothing
     tables = set(inspect(db.engine_for(runtime.settings.database_url)).get_table_names())
-    assert {"backends", "agents", "fault_types", "experiments", "runs", "run_targets", "events", "api_tokens",
-            "audit_log", "alembic_version"} <= tables
+    assert {
+        "backends",
+        "agents",
+        "fault_types",
+        "experiments",
+        "runs",
+        "run_targets",
+        "events",
+        "api_tokens",
+        "audit_log",
+        "alembic_version",
+    } <= tables
 
 
 def test_a_run_is_stored_whole_with_its_targets(runtime: Runtime, tmp_path: Path) -> None:
@@ -80,29 +98,42 @@ def test_a_run_is_stored_whole_with_its_targets(runtime: Runtime, tmp_path: Path
         run = runs_svc.get(s, run_id)
         assert run.phase == "pending" and run.desired_state == "run" and run.verdict == "none"
         assert [(t.index, t.label, t.phase, t.may_carry_fault) for t in run.targets] == [
-            (0, "alpha", "selected", False), (1, "beta", "selected", False)]
+            (0, "alpha", "selected", False),
+            (1, "beta", "selected", False),
+        ]
         assert run.created_at.tzinfo is not None
 
 
-def test_the_driver_takes_a_run_from_pending_to_running_and_abort_to_aborted(runtime: Runtime, tmp_path: Path) -> None:
+def test_the_driver_takes_a_run_from_pending_to_running_and_abort_to_aborted(
+    runtime: Runtime, tmp_path: Path
+) -> None:
     run_id = make_run(runtime, tmp_path)
     RunDriver(runtime, run_id).advance()
     assert phase(runtime, run_id) == "running"
     with runtime.session() as s:
         run = runs_svc.get(s, run_id)
-        assert all(t.phase == "injected" and t.may_carry_fault and t.handle == {"key": f"{run_id}-{t.index}"}
-                   for t in run.targets)
+        assert all(
+            t.phase == "injected"
+            and t.may_carry_fault
+            and t.handle == {"key": f"{run_id}-{t.index}"}
+            for t in run.targets
+        )
         assert run.deadline is not None and run.worker is None
     with runtime.session() as s:
         runs_svc.abort(s, OPERATOR, run_id)
     RunDriver(runtime, run_id).advance()
     assert phase(runtime, run_id) == "aborted"
     with runtime.session() as s:
-        kinds = [(e.kind, e.from_phase, e.to_phase) for e in s.scalars(
-            select(Event).where(Event.run_id == run_id).order_by(Event.id))]
+        kinds = [
+            (e.kind, e.from_phase, e.to_phase)
+            for e in s.scalars(select(Event).where(Event.run_id == run_id).order_by(Event.id))
+        ]
     assert [k for k in kinds if k[0] == "phase"] == [
-        ("phase", "pending", "injecting"), ("phase", "injecting", "running"),
-        ("phase", "running", "recovering"), ("phase", "recovering", "aborted")]
+        ("phase", "pending", "injecting"),
+        ("phase", "injecting", "running"),
+        ("phase", "running", "recovering"),
+        ("phase", "recovering", "aborted"),
+    ]
 
 
 def test_only_one_worker_holds_a_run(runtime: Runtime, tmp_path: Path) -> None:
@@ -116,7 +147,9 @@ def test_only_one_worker_holds_a_run(runtime: Runtime, tmp_path: Path) -> None:
     second._release()
 
 
-def test_an_expired_lease_lets_another_worker_resume_and_the_reconciler_says_so(runtime: Runtime, tmp_path: Path) -> None:
+def test_an_expired_lease_lets_another_worker_resume_and_the_reconciler_says_so(
+    runtime: Runtime, tmp_path: Path
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     run_id = make_run(runtime, tmp_path)
@@ -129,7 +162,9 @@ def test_an_expired_lease_lets_another_worker_resume_and_the_reconciler_says_so(
     assert reconcile(runtime, lambda *a: sent.append(a)) == 1
     assert sent == [(run_id, "memory", "inject")]
     with runtime.session() as s:
-        assert [e.kind for e in s.scalars(select(Event).where(Event.run_id == run_id))][-1] == "worker-lost"
+        assert [e.kind for e in s.scalars(select(Event).where(Event.run_id == run_id))][
+            -1
+        ] == "worker-lost"
     RunDriver(runtime, run_id, worker="b").advance()
     assert phase(runtime, run_id) == "running"
 

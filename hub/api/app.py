@@ -55,7 +55,11 @@ def bootstrap(runtime: Runtime) -> str | None:
         agents_svc.ensure_fleet_backend(s)
         for entry in runtime.catalog.all():
             row = s.get(models.FaultTypeRow, entry.id)
-            spec = {"title": entry.title, "category": entry.category, "time_control": entry.time_control.value}
+            spec = {
+                "title": entry.title,
+                "category": entry.category,
+                "time_control": entry.time_control.value,
+            }
             if row is None:
                 s.add(models.FaultTypeRow(id=entry.id, adapter=entry.adapter, spec=spec))
             elif row.spec != spec:
@@ -87,21 +91,32 @@ class GraphQLAuth(BaseHTTPMiddleware):
                 await in_db(self.runtime, lambda s: auth.authenticate(s, header))
             except Unauthenticated as exc:
                 return JSONResponse(
-                    unauthenticated_error(exc.message), status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                    unauthenticated_error(exc.message),
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
                 )
         return await call_next(request)
 
 
-def _store_counts(runtime: Runtime) -> Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]]:
+def _store_counts(
+    runtime: Runtime,
+) -> Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]]:
     def read() -> tuple[dict[tuple[str, str], int], dict[bool, int]]:
         with runtime.session() as s:
             runs = {
                 (phase, adapter): n
                 for phase, adapter, n in s.execute(
-                    select(models.Run.phase, models.Run.adapter, func.count()).group_by(models.Run.phase, models.Run.adapter)
+                    select(models.Run.phase, models.Run.adapter, func.count()).group_by(
+                        models.Run.phase, models.Run.adapter
+                    )
                 )
             }
-            agents = {bool(online): n for online, n in s.execute(select(models.Agent.online, func.count()).group_by(models.Agent.online))}
+            agents = {
+                bool(online): n
+                for online, n in s.execute(
+                    select(models.Agent.online, func.count()).group_by(models.Agent.online)
+                )
+            }
         return runs, agents
 
     return read
@@ -120,9 +135,11 @@ FALLBACK_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Chaos
 <p>The web console has not been built into this installation.</p></body></html>"""
 
 
-def create_app(runtime: Runtime, dispatch: Dispatch, *, on_startup: Callable[[], None] | None = None) -> FastAPI:
+def create_app(
+    runtime: Runtime, dispatch: Dispatch, *, on_startup: Callable[[], None] | None = None
+) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI):
         if on_startup:
             on_startup()
         yield
@@ -164,7 +181,9 @@ def create_app(runtime: Runtime, dispatch: Dispatch, *, on_startup: Callable[[],
         try:
             body = await request.json()
         except Exception:
-            return JSONResponse({"title": "body must be JSON", "type": "invalid-input"}, status_code=400)
+            return JSONResponse(
+                {"title": "body must be JSON", "type": "invalid-input"}, status_code=400
+            )
         header = request.headers.get("authorization")
 
         def work(s: Any) -> Any:
@@ -175,14 +194,21 @@ def create_app(runtime: Runtime, dispatch: Dispatch, *, on_startup: Callable[[],
         try:
             agent = await in_db(runtime, work)
         except HubError as exc:
-            status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "INVALID_INPUT": 400}.get(exc.code, 500)
+            status = {
+                "UNAUTHENTICATED": 401,
+                "FORBIDDEN": 403,
+                "NOT_FOUND": 404,
+                "INVALID_INPUT": 400,
+            }.get(exc.code, 500)
             return JSONResponse(
                 {"type": exc.code.lower(), "title": exc.message, "field": exc.field},
                 status_code=status,
                 media_type="application/problem+json",
             )
         runtime.publish_events([], None)
-        return JSONResponse({"agent": agent.name, "heartbeat_seconds": agents_svc.HEARTBEAT_SECONDS})
+        return JSONResponse(
+            {"agent": agent.name, "heartbeat_seconds": agents_svc.HEARTBEAT_SECONDS}
+        )
 
     @app.post("/agents/register")
     async def register(request: Request) -> Response:
@@ -194,7 +220,9 @@ def create_app(runtime: Runtime, dispatch: Dispatch, *, on_startup: Callable[[],
 
     static = _static_dir()
     if static is not None:
-        app.mount("/assets", StaticFiles(directory=static / "assets", check_dir=False), name="assets")
+        app.mount(
+            "/assets", StaticFiles(directory=static / "assets", check_dir=False), name="assets"
+        )
 
         @app.get("/{path:path}", include_in_schema=False)
         async def spa(path: str) -> Response:

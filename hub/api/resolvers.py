@@ -34,7 +34,7 @@ class Context(BaseContext):
         self._actor: Actor | None = None
 
     def authorization(self) -> str | None:
-        """The bearer credentials: the HTTP header, or on a websocket the connection_init payload."""
+        """The bearer token: the HTTP header, or on a websocket the connection_init payload."""
         params = self.connection_params or {}
         value = params.get("Authorization") or params.get("authorization")
         if not value and params.get("token"):
@@ -67,7 +67,7 @@ async def in_db(runtime: Runtime, fn: Callable[[Session], R]) -> R:
 
 
 def ctx(info: strawberry.Info) -> Context:
-    return info.context  # type: ignore[no-any-return]
+    return info.context
 
 
 async def read(info: strawberry.Info, fn: Callable[[Session, Actor], R], role: str = "viewer") -> R:
@@ -99,7 +99,7 @@ async def mutate(
     try:
         actor.require(role)
     except Forbidden as exc:
-        await in_db(c.runtime, lambda s: audit.write(s, actor, action, subject=None, input=input, result=exc.code, message=exc.message))
+        await _audit_refusal(c, actor, action, input, exc)
         return T.error_from(exc)
 
     def work(s: Session) -> Outcome:
@@ -110,11 +110,13 @@ async def mutate(
     try:
         outcome = await in_db(c.runtime, work)
     except HubError as exc:
-        log.info("%s refused: %s", action, exc, extra={"action": action, "actor": actor.name, "code": exc.code})
-        await in_db(
-            c.runtime,
-            lambda s: audit.write(s, actor, action, subject=None, input=input, result=exc.code, message=str(exc)),
+        log.info(
+            "%s refused: %s",
+            action,
+            exc,
+            extra={"action": action, "actor": actor.name, "code": exc.code},
         )
+        await _audit_refusal(c, actor, action, input, exc)
         return T.error_from(exc)
     for hook in outcome.after_commit:
         try:
@@ -124,9 +126,26 @@ async def mutate(
     return outcome.result
 
 
+async def _audit_refusal(
+    c: Context, actor: Actor, action: str, input: dict[str, Any], exc: HubError
+) -> None:
+    code, message = exc.code, str(exc)
+    await in_db(
+        c.runtime,
+        lambda s: audit.write(
+            s, actor, action, subject=None, input=input, result=code, message=message
+        ),
+    )
+
+
 async def run_events(info: strawberry.Info, run_id: str, last: int) -> list[T.Event]:
     def q(s: Session, _actor: Actor) -> list[T.Event]:
-        rows = s.scalars(select(Event).where(Event.run_id == run_id).order_by(Event.id.desc()).limit(min(last, 1000)))
+        rows = s.scalars(
+            select(Event)
+            .where(Event.run_id == run_id)
+            .order_by(Event.id.desc())
+            .limit(min(last, 1000))
+        )
         return [T.Event.build(r) for r in reversed(list(rows))]
 
     return await read(info, q)

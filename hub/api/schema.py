@@ -62,8 +62,8 @@ class StartRunInput:
     experiment_id: strawberry.ID | None = None
     fault_type: str | None = None
     backend: str | None = None
-    params: JSON | None = None  # type: ignore[valid-type]
-    selector: JSON | None = None  # type: ignore[valid-type]
+    params: JSON | None = None
+    selector: JSON | None = None
     duration_seconds: float | None = None
 
 
@@ -71,14 +71,14 @@ class StartRunInput:
 class CreateBackendInput:
     name: str
     adapter: str
-    config: JSON  # type: ignore[valid-type]
+    config: JSON
 
 
 @strawberry.input
 class UpdateBackendInput:
     id: strawberry.ID
     name: str | None = None
-    config: JSON | None = None  # type: ignore[valid-type]
+    config: JSON | None = None
 
 
 @strawberry.input
@@ -86,8 +86,8 @@ class CreateExperimentInput:
     name: str
     fault_type: str
     backend: str
-    params: JSON | None = None  # type: ignore[valid-type]
-    selector: JSON | None = None  # type: ignore[valid-type]
+    params: JSON | None = None
+    selector: JSON | None = None
     duration_seconds: float | None = None
     description: str = ""
 
@@ -98,8 +98,8 @@ class UpdateExperimentInput:
     name: str | None = None
     fault_type: str | None = None
     backend: str | None = None
-    params: JSON | None = None  # type: ignore[valid-type]
-    selector: JSON | None = None  # type: ignore[valid-type]
+    params: JSON | None = None
+    selector: JSON | None = None
     duration_seconds: float | None = None
     description: str | None = None
 
@@ -108,8 +108,8 @@ class UpdateExperimentInput:
 class DiscoverInput:
     fault_type: str
     backend: str
-    selector: JSON  # type: ignore[valid-type]
-    params: JSON | None = None  # type: ignore[valid-type]
+    selector: JSON
+    params: JSON | None = None
 
 
 def _plain(value: Any) -> Any:
@@ -134,10 +134,15 @@ def _availability(s: Session, fault_id: str) -> list[T.Availability]:
         if not agent.online:
             out.append(T.Availability(backend=agent.name, available=False, reason="agent offline"))
         else:
-            out.append(T.Availability(
-                backend=agent.name, available=bool(cap.get("available", False)),
-                reason=str(cap.get("reason") or ("" if cap else "the agent did not report this fault")),
-            ))
+            out.append(
+                T.Availability(
+                    backend=agent.name,
+                    available=bool(cap.get("available", False)),
+                    reason=str(
+                        cap.get("reason") or ("" if cap else "the agent did not report this fault")
+                    ),
+                )
+            )
     return out
 
 
@@ -207,7 +212,9 @@ class Query:
         return T.Viewer(name=actor.name, role=actor.role)
 
     @strawberry.field(description="The catalog, filtered by adapter, category, target kind or text")
-    async def fault_types(self, info: strawberry.Info, filter: FaultTypeFilter | None = None) -> list[T.FaultType]:
+    async def fault_types(
+        self, info: strawberry.Info, filter: FaultTypeFilter | None = None
+    ) -> list[T.FaultType]:
         rt = ctx(info).runtime
 
         def q(s: Session, _a: Actor) -> list[T.FaultType]:
@@ -241,7 +248,9 @@ class Query:
 
     @strawberry.field(description="Installed adapters")
     async def adapters(self, info: strawberry.Info) -> list[T.Adapter]:
-        return await read(info, lambda s, a: [T.Adapter.build(n, registry.get(n)) for n in registry.names()])
+        return await read(
+            info, lambda s, a: [T.Adapter.build(n, registry.get(n)) for n in registry.names()]
+        )
 
     @strawberry.field
     async def backends(self, info: strawberry.Info) -> list[T.Backend]:
@@ -268,8 +277,13 @@ class Query:
             finally:
                 adapter.close()
             return T.BackendHealth(
-                ok=health.ok, version=health.version, message=health.message,
-                faults=[T.Availability(backend=f, available=v.available, reason=v.reason) for f, v in health.faults.items()],
+                ok=health.ok,
+                version=health.version,
+                message=health.message,
+                faults=[
+                    T.Availability(backend=f, available=v.available, reason=v.reason)
+                    for f, v in health.faults.items()
+                ],
             )
 
         return await read(info, q)
@@ -277,23 +291,39 @@ class Query:
     @strawberry.field(description="Native injectors that registered themselves")
     async def agents(self, info: strawberry.Info) -> list[T.Agent]:
         return await read(
-            info, lambda s, a: [T.Agent.build(r) for r in s.scalars(select(models.Agent).order_by(models.Agent.name))]
+            info,
+            lambda s, a: [
+                T.Agent.build(r)
+                for r in s.scalars(select(models.Agent).order_by(models.Agent.name))
+            ],
         )
 
     @strawberry.field
     async def experiments(self, info: strawberry.Info) -> list[T.Experiment]:
         return await read(
             info,
-            lambda s, a: [T.Experiment.build(e) for e in s.scalars(select(models.Experiment).order_by(models.Experiment.name))],
+            lambda s, a: [
+                T.Experiment.build(e)
+                for e in s.scalars(select(models.Experiment).order_by(models.Experiment.name))
+            ],
         )
 
     @strawberry.field
     async def experiment(self, info: strawberry.Info, id: strawberry.ID) -> T.Experiment | None:
-        return await read(info, lambda s, a: (lambda e: T.Experiment.build(e) if e else None)(s.get(models.Experiment, str(id))))
+        return await read(
+            info,
+            lambda s, a: (lambda e: T.Experiment.build(e) if e else None)(
+                s.get(models.Experiment, str(id))
+            ),
+        )
 
     @strawberry.field(description="Runs, newest first (Relay connection)")
     async def runs(
-        self, info: strawberry.Info, filter: RunFilter | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: strawberry.Info,
+        filter: RunFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> T.RunConnection:
         def q(s: Session, _a: Actor) -> T.RunConnection:
             size = _page(first)
@@ -311,12 +341,17 @@ class Query:
                 )
             rows = list(s.scalars(page.limit(size + 1)))
             edges = [
-                T.Edge(cursor=T.encode_cursor(f"{r.created_at.isoformat()}|{r.id}"), node=T.Run.build(r))
+                T.Edge(
+                    cursor=T.encode_cursor(f"{r.created_at.isoformat()}|{r.id}"),
+                    node=T.Run.build(r),
+                )
                 for r in rows[:size]
             ]
             return T.RunConnection(
                 edges=edges,
-                page_info=T.PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+                page_info=T.PageInfo(
+                    has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
+                ),
                 total_count=total,
             )
 
@@ -334,7 +369,11 @@ class Query:
 
     @strawberry.field(description="Events, newest first (Relay connection)")
     async def events(
-        self, info: strawberry.Info, filter: EventFilter | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: strawberry.Info,
+        filter: EventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> T.EventConnection:
         def q(s: Session, _a: Actor) -> T.EventConnection:
             size = _page(first)
@@ -344,22 +383,31 @@ class Query:
             if after:
                 page = page.where(models.Event.id < int(T.decode_cursor(after)))
             rows = list(s.scalars(page.limit(size + 1)))
-            edges = [T.Edge(cursor=T.encode_cursor(str(r.id)), node=T.Event.build(r)) for r in rows[:size]]
+            edges = [
+                T.Edge(cursor=T.encode_cursor(str(r.id)), node=T.Event.build(r))
+                for r in rows[:size]
+            ]
             return T.EventConnection(
                 edges=edges,
-                page_info=T.PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+                page_info=T.PageInfo(
+                    has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
+                ),
                 total_count=total,
             )
 
         return await read(info, q)
 
     @strawberry.field(description="Which targets a selector matches now (the adapter's discover)")
-    async def discover_targets(self, info: strawberry.Info, input: DiscoverInput) -> T.DiscoverResult:
+    async def discover_targets(
+        self, info: strawberry.Info, input: DiscoverInput
+    ) -> T.DiscoverResult:
         rt = ctx(info).runtime
 
         def q(s: Session, _a: Actor) -> Any:
             try:
-                spec = runs_svc.RunSpec(input.fault_type, input.backend, input.params or {}, input.selector or {}, 60)
+                spec = runs_svc.RunSpec(
+                    input.fault_type, input.backend, input.params or {}, input.selector or {}, 60
+                )
                 checked = runs_svc.validate_spec(rt, s, spec)
                 try:
                     found = runs_svc.discover(checked)
@@ -368,7 +416,10 @@ class Query:
             except HubError as exc:
                 return T.error_from(exc)
             return T.DiscoveredTargets(
-                targets=[T.DiscoveredTarget(id=t.id, label=t.label, attributes=dict(t.attributes)) for t in found]
+                targets=[
+                    T.DiscoveredTarget(id=t.id, label=t.label, attributes=dict(t.attributes))
+                    for t in found
+                ]
             )
 
         return await read(info, q)
@@ -377,14 +428,21 @@ class Query:
     async def api_tokens(self, info: strawberry.Info) -> list[T.ApiToken]:
         return await read(
             info,
-            lambda s, a: [T.ApiToken.build(t) for t in s.scalars(select(models.ApiToken).order_by(models.ApiToken.created_at))],
+            lambda s, a: [
+                T.ApiToken.build(t)
+                for t in s.scalars(select(models.ApiToken).order_by(models.ApiToken.created_at))
+            ],
             role="admin",
         )
 
     @strawberry.field(description="Every mutation: who, what, when, result (admin)")
-    async def audit_log(self, info: strawberry.Info, first: int = 100, action: str | None = None) -> list[T.AuditEntry]:
+    async def audit_log(
+        self, info: strawberry.Info, first: int = 100, action: str | None = None
+    ) -> list[T.AuditEntry]:
         def q(s: Session, _a: Actor) -> list[T.AuditEntry]:
-            stmt = select(models.AuditEntry).order_by(models.AuditEntry.id.desc()).limit(_page(first))
+            stmt = (
+                select(models.AuditEntry).order_by(models.AuditEntry.id.desc()).limit(_page(first))
+            )
             if action:
                 stmt = stmt.where(models.AuditEntry.action == action)
             return [T.AuditEntry.build(e) for e in s.scalars(stmt)]
@@ -400,7 +458,9 @@ def _dispatch_hook(info: strawberry.Info, run: models.Run, reason: str) -> list[
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def create_backend(self, info: strawberry.Info, input: CreateBackendInput) -> T.BackendResult:
+    async def create_backend(
+        self, info: strawberry.Info, input: CreateBackendInput
+    ) -> T.BackendResult:
         def fn(s: Session, a: Actor) -> Outcome:
             row = backends.create(s, input.name, input.adapter, input.config)
             return Outcome(T.Backend.build(row, redact=False), subject=row.name)
@@ -408,7 +468,9 @@ class Mutation:
         return await mutate(info, "createBackend", "admin", _plain(input), fn)
 
     @strawberry.mutation
-    async def update_backend(self, info: strawberry.Info, input: UpdateBackendInput) -> T.BackendResult:
+    async def update_backend(
+        self, info: strawberry.Info, input: UpdateBackendInput
+    ) -> T.BackendResult:
         def fn(s: Session, a: Actor) -> Outcome:
             row = backends.update(s, str(input.id), name=input.name, config=input.config)
             return Outcome(T.Backend.build(row, redact=False), subject=row.name)
@@ -424,15 +486,20 @@ class Mutation:
         return await mutate(info, "deleteBackend", "admin", {"id": str(id)}, fn)
 
     @strawberry.mutation
-    async def create_experiment(self, info: strawberry.Info, input: CreateExperimentInput) -> T.ExperimentResult:
+    async def create_experiment(
+        self, info: strawberry.Info, input: CreateExperimentInput
+    ) -> T.ExperimentResult:
         rt = ctx(info).runtime
 
         def fn(s: Session, a: Actor) -> Outcome:
             data = experiments.ExperimentInput(
-                name=input.name, fault_type=input.fault_type, backend=input.backend,
+                name=input.name,
+                fault_type=input.fault_type,
+                backend=input.backend,
                 params=experiments.require_object(input.params, "params"),
                 selector=experiments.require_object(input.selector, "selector"),
-                duration_seconds=input.duration_seconds, description=input.description,
+                duration_seconds=input.duration_seconds,
+                description=input.description,
             )
             row = experiments.create(rt, s, data)
             s.refresh(row)
@@ -441,7 +508,9 @@ class Mutation:
         return await mutate(info, "createExperiment", "operator", _plain(input), fn)
 
     @strawberry.mutation
-    async def update_experiment(self, info: strawberry.Info, input: UpdateExperimentInput) -> T.ExperimentResult:
+    async def update_experiment(
+        self, info: strawberry.Info, input: UpdateExperimentInput
+    ) -> T.ExperimentResult:
         rt = ctx(info).runtime
 
         def fn(s: Session, a: Actor) -> Outcome:
@@ -467,7 +536,9 @@ class Mutation:
         def fn(s: Session, a: Actor) -> Outcome:
             if input.experiment_id:
                 if input.fault_type or input.backend:
-                    raise InvalidInput("give experimentId or an inline fault, not both", field=["experimentId"])
+                    raise InvalidInput(
+                        "give experimentId or an inline fault, not both", field=["experimentId"]
+                    )
                 run = runs_svc.start_from_experiment(rt, s, a, str(input.experiment_id))
             else:
                 if not input.fault_type:
@@ -475,21 +546,28 @@ class Mutation:
                 if not input.backend:
                     raise InvalidInput("give the backend's name", field=["backend"])
                 spec = runs_svc.RunSpec(
-                    input.fault_type, input.backend,
+                    input.fault_type,
+                    input.backend,
                     experiments.require_object(input.params, "params"),
                     experiments.require_object(input.selector, "selector"),
                     input.duration_seconds,
                 )
                 run = runs_svc.start(rt, s, a, spec)
-            return Outcome(T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "inject"))
+            return Outcome(
+                T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "inject")
+            )
 
         return await mutate(info, "startRun", "operator", _plain(input), fn)
 
     @strawberry.mutation(description="Stop a run early and recover every target")
-    async def abort_run(self, info: strawberry.Info, id: strawberry.ID, reason: str = "") -> T.RunResult:
+    async def abort_run(
+        self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
+    ) -> T.RunResult:
         def fn(s: Session, a: Actor) -> Outcome:
             run = runs_svc.abort(s, a, str(id), reason)
-            return Outcome(T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "recover"))
+            return Outcome(
+                T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "recover")
+            )
 
         return await mutate(info, "abortRun", "operator", {"id": str(id), "reason": reason}, fn)
 
@@ -499,7 +577,9 @@ class Mutation:
 
         def fn(s: Session, a: Actor) -> Outcome:
             run = runs_svc.pause(rt, s, a, str(id))
-            return Outcome(T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "recover"))
+            return Outcome(
+                T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "recover")
+            )
 
         return await mutate(info, "pauseRun", "operator", {"id": str(id)}, fn)
 
@@ -507,7 +587,9 @@ class Mutation:
     async def resume_run(self, info: strawberry.Info, id: strawberry.ID) -> T.RunResult:
         def fn(s: Session, a: Actor) -> Outcome:
             run = runs_svc.resume(s, a, str(id))
-            return Outcome(T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "inject"))
+            return Outcome(
+                T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "inject")
+            )
 
         return await mutate(info, "resumeRun", "operator", {"id": str(id)}, fn)
 
@@ -515,19 +597,31 @@ class Mutation:
     async def archive_run(self, info: strawberry.Info, id: strawberry.ID) -> T.RunResult:
         def fn(s: Session, a: Actor) -> Outcome:
             run = runs_svc.archive(s, a, str(id))
-            return Outcome(T.Run.build(run), subject=run.id, after_commit=[lambda: ctx(info).runtime.publish_run(run.id)])
+            return Outcome(
+                T.Run.build(run),
+                subject=run.id,
+                after_commit=[lambda: ctx(info).runtime.publish_run(run.id)],
+            )
 
         return await mutate(info, "archiveRun", "operator", {"id": str(id)}, fn)
 
     @strawberry.mutation(
         description="End a run stuck in recovering after a person confirmed its targets are clean"
     )
-    async def force_release_run(self, info: strawberry.Info, id: strawberry.ID, reason: str) -> T.RunResult:
+    async def force_release_run(
+        self, info: strawberry.Info, id: strawberry.ID, reason: str
+    ) -> T.RunResult:
         def fn(s: Session, a: Actor) -> Outcome:
             run = runs_svc.force_release(s, a, str(id), reason)
-            return Outcome(T.Run.build(run), subject=run.id, after_commit=[lambda: ctx(info).runtime.publish_run(run.id)])
+            return Outcome(
+                T.Run.build(run),
+                subject=run.id,
+                after_commit=[lambda: ctx(info).runtime.publish_run(run.id)],
+            )
 
-        return await mutate(info, "forceReleaseRun", "operator", {"id": str(id), "reason": reason}, fn)
+        return await mutate(
+            info, "forceReleaseRun", "operator", {"id": str(id), "reason": reason}, fn
+        )
 
     @strawberry.mutation(description="Stop every active run")
     async def halt_all(self, info: strawberry.Info, reason: str = "") -> T.HaltAllPayload:
@@ -543,10 +637,14 @@ class Mutation:
         return await mutate(info, "haltAll", "operator", {"reason": reason}, fn)
 
     @strawberry.mutation
-    async def create_api_token(self, info: strawberry.Info, name: str, role: str) -> T.CreateApiTokenResult:
+    async def create_api_token(
+        self, info: strawberry.Info, name: str, role: str
+    ) -> T.CreateApiTokenResult:
         def fn(s: Session, a: Actor) -> Outcome:
             row, plain = auth.create_token(s, name, role)
-            return Outcome(T.CreatedApiToken(token=plain, api_token=T.ApiToken.build(row)), subject=row.name)
+            return Outcome(
+                T.CreatedApiToken(token=plain, api_token=T.ApiToken.build(row)), subject=row.name
+            )
 
         return await mutate(info, "createApiToken", "admin", {"name": name, "role": role}, fn)
 
@@ -561,8 +659,12 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="The run now, then again each time it changes, until it ends")
-    async def run_updates(self, info: strawberry.Info, run_id: strawberry.ID) -> AsyncGenerator[T.Run, None]:
+    @strawberry.subscription(
+        description="The run now, then again each time it changes, until it ends"
+    )
+    async def run_updates(
+        self, info: strawberry.Info, run_id: strawberry.ID
+    ) -> AsyncGenerator[T.Run, None]:
         c = ctx(info)
         await c.actor()
 
@@ -593,7 +695,9 @@ class Subscription:
             await stream.aclose()  # type: ignore[attr-defined]
 
     @strawberry.subscription(description="New events as they are written")
-    async def events(self, info: strawberry.Info, filter: EventFilter | None = None) -> AsyncGenerator[T.Event, None]:
+    async def events(
+        self, info: strawberry.Info, filter: EventFilter | None = None
+    ) -> AsyncGenerator[T.Event, None]:
         c = ctx(info)
         await c.actor()
         stream = c.runtime.bus.subscribe()
@@ -604,7 +708,13 @@ class Subscription:
                     continue
 
                 def load(s: Session, ids: list[int] = ids) -> list[models.Event]:
-                    return list(s.scalars(select(models.Event).where(models.Event.id.in_(ids)).order_by(models.Event.id)))
+                    return list(
+                        s.scalars(
+                            select(models.Event)
+                            .where(models.Event.id.in_(ids))
+                            .order_by(models.Event.id)
+                        )
+                    )
 
                 for row in await in_db(c.runtime, load):
                     if _event_matches(row, filter):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, Union
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,7 +14,10 @@ from hub.contract import Adapter as AdapterCls
 from hub.errors import HubError
 from hub.store import models
 
-JSONValue = JSON
+if TYPE_CHECKING:
+    JSONValue = Any
+else:
+    JSONValue = JSON
 
 
 @strawberry.type(description="A fault's availability on one backend or agent, and why not")
@@ -35,15 +38,17 @@ class FaultType:
     target_kind: str
     time_control: str
     reversible: bool
-    params: JSONValue  # type: ignore[valid-type]
-    selector: JSONValue  # type: ignore[valid-type]
+    params: JSONValue
+    selector: JSONValue
     requires: list[str]
     docs: list[str]
     tags: list[str]
     availability: list[Availability]
 
     @classmethod
-    def build(cls, f: catalog_mod.FaultType, availability: list[Availability] | None = None) -> FaultType:
+    def build(
+        cls, f: catalog_mod.FaultType, availability: list[Availability] | None = None
+    ) -> FaultType:
         return cls(
             id=strawberry.ID(f.id),
             adapter=f.adapter,
@@ -68,7 +73,7 @@ class Adapter:
     name: str
     faults: list[str]
     pause: bool
-    config_schema: JSONValue  # type: ignore[valid-type]
+    config_schema: JSONValue
 
     @classmethod
     def build(cls, name: str, adapter: type[AdapterCls]) -> Adapter:
@@ -85,7 +90,7 @@ class Backend:
     id: strawberry.ID
     name: str
     adapter: str
-    config: JSONValue  # type: ignore[valid-type]
+    config: JSONValue
     created_at: datetime
     updated_at: datetime
 
@@ -93,11 +98,21 @@ class Backend:
     def build(cls, row: models.Backend, *, redact: bool) -> Backend:
         config = dict(row.config or {})
         if redact:
-            config = {k: ("***" if any(s in k.lower() for s in ("token", "secret", "password", "key")) else v)
-                      for k, v in config.items()}
+            config = {
+                k: (
+                    "***"
+                    if any(s in k.lower() for s in ("token", "secret", "password", "key"))
+                    else v
+                )
+                for k, v in config.items()
+            }
         return cls(
-            id=strawberry.ID(row.id), name=row.name, adapter=row.adapter, config=config,
-            created_at=row.created_at, updated_at=row.updated_at,
+            id=strawberry.ID(row.id),
+            name=row.name,
+            adapter=row.adapter,
+            config=config,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 
@@ -114,17 +129,22 @@ class Agent:
     id: strawberry.ID
     name: str
     url: str
-    labels: JSONValue  # type: ignore[valid-type]
+    labels: JSONValue
     version: str
     online: bool
     last_heartbeat: datetime | None
-    capabilities: JSONValue  # type: ignore[valid-type]
+    capabilities: JSONValue
 
     @classmethod
     def build(cls, row: models.Agent) -> Agent:
         return cls(
-            id=strawberry.ID(row.id), name=row.name, url=row.url, labels=row.labels or {},
-            version=row.version, online=row.online, last_heartbeat=row.last_heartbeat,
+            id=strawberry.ID(row.id),
+            name=row.name,
+            url=row.url,
+            labels=row.labels or {},
+            version=row.version,
+            online=row.online,
+            last_heartbeat=row.last_heartbeat,
             capabilities=row.capabilities or {},
         )
 
@@ -136,8 +156,8 @@ class Experiment:
     description: str
     fault_type: str
     backend: str
-    params: JSONValue  # type: ignore[valid-type]
-    selector: JSONValue  # type: ignore[valid-type]
+    params: JSONValue
+    selector: JSONValue
     duration_seconds: float | None
     created_at: datetime
     updated_at: datetime
@@ -145,10 +165,16 @@ class Experiment:
     @classmethod
     def build(cls, row: models.Experiment) -> Experiment:
         return cls(
-            id=strawberry.ID(row.id), name=row.name, description=row.description,
-            fault_type=row.fault_type, backend=row.backend.name if row.backend else "",
-            params=row.params or {}, selector=row.selector or {},
-            duration_seconds=row.duration_seconds, created_at=row.created_at, updated_at=row.updated_at,
+            id=strawberry.ID(row.id),
+            name=row.name,
+            description=row.description,
+            fault_type=row.fault_type,
+            backend=row.backend.name if row.backend else "",
+            params=row.params or {},
+            selector=row.selector or {},
+            duration_seconds=row.duration_seconds,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 
@@ -157,23 +183,31 @@ class TargetRecord:
     index: int
     target_id: str
     label: str
-    attributes: JSONValue  # type: ignore[valid-type]
+    attributes: JSONValue
     phase: str
     may_carry_fault: bool
     native_status: str
-    metrics: JSONValue  # type: ignore[valid-type]
+    metrics: JSONValue
     error: str | None
-    handle: JSONValue | None  # type: ignore[valid-type]
+    handle: JSONValue | None
     injected_at: datetime | None
     recovered_at: datetime | None
 
     @classmethod
     def build(cls, row: models.RunTarget) -> TargetRecord:
         return cls(
-            index=row.index, target_id=row.target_id, label=row.label, attributes=row.attributes or {},
-            phase=row.phase, may_carry_fault=row.may_carry_fault, native_status=row.native_status,
-            metrics=row.metrics or {}, error=row.error, handle=row.handle,
-            injected_at=row.injected_at, recovered_at=row.recovered_at,
+            index=row.index,
+            target_id=row.target_id,
+            label=row.label,
+            attributes=row.attributes or {},
+            phase=row.phase,
+            may_carry_fault=row.may_carry_fault,
+            native_status=row.native_status,
+            metrics=row.metrics or {},
+            error=row.error,
+            handle=row.handle,
+            injected_at=row.injected_at,
+            recovered_at=row.recovered_at,
         )
 
 
@@ -188,18 +222,27 @@ class Event:
     to_phase: str | None
     target: str | None
     reason: str
-    data: JSONValue  # type: ignore[valid-type]
+    data: JSONValue
 
     @classmethod
     def build(cls, row: models.Event) -> Event:
         return cls(
-            id=strawberry.ID(str(row.id)), at=row.at, run_id=row.run_id, agent=row.agent, kind=row.kind,
-            from_phase=row.from_phase, to_phase=row.to_phase, target=row.target, reason=row.reason,
+            id=strawberry.ID(str(row.id)),
+            at=row.at,
+            run_id=row.run_id,
+            agent=row.agent,
+            kind=row.kind,
+            from_phase=row.from_phase,
+            to_phase=row.to_phase,
+            target=row.target,
+            reason=row.reason,
             data=row.data or {},
         )
 
 
-@strawberry.type(description="One execution of a fault: phase, desired state, verdict, targets, events")
+@strawberry.type(
+    description="One execution of a fault: phase, desired state, verdict, targets, events"
+)
 class Run:
     id: strawberry.ID
     phase: str
@@ -212,8 +255,8 @@ class Run:
     reversible: bool
     backend: str
     experiment_id: str | None
-    params: JSONValue  # type: ignore[valid-type]
-    selector: JSONValue  # type: ignore[valid-type]
+    params: JSONValue
+    selector: JSONValue
     duration_seconds: float | None
     error: str | None
     archived: bool
@@ -228,7 +271,9 @@ class Run:
     next_attempt_at: datetime | None
     targets: list[TargetRecord]
 
-    @strawberry.field(description="True while the run is recovering and recovery has failed at least once")
+    @strawberry.field(
+        description="True while the run is recovering and recovery has failed at least once"
+    )
     def stuck(self) -> bool:
         return self.phase == "recovering" and self.recover_attempts > 0
 
@@ -241,14 +286,32 @@ class Run:
     @classmethod
     def build(cls, row: models.Run) -> Run:
         return cls(
-            id=strawberry.ID(row.id), phase=row.phase, desired_state=row.desired_state, verdict=row.verdict,
-            ending=row.ending, fault_type=row.fault_type, adapter=row.adapter, time_control=row.time_control,
-            reversible=row.reversible, backend=row.backend_name, experiment_id=row.experiment_id,
-            params=row.params or {}, selector=row.selector or {}, duration_seconds=row.duration_seconds,
-            error=row.error, archived=row.archived, created_by=row.created_by, created_at=row.created_at,
-            updated_at=row.updated_at, started_at=row.started_at, running_since=row.running_since,
-            deadline=row.deadline, ended_at=row.ended_at, recover_attempts=row.recover_attempts,
-            next_attempt_at=row.next_attempt_at, targets=[TargetRecord.build(t) for t in row.targets],
+            id=strawberry.ID(row.id),
+            phase=row.phase,
+            desired_state=row.desired_state,
+            verdict=row.verdict,
+            ending=row.ending,
+            fault_type=row.fault_type,
+            adapter=row.adapter,
+            time_control=row.time_control,
+            reversible=row.reversible,
+            backend=row.backend_name,
+            experiment_id=row.experiment_id,
+            params=row.params or {},
+            selector=row.selector or {},
+            duration_seconds=row.duration_seconds,
+            error=row.error,
+            archived=row.archived,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            started_at=row.started_at,
+            running_since=row.running_since,
+            deadline=row.deadline,
+            ended_at=row.ended_at,
+            recover_attempts=row.recover_attempts,
+            next_attempt_at=row.next_attempt_at,
+            targets=[TargetRecord.build(t) for t in row.targets],
         )
 
 
@@ -256,7 +319,7 @@ class Run:
 class DiscoveredTarget:
     id: str
     label: str
-    attributes: JSONValue  # type: ignore[valid-type]
+    attributes: JSONValue
 
 
 @strawberry.type
@@ -277,8 +340,13 @@ class ApiToken:
     @classmethod
     def build(cls, row: models.ApiToken) -> ApiToken:
         return cls(
-            id=strawberry.ID(row.id), name=row.name, role=row.role, prefix=row.prefix,
-            created_at=row.created_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at,
+            id=strawberry.ID(row.id),
+            name=row.name,
+            role=row.role,
+            prefix=row.prefix,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+            last_used_at=row.last_used_at,
         )
 
 
@@ -296,15 +364,22 @@ class AuditEntry:
     role: str
     action: str
     subject: str | None
-    input: JSONValue  # type: ignore[valid-type]
+    input: JSONValue
     result: str
     message: str
 
     @classmethod
     def build(cls, row: models.AuditEntry) -> AuditEntry:
         return cls(
-            id=strawberry.ID(str(row.id)), at=row.at, actor=row.actor, role=row.role, action=row.action,
-            subject=row.subject, input=row.input or {}, result=row.result, message=row.message,
+            id=strawberry.ID(str(row.id)),
+            at=row.at,
+            actor=row.actor,
+            role=row.role,
+            action=row.action,
+            subject=row.subject,
+            input=row.input or {},
+            result=row.result,
+            message=row.message,
         )
 
 
@@ -437,8 +512,13 @@ def error_from(exc: HubError) -> Any:
 
 
 _ERRORS = Union[  # noqa: UP007
-    InvalidInputError, NotFoundError, ConflictError, ForbiddenError, IllegalTransitionError,
-    BackendUnavailableError, RejectedByToolError,
+    InvalidInputError,
+    NotFoundError,
+    ConflictError,
+    ForbiddenError,
+    IllegalTransitionError,
+    BackendUnavailableError,
+    RejectedByToolError,
 ]
 
 RunResult = Annotated[Union[Run, _ERRORS], strawberry.union("RunResult")]  # noqa: UP007
@@ -446,6 +526,8 @@ BackendResult = Annotated[Union[Backend, _ERRORS], strawberry.union("BackendResu
 ExperimentResult = Annotated[Union[Experiment, _ERRORS], strawberry.union("ExperimentResult")]  # noqa: UP007
 DeleteResult = Annotated[Union[Deleted, _ERRORS], strawberry.union("DeleteResult")]  # noqa: UP007
 HaltAllPayload = Annotated[Union[HaltAllResult, _ERRORS], strawberry.union("HaltAllPayload")]  # noqa: UP007
-CreateApiTokenResult = Annotated[Union[CreatedApiToken, _ERRORS], strawberry.union("CreateApiTokenResult")]  # noqa: UP007
+CreateApiTokenResult = Annotated[
+    CreatedApiToken | _ERRORS, strawberry.union("CreateApiTokenResult")
+]
 ApiTokenResult = Annotated[Union[ApiToken, _ERRORS], strawberry.union("ApiTokenResult")]  # noqa: UP007
 DiscoverResult = Annotated[Union[DiscoveredTargets, _ERRORS], strawberry.union("DiscoverResult")]  # noqa: UP007

@@ -81,7 +81,7 @@ class RunDriver:
         self.worker = worker or worker_name()
         self._adapter: Adapter | None = None
 
-    # -- the lease on the run ------------------------------------------------------------------------
+    # -- the lease on the run ----------------------------------------------------------------------
 
     def _claim(self) -> bool:
         lease = timedelta(seconds=self.rt.settings.run_lease_seconds)
@@ -121,7 +121,7 @@ class RunDriver:
                 .execution_options(synchronize_session=False)
             )
 
-    # -- entry point -----------------------------------------------------------------------------------
+    # -- entry point -------------------------------------------------------------------------------
 
     def advance(self, max_steps: int = 200) -> None:
         """Move the run as far as it can go now; return when it must wait (time, tool, backoff)."""
@@ -142,7 +142,7 @@ class RunDriver:
             if self._adapter is not None:
                 self._adapter.close()
 
-    # -- one step ---------------------------------------------------------------------------------------
+    # -- one step ----------------------------------------------------------------------------------
 
     def _load(self, s: Session) -> Run | None:
         return s.scalars(
@@ -173,7 +173,11 @@ class RunDriver:
         s.flush()
         published.append(event.id)
         log.info(
-            "run %s: %s -> %s (%s)", run.id, before, to.value, reason,
+            "run %s: %s -> %s (%s)",
+            run.id,
+            before,
+            to.value,
+            reason,
             extra={"run_id": run.id, "from": before, "to": to.value, "reason": reason},
         )
 
@@ -196,7 +200,7 @@ class RunDriver:
         self.rt.publish_run(self.run_id, published)
         return progressed
 
-    # -- per phase -----------------------------------------------------------------------------------------
+    # -- per phase ---------------------------------------------------------------------------------
 
     def _pending(self, s: Session, run: Run, desired: DesiredState, published: list[int]) -> bool:
         if desired is DesiredState.STOP:
@@ -207,14 +211,18 @@ class RunDriver:
         self._move(s, run, Phase.INJECTING, f"worker {self.worker} picked the run up", published)
         return True
 
-    def _start_recovering(self, s: Session, run: Run, ending: Ending, reason: str, published: list[int]) -> bool:
+    def _start_recovering(
+        self, s: Session, run: Run, ending: Ending, reason: str, published: list[int]
+    ) -> bool:
         run.ending = ending.value
         self._move(s, run, Phase.RECOVERING, reason, published)
         return True
 
     def _injecting(self, s: Session, run: Run, desired: DesiredState, published: list[int]) -> bool:
         if desired is DesiredState.STOP:
-            return self._start_recovering(s, run, Ending.ABORTED, "abort requested during injection", published)
+            return self._start_recovering(
+                s, run, Ending.ABORTED, "abort requested during injection", published
+            )
         todo = [t for t in run.targets if t.phase == TargetPhase.SELECTED.value]
         if todo:
             self._inject_targets(s, run, todo, published)
@@ -223,18 +231,28 @@ class RunDriver:
         if failed:
             run.error = "; ".join(f"{t.label}: {t.error}" for t in failed)
             return self._start_recovering(
-                s, run, Ending.FAILED, f"injection failed on {len(failed)} of {len(run.targets)} targets", published
+                s,
+                run,
+                Ending.FAILED,
+                f"injection failed on {len(failed)} of {len(run.targets)} targets",
+                published,
             )
         if run.time_control == TimeControl.INSTANT.value:
-            return self._start_recovering(s, run, Ending.COMPLETED, "instant fault applied", published)
+            return self._start_recovering(
+                s, run, Ending.COMPLETED, "instant fault applied", published
+            )
         run.running_since = now()
-        duration = run.remaining_seconds if run.remaining_seconds is not None else run.duration_seconds
+        duration = (
+            run.remaining_seconds if run.remaining_seconds is not None else run.duration_seconds
+        )
         run.deadline = now() + timedelta(seconds=duration) if duration is not None else None
         run.remaining_seconds = None
         self._move(s, run, Phase.RUNNING, f"fault active on {len(run.targets)} targets", published)
         return True
 
-    def _parallel(self, fn: Callable[[RunTarget], T], targets: list[RunTarget]) -> list[tuple[RunTarget, T | BaseException]]:
+    def _parallel(
+        self, fn: Callable[[RunTarget], T], targets: list[RunTarget]
+    ) -> list[tuple[RunTarget, T | BaseException]]:
         def safe(t: RunTarget) -> T | BaseException:
             try:
                 return fn(t)
@@ -246,7 +264,9 @@ class RunDriver:
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_TARGETS, len(targets))) as pool:
             return list(zip(targets, pool.map(safe, targets), strict=True))
 
-    def _inject_targets(self, s: Session, run: Run, todo: list[RunTarget], published: list[int]) -> None:
+    def _inject_targets(
+        self, s: Session, run: Run, todo: list[RunTarget], published: list[int]
+    ) -> None:
         adapter = self._adapter_for(s, run)
         fault = run.fault_type.split("/", 1)[1]
         for t in todo:
@@ -274,7 +294,9 @@ class RunDriver:
             if observation.state is Observed.DONE and run.time_control == TimeControl.INSTANT.value:
                 t.may_carry_fault = False  # nothing to recover from an instant fault
             metrics.INJECTIONS.labels(adapter=run.adapter, outcome="ok").inc()
-            published.append(self._event(s, run, "injected", observation.native or "injected", t.label))
+            published.append(
+                self._event(s, run, "injected", observation.native or "injected", t.label)
+            )
 
     def _observe(self, t: RunTarget, observation: Observation) -> None:
         if observation.native:
@@ -282,7 +304,9 @@ class RunDriver:
         if observation.metrics:
             t.metrics = {**(t.metrics or {}), **observation.metrics}
 
-    def _event(self, s: Session, run: Run, kind: str, reason: str, target: str | None = None) -> int:
+    def _event(
+        self, s: Session, run: Run, kind: str, reason: str, target: str | None = None
+    ) -> int:
         event = events.record(s, kind, reason, run_id=run.id, target=target)
         s.flush()
         return event.id
@@ -326,7 +350,12 @@ class RunDriver:
                 t.error = _describe(result)
                 continue
             self._observe(t, result)
-            if result.state in (Observed.DONE, Observed.RECOVERED, Observed.ABORTED, Observed.FAILED):
+            if result.state in (
+                Observed.DONE,
+                Observed.RECOVERED,
+                Observed.ABORTED,
+                Observed.FAILED,
+            ):
                 ended += 1
                 if result.verdict:
                     verdicts.append(result.verdict.lower())
@@ -340,12 +369,18 @@ class RunDriver:
             run.verdict = Verdict.FAIL.value if "fail" in verdicts else Verdict.PASS.value
         if failures:
             run.error = "; ".join(failures)
-            return self._start_recovering(s, run, Ending.FAILED, "the tool reported failure", published)
-        return self._start_recovering(s, run, Ending.COMPLETED, "the tool finished on every target", published)
+            return self._start_recovering(
+                s, run, Ending.FAILED, "the tool reported failure", published
+            )
+        return self._start_recovering(
+            s, run, Ending.COMPLETED, "the tool finished on every target", published
+        )
 
     def _paused(self, s: Session, run: Run, desired: DesiredState, published: list[int]) -> bool:
         if desired is DesiredState.STOP:
-            return self._start_recovering(s, run, Ending.ABORTED, "abort requested while paused", published)
+            return self._start_recovering(
+                s, run, Ending.ABORTED, "abort requested while paused", published
+            )
         if desired is DesiredState.RUN:
             run.round += 1
             for t in run.targets:
@@ -356,7 +391,9 @@ class RunDriver:
             return True
         return False
 
-    def _recovering(self, s: Session, run: Run, desired: DesiredState, published: list[int]) -> bool:
+    def _recovering(
+        self, s: Session, run: Run, desired: DesiredState, published: list[int]
+    ) -> bool:
         if run.next_attempt_at is not None and now() < run.next_attempt_at:
             return False
         if not self._recover_targets(s, run, published, purpose="recover"):
@@ -398,13 +435,19 @@ class RunDriver:
                 t.phase = TargetPhase.RECOVERED.value
             self._observe(t, result)
             metrics.RECOVERIES.labels(adapter=run.adapter, outcome="ok").inc()
-            published.append(self._event(s, run, "recovered", result.native or "recovered", t.label))
+            published.append(
+                self._event(s, run, "recovered", result.native or "recovered", t.label)
+            )
         if failed:
             run.recover_attempts += 1
-            delay = min(2.0 ** min(run.recover_attempts - 1, 10), self.rt.settings.recover_backoff_max_seconds)
+            delay = min(
+                2.0 ** min(run.recover_attempts - 1, 10),
+                self.rt.settings.recover_backoff_max_seconds,
+            )
             run.next_attempt_at = now() + timedelta(seconds=delay)
-            run.error = f"{purpose} failed on {len(failed)} target(s); retrying in {delay:.0f}s: " + "; ".join(
-                f"{t.label}: {t.error}" for t in failed
+            run.error = (
+                f"{purpose} failed on {len(failed)} target(s); retrying in {delay:.0f}s: "
+                + "; ".join(f"{t.label}: {t.error}" for t in failed)
             )
             return False
         return True

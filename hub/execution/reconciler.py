@@ -67,7 +67,12 @@ def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
             if reason is None:
                 continue
             if run.worker is not None:
-                ev = events.record(s, "worker-lost", f"worker {run.worker} stopped renewing its lease; resuming", run_id=run.id)
+                ev = events.record(
+                    s,
+                    "worker-lost",
+                    f"worker {run.worker} stopped renewing its lease; resuming",
+                    run_id=run.id,
+                )
                 s.flush()
                 published.append((run.id, [ev.id]))
                 run.worker = None
@@ -76,7 +81,9 @@ def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
             sent += 1
 
         limit = at - timedelta(seconds=runtime.settings.agent_timeout_seconds)
-        for agent in s.scalars(select(Agent).where(Agent.online.is_(True), Agent.last_heartbeat < limit)):
+        for agent in s.scalars(
+            select(Agent).where(Agent.online.is_(True), Agent.last_heartbeat < limit)
+        ):
             agent.online = False
             ev = events.record(
                 s,

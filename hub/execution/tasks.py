@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from hub.execution import driver, reconciler
-from hub.execution.celery_app import app, adapter_queue
+from hub.execution.celery_app import adapter_queue, app
 from hub.runtime import get_runtime
 
 log = logging.getLogger("chaoshub.execution")

@@ -61,7 +61,9 @@ def register(session: Session, actor: Actor, body: dict[str, Any]) -> Agent:
     agent.backend_id = fleet.id if fleet else None
     session.flush()
     if not was_online:
-        events.record(session, "agent-online", f"registered from {url} (version {agent.version})", agent=name)
+        events.record(
+            session, "agent-online", f"registered from {url} (version {agent.version})", agent=name
+        )
     return agent
 
 

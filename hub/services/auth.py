@@ -44,7 +44,9 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_token(session: Session, name: str, role: str, token: str | None = None) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session, name: str, role: str, token: str | None = None
+) -> tuple[ApiToken, str]:
     """Store a new token (hashed) and return the row and the plain token, shown once."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field=["role"])
@@ -59,7 +61,9 @@ def create_token(session: Session, name: str, role: str, token: str | None = Non
 
 def ensure_token(session: Session, name: str, role: str, token: str) -> ApiToken:
     """Make ``token`` valid (idempotent), e.g. the bootstrap admin token from the environment."""
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).one_or_none()
+    row = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    ).one_or_none()
     if row is None:
         row, _ = create_token(session, name, role, token)
     elif row.revoked_at is not None or row.role != role:
@@ -83,7 +87,9 @@ def authenticate(session: Session, authorization: str | None) -> Actor:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))).one_or_none()
+    row = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
+    ).one_or_none()
     if row is None:
         raise Unauthenticated("unknown token")
     if row.revoked_at is not None:

@@ -57,7 +57,9 @@ def create(session: Session, name: str, adapter: str, config: dict[str, Any]) ->
     return row
 
 
-def update(session: Session, backend_id: str, *, name: str | None, config: dict[str, Any] | None) -> Backend:
+def update(
+    session: Session, backend_id: str, *, name: str | None, config: dict[str, Any] | None
+) -> Backend:
     row = get(session, backend_id)
     if name is not None and name != row.name:
         _check_name(name)
@@ -78,7 +80,9 @@ def update(session: Session, backend_id: str, *, name: str | None, config: dict[
 def delete(session: Session, backend_id: str) -> Backend:
     row = get(session, backend_id)
     active = session.scalars(
-        select(Run.id).where(Run.backend_id == row.id, Run.phase.in_([p.value for p in lifecycle.ACTIVE]))
+        select(Run.id).where(
+            Run.backend_id == row.id, Run.phase.in_([p.value for p in lifecycle.ACTIVE])
+        )
     ).first()
     if active:
         raise Conflict(f"backend {row.name!r} has an active run ({active})", field=["id"])

@@ -20,7 +20,9 @@ def record(
     target: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
-    event = Event(kind=kind, reason=reason, run_id=run_id, agent=agent, target=target, data=data or {})
+    event = Event(
+        kind=kind, reason=reason, run_id=run_id, agent=agent, target=target, data=data or {}
+    )
     session.add(event)
     return event
 

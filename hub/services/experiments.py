@@ -53,7 +53,9 @@ def create(rt: Runtime, session: Session, data: ExperimentInput) -> Experiment:
     return row
 
 
-def update(rt: Runtime, session: Session, experiment_id: str, changes: dict[str, Any]) -> Experiment:
+def update(
+    rt: Runtime, session: Session, experiment_id: str, changes: dict[str, Any]
+) -> Experiment:
     row = get(session, experiment_id)
     merged = ExperimentInput(
         name=changes.get("name") or row.name,
@@ -61,15 +63,20 @@ def update(rt: Runtime, session: Session, experiment_id: str, changes: dict[str,
         backend=changes.get("backend") or row.backend.name,
         params=changes["params"] if changes.get("params") is not None else row.params,
         selector=changes["selector"] if changes.get("selector") is not None else row.selector,
-        duration_seconds=changes["duration_seconds"]
-        if "duration_seconds" in changes
-        else row.duration_seconds,
-        description=changes["description"] if changes.get("description") is not None else row.description,
+        duration_seconds=changes.get("duration_seconds", row.duration_seconds),
+        description=changes["description"]
+        if changes.get("description") is not None
+        else row.description,
     )
     backends._check_name(merged.name)
-    spec = RunSpec(merged.fault_type, merged.backend, merged.params, merged.selector, merged.duration_seconds)
+    spec = RunSpec(
+        merged.fault_type, merged.backend, merged.params, merged.selector, merged.duration_seconds
+    )
     checked = validate_spec(rt, session, spec)
-    if merged.name != row.name and session.scalars(select(Experiment).where(Experiment.name == merged.name)).first():
+    if (
+        merged.name != row.name
+        and session.scalars(select(Experiment).where(Experiment.name == merged.name)).first()
+    ):
         raise Conflict(f"an experiment named {merged.name!r} exists already", field=["name"])
     row.name = merged.name
     row.description = merged.description

@@ -65,12 +65,15 @@ def validate_spec(rt: Runtime, session: Session, spec: RunSpec) -> CheckedSpec:
         )
     params = fault.validate_params(spec.params)
     duration = spec.duration_seconds
-    if fault.time_control is TimeControl.TIMED:
-        if duration is None:
-            raise InvalidInput(f"{fault.id} is held for a duration: give durationSeconds", field=["durationSeconds"])
+    if fault.time_control is TimeControl.TIMED and duration is None:
+        raise InvalidInput(
+            f"{fault.id} is held for a duration: give durationSeconds",
+            field=["durationSeconds"],
+        )
     if duration is not None and not (0 < duration <= MAX_DURATION_SECONDS):
         raise InvalidInput(
-            f"durationSeconds must be more than 0 and at most {MAX_DURATION_SECONDS}", field=["durationSeconds"]
+            f"durationSeconds must be more than 0 and at most {MAX_DURATION_SECONDS}",
+            field=["durationSeconds"],
         )
     if fault.time_control is TimeControl.INSTANT:
         duration = None
@@ -107,7 +110,9 @@ def check_available(checked: CheckedSpec) -> None:
         )
 
 
-def start(rt: Runtime, session: Session, actor: Actor, spec: RunSpec, experiment: Experiment | None = None) -> Run:
+def start(
+    rt: Runtime, session: Session, actor: Actor, spec: RunSpec, experiment: Experiment | None = None
+) -> Run:
     checked = validate_spec(rt, session, spec)
     try:
         targets = discover(checked)
@@ -136,7 +141,8 @@ def start(rt: Runtime, session: Session, actor: Actor, spec: RunSpec, experiment
     events.record(
         session,
         "created",
-        f"started by {actor.name} on {len(targets)} target(s): " + ", ".join(t.label for t in targets[:10]),
+        f"started by {actor.name} on {len(targets)} target(s): "
+        + ", ".join(t.label for t in targets[:10]),
         run_id=run.id,
     )
     return run
@@ -157,7 +163,9 @@ def start_from_experiment(rt: Runtime, session: Session, actor: Actor, experimen
 
 
 def get(session: Session, run_id: str) -> Run:
-    run = session.scalars(select(Run).where(Run.id == run_id).options(selectinload(Run.targets))).one_or_none()
+    run = session.scalars(
+        select(Run).where(Run.id == run_id).options(selectinload(Run.targets))
+    ).one_or_none()
     if run is None:
         raise NotFound(f"no run with id {run_id!r}", field=["id"])
     return run
@@ -165,7 +173,9 @@ def get(session: Session, run_id: str) -> Run:
 
 def _active(run: Run, action: str) -> None:
     if Phase(run.phase).terminal:
-        raise IllegalTransition(f"cannot {action} run {run.id}: it is {run.phase} already", field=["id"])
+        raise IllegalTransition(
+            f"cannot {action} run {run.id}: it is {run.phase} already", field=["id"]
+        )
 
 
 def abort(session: Session, actor: Actor, run_id: str, reason: str = "") -> Run:
@@ -173,7 +183,12 @@ def abort(session: Session, actor: Actor, run_id: str, reason: str = "") -> Run:
     _active(run, "abort")
     if run.desired_state != DesiredState.STOP.value:
         run.desired_state = DesiredState.STOP.value
-        events.record(session, "desired", f"abort requested by {actor.name}" + (f": {reason}" if reason else ""), run_id=run.id)
+        events.record(
+            session,
+            "desired",
+            f"abort requested by {actor.name}" + (f": {reason}" if reason else ""),
+            run_id=run.id,
+        )
     return run
 
 
@@ -181,7 +196,9 @@ def pause(rt: Runtime, session: Session, actor: Actor, run_id: str) -> Run:
     run = get(session, run_id)
     _active(run, "pause")
     if not run.reversible or run.time_control != TimeControl.TIMED.value:
-        raise IllegalTransition(f"{run.fault_type} cannot be paused: it is not a reversible timed fault", field=["id"])
+        raise IllegalTransition(
+            f"{run.fault_type} cannot be paused: it is not a reversible timed fault", field=["id"]
+        )
     backend = session.get(Backend, run.backend_id) if run.backend_id else None
     if backend is not None and not rt.adapter_for(session, backend).capabilities.pause:
         raise IllegalTransition(f"adapter {run.adapter} cannot pause a fault", field=["id"])
@@ -199,7 +216,9 @@ def resume(session: Session, actor: Actor, run_id: str) -> Run:
     run = get(session, run_id)
     _active(run, "resume")
     if run.desired_state != DesiredState.PAUSE.value:
-        raise IllegalTransition(f"run {run.id} is not paused (desired state {run.desired_state})", field=["id"])
+        raise IllegalTransition(
+            f"run {run.id} is not paused (desired state {run.desired_state})", field=["id"]
+        )
     run.desired_state = DesiredState.RUN.value
     events.record(session, "desired", f"resume requested by {actor.name}", run_id=run.id)
     return run
@@ -208,7 +227,9 @@ def resume(session: Session, actor: Actor, run_id: str) -> Run:
 def archive(session: Session, actor: Actor, run_id: str) -> Run:
     run = get(session, run_id)
     if not Phase(run.phase).terminal:
-        raise IllegalTransition(f"only ended runs can be archived; run {run.id} is {run.phase}", field=["id"])
+        raise IllegalTransition(
+            f"only ended runs can be archived; run {run.id} is {run.phase}", field=["id"]
+        )
     run.archived = True
     return run
 
@@ -218,7 +239,8 @@ def force_release(session: Session, actor: Actor, run_id: str, reason: str) -> R
     run = get(session, run_id)
     if run.phase != Phase.RECOVERING.value:
         raise IllegalTransition(
-            f"force-release ends a run stuck in recovering; run {run.id} is {run.phase}", field=["id"]
+            f"force-release ends a run stuck in recovering; run {run.id} is {run.phase}",
+            field=["id"],
         )
     if not reason.strip():
         raise InvalidInput("say why the targets are known to be clean", field=["reason"])
@@ -251,7 +273,12 @@ def halt_all(session: Session, actor: Actor, reason: str = "") -> list[Run]:
     ).all()
     for run in runs:
         run.desired_state = DesiredState.STOP.value
-        events.record(session, "desired", f"halt-all by {actor.name}" + (f": {reason}" if reason else ""), run_id=run.id)
+        events.record(
+            session,
+            "desired",
+            f"halt-all by {actor.name}" + (f": {reason}" if reason else ""),
+            run_id=run.id,
+        )
     return list(runs)
 
 
@@ -259,4 +286,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["HubError", "RunSpec", "abort", "archive", "force_release", "halt_all", "pause", "resume", "start"]
+__all__ = [
+    "HubError",
+    "RunSpec",
+    "abort",
+    "archive",
+    "force_release",
+    "halt_all",
+    "pause",
+    "resume",
+    "start",
+]

@@ -28,6 +28,7 @@ kit trusts ``status``.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,16 +89,14 @@ class AdapterConformance:
         return fault_type.validate_params(case.params)
 
     @pytest.fixture
-    def cleanup(self, adapter: Adapter):  # type: ignore[no-untyped-def]
+    def cleanup(self, adapter: Adapter):
         handles: list[Handle] = []
         yield handles
         for handle in handles:
-            try:
+            with contextlib.suppress(HubError):
                 adapter.recover(handle)
-            except HubError:
-                pass
 
-    # -- the behaviour ------------------------------------------------------------------------------
+    # -- the behaviour -----------------------------------------------------------------------------
 
     def test_capabilities_are_declared_and_catalogued(self, adapter: Adapter) -> None:
         assert adapter.name, "an adapter has a name"
@@ -135,7 +134,12 @@ class AdapterConformance:
         assert not unreachable_adapter.health().ok
 
     def test_inject_then_recover(
-        self, adapter: Adapter, case: FaultCase, target: Target, params: dict[str, Any], cleanup: list[Handle]
+        self,
+        adapter: Adapter,
+        case: FaultCase,
+        target: Target,
+        params: dict[str, Any],
+        cleanup: list[Handle],
     ) -> None:
         execution = _execution(case, target, params)
         data, observation = adapter.inject(execution)
@@ -151,7 +155,12 @@ class AdapterConformance:
         assert not self.fault_is_present(adapter, handle)
 
     def test_inject_twice_with_one_execution_injects_once(
-        self, adapter: Adapter, case: FaultCase, target: Target, params: dict[str, Any], cleanup: list[Handle]
+        self,
+        adapter: Adapter,
+        case: FaultCase,
+        target: Target,
+        params: dict[str, Any],
+        cleanup: list[Handle],
     ) -> None:
         execution = _execution(case, target, params)
         first, _ = adapter.inject(execution)
@@ -163,7 +172,12 @@ class AdapterConformance:
         assert not self.fault_is_present(adapter, Handle(execution, first))
 
     def test_recover_twice_is_fine(
-        self, adapter: Adapter, case: FaultCase, target: Target, params: dict[str, Any], cleanup: list[Handle]
+        self,
+        adapter: Adapter,
+        case: FaultCase,
+        target: Target,
+        params: dict[str, Any],
+        cleanup: list[Handle],
     ) -> None:
         execution = _execution(case, target, params)
         data, _ = adapter.inject(execution)
@@ -173,7 +187,12 @@ class AdapterConformance:
         assert adapter.recover(handle).state is Observed.RECOVERED
 
     def test_recover_finds_the_injection_from_the_execution_id_alone(
-        self, adapter: Adapter, case: FaultCase, target: Target, params: dict[str, Any], cleanup: list[Handle]
+        self,
+        adapter: Adapter,
+        case: FaultCase,
+        target: Target,
+        params: dict[str, Any],
+        cleanup: list[Handle],
     ) -> None:
         # a worker that died between the tool's answer and storing the handle left no data
         execution = _execution(case, target, params)

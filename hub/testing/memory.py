@@ -163,7 +163,10 @@ class MemoryAdapter(Adapter):
     def validate(self, fault: str, params: Mapping[str, Any], selector: Mapping[str, Any]) -> None:
         unknown = set(selector) - {"names", "pattern", "limit"}
         if unknown:
-            raise InvalidInput(f"unknown selector key {sorted(unknown)[0]!r}", field=["selector", sorted(unknown)[0]])
+            raise InvalidInput(
+                f"unknown selector key {sorted(unknown)[0]!r}",
+                field=["selector", sorted(unknown)[0]],
+            )
         if not selector.get("names") and not selector.get("pattern"):
             raise InvalidInput("give target names or a pattern", field=["selector", "names"])
         if "pattern" in selector:
@@ -195,18 +198,25 @@ class MemoryAdapter(Adapter):
         if execution.target.id in (self.config.get("fail_inject") or []):
             raise RejectedByTool(
                 f"tool refused to inject into {execution.target.id}",
-                adapter=self.name, backend=self.backend, target=execution.target.id, native_code="E_REFUSED",
+                adapter=self.name,
+                backend=self.backend,
+                target=execution.target.id,
+                native_code="E_REFUSED",
             )
         with self._state() as state:
             if execution.id in state["active"]:
                 entry = state["active"][execution.id]
-                return {"key": execution.id}, Observation(Observed.INJECTED, native="already active (adopted)", metrics=entry["metrics"])
+                return {"key": execution.id}, Observation(
+                    Observed.INJECTED, native="already active (adopted)", metrics=entry["metrics"]
+                )
         delay = float(self.config.get("inject_delay") or 0)
         if delay:
             time.sleep(delay)
         with self._state() as state:
             if execution.id not in state["active"]:
-                metrics = {k: float(v) for k, v in execution.params.items() if isinstance(v, int | float)}
+                metrics = {
+                    k: float(v) for k, v in execution.params.items() if isinstance(v, int | float)
+                }
                 state["active"][execution.id] = {
                     "target": execution.target.id,
                     "fault": execution.fault,
@@ -221,7 +231,9 @@ class MemoryAdapter(Adapter):
             with self._state() as state:
                 state["active"].pop(execution.id, None)
             return {"key": execution.id}, Observation(Observed.DONE, native="killed")
-        return {"key": execution.id}, Observation(Observed.INJECTED, native="active", metrics=entry["metrics"])
+        return {"key": execution.id}, Observation(
+            Observed.INJECTED, native="active", metrics=entry["metrics"]
+        )
 
     def status(self, handle: Handle) -> Observation:
         self._reachable()
@@ -231,7 +243,9 @@ class MemoryAdapter(Adapter):
             return Observation(Observed.RECOVERED, native="not active")
         if entry["fault"] == "job" and entry["duration"] is not None:
             if time.time() - entry["started"] >= float(entry["duration"]):
-                return Observation(Observed.DONE, native="finished", verdict=entry.get("verdict") or "pass")
+                return Observation(
+                    Observed.DONE, native="finished", verdict=entry.get("verdict") or "pass"
+                )
         return Observation(Observed.INJECTED, native="active", metrics=entry["metrics"])
 
     def recover(self, handle: Handle) -> Observation:
@@ -253,7 +267,9 @@ class MemoryAdapter(Adapter):
         if failed_attempt:
             raise RecoveryFailed(
                 f"tool could not revert {key} (attempt {failed_attempt})",
-                adapter=self.name, backend=self.backend, target=handle.execution.target.id,
+                adapter=self.name,
+                backend=self.backend,
+                target=handle.execution.target.id,
                 native_code="E_STUCK",
             )
         return Observation(Observed.RECOVERED, native="reverted")

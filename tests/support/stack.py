@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> T:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -41,7 +43,9 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float 
         except Exception as exc:  # keep trying until the deadline
             last = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: last {last!r}")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or predicate}: last {last!r}"
+    )
 
 
 def chaoshub_bin() -> list[str]:
@@ -127,12 +131,24 @@ class Stack:
 
     def start_api(self) -> Proc:
         proc = self.spawn("api", "api", "--port", str(self.port), "--log-level", "warning")
-        wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200, 60, what="the API")
+        wait_for(
+            lambda: httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200,
+            60,
+            what="the API",
+        )
         return proc
 
     def start_worker(self, name: str = "w1") -> Proc:
-        proc = self.spawn(f"worker-{name}", "worker", "-n", f"{name}@{uuid.uuid4().hex[:6]}", "-c", "4",
-                          "--log-level", "info")
+        proc = self.spawn(
+            f"worker-{name}",
+            "worker",
+            "-n",
+            f"{name}@{uuid.uuid4().hex[:6]}",
+            "-c",
+            "4",
+            "--log-level",
+            "info",
+        )
         wait_for(lambda: "ready" in proc.log.read_text(errors="replace"), 60, what=f"worker {name}")
         return proc
 
