@@ -14,7 +14,9 @@ roll back a fault. Tested on moto 5.2 (``moto_server``, real HTTP and boto3 1.44
 EC2 instances, tags, documents, SendCommand, ListCommands and GetCommandInvocation, and
 with ``botocore.stub.Stubber`` for what moto cannot answer (CancelCommand,
 DescribeInstanceInformation, in-progress, cancelling, timed-out and failed invocations,
-throttling, InvocationDoesNotExist, multi-step documents). Never run against real AWS.
+throttling, InvocationDoesNotExist, multi-step documents). The rollback script runs for
+real in a network namespace in the tests, except its netem branch (no ``sch_netem`` on
+the test kernel). Never run against real AWS or a real SSM agent.
 
 **Abort.** ``recover`` cancels the command (``CancelCommand``) and confirms by polling
 until the invocation has ended. The ``AWSFIS-Run-*`` network documents hold their fault
@@ -209,7 +211,8 @@ class AwsSsmAdapter(Adapter):
         try:
             yield
         except HubError as exc:
-            raise exc.with_context(adapter=self.name, backend=self.backend, target=target) from None
+            exc.with_context(adapter=self.name, backend=self.backend, target=target)
+            raise
         except Exception as exc:
             hub = translate(exc, adapter=self.name, backend=self.backend, target=target)
             if hub is None:

@@ -27,6 +27,8 @@ STATE_MAP: Mapping[str, Observed] = {
     "TimedOut": Observed.FAILED,
 }
 ENDED = frozenset({"Success", "Cancelled", "Failed", "TimedOut"})
+#: how much of the output's last line goes into the native status text
+_LAST_LINE_CHARS = 200
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -78,16 +80,31 @@ class Invocation:
         return parse_time(self.fault_step.get("ExecutionStartDateTime"))
 
     def native(self) -> str:
+        """The status, its details, each step's status and the output's last line.
+
+        The hub keeps ``native`` on the target record; the longer output tail goes in
+        the observation's messages.
+        """
         text = self.status
         if self.details and self.details != self.status:
             text += f" ({self.details})"
         if len(self.steps) > 1:
-            text += (
-                " ["
-                + ", ".join(f"{s.get('PluginName')}: {s.get('Status')}" for s in self.steps)
-                + "]"
-            )
-        return text
+            states = ", ".join(f"{s.get('PluginName')}: {s.get('Status')}" for s in self.steps)
+            text += f" [{states}]"
+        last = self.last_line()
+        return f"{text} — {last}" if last else text
+
+    def last_line(self, chars: int = _LAST_LINE_CHARS) -> str:
+        """The last line the latest step that wrote anything wrote (stderr first)."""
+        for step in reversed(self.steps):
+            for key, label in (
+                ("StandardErrorContent", "stderr"),
+                ("StandardOutputContent", "stdout"),
+            ):
+                lines = [line for line in str(step.get(key) or "").splitlines() if line.strip()]
+                if lines:
+                    return f"{label}: {tail(lines[-1].strip(), chars)}"
+        return ""
 
     def output(self, chars: int) -> tuple[str, ...]:
         """The tail of each step's standard output and error, as messages."""

@@ -183,6 +183,8 @@ def test_the_output_tail_is_kept() -> None:
         "FaultInjection stdout: …the last words here!",
         "FaultInjection stderr: killall: no process",
     )
+    # the record keeps native: the last line of output is in it
+    assert seen.native == "Failed — stderr: killall: no process"
     s.done()
 
 
