@@ -69,6 +69,18 @@ def _gone(engine: Engine, execution: Execution) -> Observation | None:
     return None
 
 
+def _own_namespace(engine: Engine, execution: Execution) -> None:
+    """Refuse a container that uses the host's network namespace: the fault would hit the host."""
+    attrs = engine.inspect_or_raise(execution.target.id)
+    mode = str((attrs.get("HostConfig") or {}).get("NetworkMode") or "")
+    if mode == "host":
+        raise RejectedByTool(
+            "the container uses the host's network namespace (network mode host); "
+            "a network fault there would hit every process on the host",
+            native_code=409,
+        )
+
+
 class _Qdisc(Driver):
     kind: ClassVar[str] = ""
 
@@ -82,6 +94,7 @@ class _Qdisc(Driver):
         interface = str(execution.params.get("interface", "eth0"))
         handle = qdisc_handle(execution.id)
         data = {"container": execution.target.id, "interface": interface, "qdisc": f"{handle}:"}
+        _own_namespace(engine, execution)
         with engine.netns(execution.target.id, execution.id) as shell:
             kind, current, line = _root_qdisc(shell, interface)
             if current == handle and kind == self.kind:
@@ -315,6 +328,7 @@ class IptablesLoss(Driver):
         comment = rule_comment(execution.id)
         wanted = self.rules(execution)
         data = {"container": execution.target.id, "comment": comment}
+        _own_namespace(engine, execution)
         with engine.netns(execution.target.id, execution.id) as shell:
             present = self.ours(shell, comment)
             if len(present) == len(wanted):

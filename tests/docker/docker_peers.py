@@ -62,9 +62,9 @@ def state(client: docker.DockerClient, container_id: str) -> dict[str, Any]:
 
 
 def marks_for(client: docker.DockerClient, container_id: str) -> list[str]:
+    """The adapter's ledger records about one container (podman ORs label filters: match here)."""
     return [
         v.name
-        for v in client.volumes.list(
-            filters={"label": [MARK_LABEL, f"chaoshub.target={container_id}"]}
-        )
+        for v in client.volumes.list(filters={"label": MARK_LABEL})
+        if (v.attrs.get("Labels") or {}).get("chaoshub.target") == container_id
     ]

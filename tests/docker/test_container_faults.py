@@ -58,6 +58,7 @@ def test_kill_retried_with_one_execution_id_signals_once(
 ) -> None:
     container = make_container()
     handle, _ = run("container-kill", container)
+    assert len(marks_for(client, container.id)) == 1, "the kill is recorded on the host"
     client.api.start(container.id)  # came back (as a restart policy would bring it)
     _, again = adapter.inject(handle.execution)
     assert "adopted" in again.native

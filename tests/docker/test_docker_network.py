@@ -236,3 +236,12 @@ def test_network_status_after_the_container_stopped_is_recovered(
     observation = adapter.recover(Handle(execution, None))
     assert observation.state is Observed.RECOVERED
     assert any("network namespace" in m for m in observation.messages)
+
+
+def test_a_container_on_the_host_network_is_refused(
+    adapter: DockerAdapter, catalog: catalog_mod.Catalog, make_container: Any
+) -> None:
+    container = make_container(network_mode="host")
+    execution = _execution(adapter, catalog, "network-loss-iptables", container)
+    with pytest.raises(RejectedByTool, match="host's network namespace"):
+        adapter.inject(execution)
