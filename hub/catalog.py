@@ -87,21 +87,32 @@ class FaultType:
 
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``params`` against the schema and return them with defaults filled in."""
-        validator = jsonschema.Draft202012Validator(self.params)
-        errors = sorted(validator.iter_errors(dict(params)), key=lambda e: list(e.path))
-        if errors:
-            first = errors[0]
-            path = ["params", *[str(p) for p in first.absolute_path]]
-            if first.validator == "required" and isinstance(first.validator_value, list):
-                missing = [r for r in first.validator_value if r not in (first.instance or {})]
-                if missing:
-                    path.append(missing[0])
-            if first.validator == "additionalProperties":
-                extra = sorted(set(first.instance or {}) - set(first.schema.get("properties", {})))
-                if extra:
-                    path.append(extra[0])
-            raise InvalidInput(first.message, field=path)
+        _check(self.params, params, "params")
         return {**_defaults(self.params), **params}
+
+    def validate_selector(self, selector: Mapping[str, Any]) -> None:
+        """Check ``selector`` against the entry's selector schema, when it has one."""
+        if self.selector:
+            _check(self.selector, selector, "selector")
+
+
+def _check(schema: Mapping[str, Any], value: Mapping[str, Any], root: str) -> None:
+    """Raise ``InvalidInput`` naming the first failing field of ``value`` under ``root``."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(dict(value)), key=lambda e: list(e.path))
+    if not errors:
+        return
+    first = errors[0]
+    path = [root, *[str(p) for p in first.absolute_path]]
+    if first.validator == "required" and isinstance(first.validator_value, list):
+        missing = [r for r in first.validator_value if r not in (first.instance or {})]
+        if missing:
+            path.append(missing[0])
+    if first.validator == "additionalProperties":
+        extra = sorted(set(first.instance or {}) - set(first.schema.get("properties", {})))
+        if extra:
+            path.append(extra[0])
+    raise InvalidInput(first.message, field=path)
 
 
 def _defaults(schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -78,14 +78,12 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
 
 
 def _start_local_agent(runtime: Any, host: str, port: int) -> Any:
-    """Start the local native injector on loopback, if this installation has it."""
-    try:
-        from native_injector.embedded import start_local_agent
-    except ImportError:
-        return None
-    return start_local_agent(
-        runtime, hub_url=f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    )
+    """Start the local native injector on loopback and let it register with this hub."""
+    from hub.embedded import LocalAgent
+
+    hub_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    agent = LocalAgent(runtime, f"http://{hub_host}:{port}")
+    return agent if agent.start() else None
 
 
 @main.command()

@@ -3,7 +3,12 @@ in-process broker. Same tasks, same driver, same reconciler as production."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import signal
+import socket
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -47,3 +52,85 @@ class EmbeddedWorker:
             self._beat.stop()
         if self._worker is not None:
             self._worker.stop(in_sighandler=False, exitcode=0)
+
+
+class LocalAgent:
+    """The embedded default's own native injector: a child process on loopback that
+    registers with this hub using an agent token the hub issues to it."""
+
+    NAME = "local"
+
+    def __init__(self, runtime: Any, hub_url: str, *, port: int = 31767) -> None:
+        self.runtime = runtime
+        self.hub_url = hub_url
+        self.port = port
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _token(self) -> str:
+        from hub.services import auth
+
+        path = self.runtime.settings.data_dir / "agent-token"
+        token = path.read_text().strip() if path.exists() else ""
+        if not token:
+            token = auth.new_token()
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_text(token + "\n")
+        with self.runtime.session() as s:
+            auth.ensure_token(s, f"agent:{self.NAME}", "agent", token)
+        return token
+
+    def start(self) -> bool:
+        if importlib.util.find_spec("native_injector.cli") is None:
+            log.info("no native injector in this installation; no local agent")
+            return False
+        port = self.port if _port_free(self.port) else _free_port()
+        state_dir = self.runtime.settings.data_dir / "injector"
+        log_file = open(self.runtime.settings.data_dir / "injector.log", "ab")  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from native_injector.cli import main; main()",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--hub",
+                self.hub_url,
+                "--token",
+                self._token(),
+                "--name",
+                self.NAME,
+                "--labels",
+                "embedded=true",
+                "--state-dir",
+                str(state_dir),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.info("local agent started", extra={"pid": self._proc.pid, "port": port})
+        return True
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)  # a clean stop recovers every active fault
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -64,6 +64,7 @@ def validate_spec(rt: Runtime, session: Session, spec: RunSpec) -> CheckedSpec:
             field=["backend"],
         )
     params = fault.validate_params(spec.params)
+    fault.validate_selector(spec.selector)
     duration = spec.duration_seconds
     if fault.time_control is TimeControl.TIMED and duration is None:
         raise InvalidInput(
