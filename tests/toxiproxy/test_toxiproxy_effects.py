@@ -9,7 +9,6 @@ slow one.
 from __future__ import annotations
 
 import socket
-import statistics
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -35,20 +34,22 @@ def _inject(adapter: ToxiproxyAdapter, proxy: ProxyInfo, fault: str, **params: A
     return Handle(execution, data)
 
 
-def _median_seconds(port: int, size: int = 2, runs: int = 3) -> float:
-    return statistics.median(fetch(port, size).seconds for _ in range(runs))
+def _fastest(port: int, size: int = 2, runs: int = 3) -> float:
+    """The quickest of a few fetches: the least noisy figure on a busy machine."""
+    return min(fetch(port, size).seconds for _ in range(runs))
 
 
 def test_latency_adds_its_delay_and_recovery_removes_it(
     adapter: ToxiproxyAdapter, proxy: ProxyInfo
 ) -> None:
-    baseline = _median_seconds(proxy.port)
+    baseline = _fastest(proxy.port)
     handle = _inject(adapter, proxy, "latency", latency=200)
-    delayed = _median_seconds(proxy.port)
+    delayed = _fastest(proxy.port)
     adapter.recover(handle)
-    after = _median_seconds(proxy.port)
+    after = _fastest(proxy.port)
 
-    assert 0.2 <= delayed - baseline < 1.5, (baseline, delayed)
+    assert delayed >= 0.2, (baseline, delayed)
+    assert 0.19 <= delayed - baseline < 1.5, (baseline, delayed)
     assert after - baseline < 0.1, (baseline, after)
     assert adapter.status(handle).state is Observed.RECOVERED
 
@@ -67,7 +68,7 @@ def test_latency_with_toxicity_zero_leaves_connections_alone(
     adapter: ToxiproxyAdapter, proxy: ProxyInfo
 ) -> None:
     _inject(adapter, proxy, "latency", latency=500, toxicity=0.0)
-    assert _median_seconds(proxy.port) < 0.4
+    assert _fastest(proxy.port) < 0.4
 
 
 def test_upstream_latency_delays_the_request(adapter: ToxiproxyAdapter, proxy: ProxyInfo) -> None:
