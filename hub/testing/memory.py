@@ -90,7 +90,11 @@ _FAULTS: list[dict[str, Any]] = [
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "verdict": {"enum": ["pass", "fail"], "default": "pass"},
+                "verdict": {
+                    "enum": ["pass", "fail"],
+                    "default": "pass",
+                    "description": "the verdict the tool reports when the job ends",
+                },
             },
         },
     },
