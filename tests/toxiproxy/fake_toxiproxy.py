@@ -29,7 +29,9 @@ Simplified: no ``-config`` file, no metrics endpoint, no 25 s handler timeout, a
 Go decoder's error texts are approximated.
 
 Run it: ``python tests/toxiproxy/fake_toxiproxy.py --host 127.0.0.1 --port 0``; it prints
-``listening on HOST:PORT`` once it serves, and stops on SIGTERM or SIGINT.
+``listening on HOST:PORT`` once it serves, and stops on SIGTERM or SIGINT (and, with
+``--stop-on-stdin-eof``, when its standard input closes: the tests' way of never leaving
+it behind).
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import random
 import socket
 import struct
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -602,7 +606,7 @@ def build_app(state: Toxiproxy) -> Starlette:
     )
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, *, stop_on_stdin_eof: bool = False) -> None:
     state = Toxiproxy()
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -617,6 +621,16 @@ async def serve(host: str, port: int) -> None:
         print(f"listening on {bound[0]}:{bound[1]}", flush=True)
 
     announcing = asyncio.create_task(announce())
+    if stop_on_stdin_eof:
+        # the test process holds our stdin: when it dies, however it dies, we stop too
+        stdin = sys.stdin.fileno()
+
+        def parent_gone() -> None:
+            if not os.read(stdin, 4096):
+                asyncio.get_running_loop().remove_reader(stdin)
+                server.should_exit = True
+
+        asyncio.get_running_loop().add_reader(stdin, parent_gone)
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -628,8 +642,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A fake Toxiproxy server for tests.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8474)
+    parser.add_argument(
+        "--stop-on-stdin-eof", action="store_true", help="stop when standard input closes"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.host, args.port))
+    asyncio.run(serve(args.host, args.port, stop_on_stdin_eof=args.stop_on_stdin_eof))
 
 
 if __name__ == "__main__":

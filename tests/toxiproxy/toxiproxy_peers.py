@@ -43,7 +43,16 @@ def fake_toxiproxy(log: Path) -> Iterator[FakeToxiproxy]:
     """Start the fake server on a free loopback port; stop it on the way out."""
     with open(log, "w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, str(FAKE), "--host", "127.0.0.1", "--port", "0"],
+            [
+                sys.executable,
+                str(FAKE),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--stop-on-stdin-eof",
+            ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -62,8 +71,9 @@ def fake_toxiproxy(log: Path) -> Iterator[FakeToxiproxy]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
+        for pipe in (process.stdin, process.stdout):
+            if pipe:
+                pipe.close()
 
 
 class _Bytes(BaseHTTPRequestHandler):
