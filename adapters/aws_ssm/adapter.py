@@ -102,14 +102,15 @@ class AwsSsmAdapter(Adapter):
 
     def validate(self, fault: str, params: Mapping[str, Any], selector: Mapping[str, Any]) -> None:
         faults.spec(fault)
-        faults.catalog_entries()[fault].validate_params(params)
-        targets.validate_selector(selector)
+        entry = faults.catalog_entries()[fault]
+        entry.validate_params(params)
+        targets.validate_selector(selector, entry.selector)
 
     # -- the contract ----------------------------------------------------------------------------
 
     def discover(self, fault: str, selector: Mapping[str, Any]) -> list[Target]:
         faults.spec(fault)
-        targets.validate_selector(selector)
+        targets.validate_selector(selector, faults.catalog_entries()[fault].selector)
         with self._aws():
             return targets.discover(
                 self.api.ec2,

@@ -1,5 +1,9 @@
 """Selecting EC2 instances: by ids, tags or EC2 filters, then eligibility, then sampling.
 
+The selector's JSON Schema is part of each catalog entry (``selector``), so the API and
+the UI see it; :func:`validate_selector` checks against it and adds what a schema
+cannot say well.
+
 Only instances that are ``running`` and, when the backend asks for it (the default),
 registered with SSM, ``Online`` and on Linux (the ``AWSFIS-Run-*`` documents are
 Linux-only) are eligible. Every instance the selector matched but that is not eligible is
@@ -19,61 +23,15 @@ import jsonschema
 from hub.contract import Target
 from hub.errors import InvalidInput, NotFound
 
-SELECTOR_SCHEMA: Mapping[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "instance_ids": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 1000,
-            "uniqueItems": True,
-            "items": {"type": "string", "pattern": "^i-[0-9a-f]{8,17}$"},
-        },
-        "tags": {
-            "type": "object",
-            "minProperties": 1,
-            "additionalProperties": {
-                "oneOf": [
-                    {"type": "string", "minLength": 1},
-                    {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
-                ]
-            },
-        },
-        "filters": {
-            "type": "array",
-            "minItems": 1,
-            "description": "EC2 DescribeInstances filters, e.g. {name: subnet-id, values: [...]}",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "values"],
-                "properties": {
-                    "name": {"type": "string", "pattern": "^[A-Za-z0-9:._-]{1,255}$"},
-                    "values": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-                },
-            },
-        },
-        "limit": {"type": "integer", "minimum": 1},
-        "percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
-        "seed": {"type": "integer", "description": "makes the random sample repeatable"},
-    },
-    "anyOf": [
-        {"required": ["instance_ids"]},
-        {"required": ["tags"]},
-        {"required": ["filters"]},
-    ],
-}
-
 #: how DescribeInstanceInformation accepts instance ids at most per call
 _SSM_BATCH = 50
 
 Call = Callable[..., dict[str, Any]]
 
 
-def validate_selector(selector: Mapping[str, Any]) -> None:
-    """Check the selector's shape; no I/O."""
-    validator = jsonschema.Draft202012Validator(SELECTOR_SCHEMA)
+def validate_selector(selector: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Check the selector against the catalog entry's selector schema; no I/O."""
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(dict(selector)), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
@@ -83,7 +41,7 @@ def validate_selector(selector: Mapping[str, Any]) -> None:
                 "give instance_ids, tags or filters", field=["selector", "instance_ids"]
             )
         if first.validator == "additionalProperties" and not first.absolute_path:
-            extra = sorted(set(selector) - set(SELECTOR_SCHEMA["properties"]))
+            extra = sorted(set(selector) - set(schema["properties"]))
             path.append(extra[0])
         raise InvalidInput(first.message, field=path)
     if "limit" in selector and "percent" in selector:

@@ -69,6 +69,11 @@ FIS_DOCUMENTS: dict[str, dict[str, str | None]] = {
 }
 
 
+@pytest.fixture(scope="session")
+def fis_reference() -> dict[str, dict[str, str | None]]:
+    return FIS_DOCUMENTS
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,0 +1,130 @@
+"""Runs of aws-ssm faults through the whole hub (`chaoshub up`: API, worker, reconciler)
+against the moto server: a network fault runs its course and completes; another is
+aborted while held and its rollback command is sent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.aws_ssm.commands import comment_for
+from tests.support import queries as Q
+from tests.support.stack import GraphQL, Proc, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, moto_url: str, aws_env: None
+) -> Iterator[GraphQL]:
+    data_dir = tmp_path_factory.mktemp("aws-ssm-hub")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    log = data_dir / "up.log"
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hub.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    proc = Proc("up", popen, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
+            60,
+            what="chaoshub up",
+        )
+        gql = GraphQL(url, (data_dir / "admin-token").read_text().strip())
+        yield gql
+        gql.close()
+    except Exception:
+        print(proc.tail(80))
+        raise
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def backend(hub: GraphQL, moto_url: str, fis_documents: list[str], team: str) -> str:
+    name = f"aws-{team}"
+    config = {
+        "region": "us-east-1",
+        "endpoint_url": moto_url,
+        "require_ssm_online": False,
+        "poll_seconds": 0.2,
+    }
+    created = hub(Q.CREATE_BACKEND, input={"name": name, "adapter": "aws-ssm", "config": config})
+    assert created["createBackend"]["__typename"] == "Backend", created
+    return name
+
+
+def _start(hub: GraphQL, backend: str, team: str, duration: float) -> str:
+    started = hub(
+        Q.START_RUN,
+        input={
+            "faultType": "aws-ssm/network-latency",
+            "backend": backend,
+            "params": {"DelayMilliseconds": 150},
+            "selector": {"tags": {"team": team}},
+            "durationSeconds": duration,
+        },
+    )["startRun"]
+    assert started["__typename"] == "Run", started
+    return str(started["id"])
+
+
+def _phase(hub: GraphQL, run_id: str, phase: str) -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        run: dict[str, Any] = hub(Q.RUN, id=run_id)["run"]
+        return run if run["phase"] == phase else None
+
+    return check
+
+
+def test_a_network_fault_runs_its_course_and_the_run_completes(
+    hub: GraphQL, backend: str, launch: Any, team: str
+) -> None:
+    (instance,) = launch(1, team=team, Name="api-1")
+    run_id = _start(hub, backend, team, duration=2)
+    done = wait_for(_phase(hub, run_id, "completed"), 60, what="completion")
+    (target,) = done["targets"]
+    assert (target["label"], target["phase"]) == ("api-1", "recovered")
+    assert target["handle"]["instance_id"] == instance
+    assert target["nativeStatus"].startswith("Success")
+
+
+def test_an_aborted_network_fault_is_rolled_back_and_the_run_aborts(
+    hub: GraphQL, backend: str, launch: Any, team: str, sent: Any, tmp_path: Path
+) -> None:
+    (instance,) = launch(1, team=team)
+    run_id = _start(hub, backend, team, duration=600)
+    running = wait_for(_phase(hub, run_id, "running"), 60, what="running")
+    assert running["targets"][0]["nativeStatus"].startswith("Success")  # returned, yet held
+    assert hub(Q.ABORT, id=run_id)["abortRun"]["__typename"] == "Run"
+    aborted = wait_for(_phase(hub, run_id, "aborted"), 60, what="abort")
+    assert "network rollback Success" in aborted["targets"][0]["nativeStatus"]
+    execution_id = f"{run_id}-0"
+    (rollback,) = sent(instance, comment_for(execution_id, rollback=True))
+    assert rollback["DocumentName"] == "AWS-RunShellScript"
