@@ -212,17 +212,23 @@ class Ssm:
         names: Sequence[str | None] = steps if len(steps) > 1 else [None]
 
         def read() -> Invocation:
-            found = []
+            found: list[Mapping[str, Any]] = []
             for name in names:
                 extra = {"PluginName": name} if name else {}
-                found.append(
-                    self.ssm(
-                        "get_command_invocation",
-                        CommandId=command_id,
-                        InstanceId=instance_id,
-                        **extra,
+                try:
+                    found.append(
+                        self.ssm(
+                            "get_command_invocation",
+                            CommandId=command_id,
+                            InstanceId=instance_id,
+                            **extra,
+                        )
                     )
-                )
+                except ClientError as exc:
+                    # a later step SSM has not reached yet (or never will, once cancelled)
+                    if not found or code_of(exc) != "InvocationDoesNotExist":
+                        raise
+                    found.append({"PluginName": name, "Status": "Pending"})
             return Invocation.fold(found)
 
         try:

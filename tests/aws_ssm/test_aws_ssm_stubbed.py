@@ -208,6 +208,17 @@ def test_installing_dependencies_is_still_pending(stubbed: Stubbed) -> None:
     assert stubbed.adapter.status(handle(steps=steps)).state is Observed.PENDING
 
 
+def test_a_step_ssm_has_not_reached_counts_as_pending(stubbed: Stubbed) -> None:
+    steps = ["InstallDependencies", "FaultInjection"]
+    stubbed.get(
+        invocation("InProgress", plugin="InstallDependencies"), plugin="InstallDependencies"
+    )
+    stubbed.ssm.add_client_error("get_command_invocation", **client_error("InvocationDoesNotExist"))
+    seen = stubbed.adapter.status(handle(steps=steps))
+    assert seen.state is Observed.PENDING
+    assert "FaultInjection: Pending" in seen.native
+
+
 def test_a_failed_step_fails_the_invocation(stubbed: Stubbed) -> None:
     steps = ["InstallDependencies", "FaultInjection"]
     stubbed.get(
