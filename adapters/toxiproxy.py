@@ -19,15 +19,17 @@ How the adapter finds its own work again (no state of its own; the handle is a c
   deletes exactly that toxic (404 = already recovered);
 - ``down`` leaves a ``noop`` toxic named after the execution on the proxy as its marker
   (toxics survive a disabled proxy); recovery enables the proxy only when this execution
-  was the one that disabled it;
+  was the one that disabled it (a proxy found disabled gets a ``was-down`` marker instead
+  and stays disabled);
 - a proxy made for the run (``ensure_proxy`` in the selector) carries a ``noop`` marker
   toxic too, and recovery deletes the proxy only when that marker is there.
 
 Selector: ``{"names": [...]}``, ``{"pattern": "<regex searched in the name>"}`` or
 ``{"ensure_proxy": {"name", "upstream", "listen"}}``, plus ``limit``. ``ensure_proxy``
-creates the proxy when it is missing (``listen`` defaults to ``127.0.0.1:0``, an ephemeral
-loopback port, reported in the target and the status text) and adopts an existing proxy of
-that name with the same upstream and listen port.
+creates the proxy when it is missing and adopts an existing proxy of that name with the same
+upstream and listen port. ``listen`` defaults to ``127.0.0.1:0``, an ephemeral port on the
+Toxiproxy host's loopback, reported in the status text; give an address clients can reach
+(e.g. ``0.0.0.0:21212``) when Toxiproxy runs on another host or in a container.
 
 What it cannot do:
 
@@ -591,6 +593,8 @@ class ToxiproxyAdapter(Adapter):
                 observation = self._inject_down(proxy, execution.id)
             else:
                 observation = self._inject_toxic(execution, proxy, name)
+        if execution.fault == DOWN:
+            name = toxic_name(execution.id, "down")
         data = {"proxy": proxy, "toxic": name, "fault": execution.fault, "created_proxy": created}
         log.info(
             "injected",
