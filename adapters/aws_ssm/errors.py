@@ -18,6 +18,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
@@ -54,7 +55,16 @@ ERROR_MAP: Mapping[type[BaseException], type[HubError]] = {
     PartialCredentialsError: InvalidInput,
     ProfileNotFound: InvalidInput,
     NoRegionError: InvalidInput,
+    # a request botocore refuses to send: the adapter's bug or a value no schema caught
+    ParamValidationError: RejectedByTool,
     BotoCoreError: BackendUnavailable,
+}
+#: the config field an InvalidInput of these types points at
+_CONFIG_FIELD: Mapping[type[BaseException], list[str]] = {
+    NoCredentialsError: ["config", "profile"],
+    PartialCredentialsError: ["config", "profile"],
+    ProfileNotFound: ["config", "profile"],
+    NoRegionError: ["config", "region"],
 }
 
 
@@ -91,6 +101,6 @@ def translate(
         )
     for exc_type, hub_type in ERROR_MAP.items():
         if isinstance(exc, exc_type):
-            field = ["config", "profile"] if hub_type is InvalidInput else None
+            field = _CONFIG_FIELD.get(exc_type)
             return hub_type(str(exc), field=field, native_message=str(exc), **context)
     return None

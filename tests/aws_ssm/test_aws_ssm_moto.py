@@ -316,3 +316,12 @@ def test_health_names_each_fault_document(backend_config: dict[str, Any]) -> Non
     assert "AWSFIS-Run-CPU-Stress" in health.faults["cpu-stress"].reason
     assert not health.faults["disk-fill"].available
     assert "Not-There" in health.faults["disk-fill"].reason
+
+
+def test_an_unknown_profile_is_invalid_input_naming_the_config_field(
+    backend_config: dict[str, Any],
+) -> None:
+    adapter = AwsSsmAdapter({**backend_config, "profile": "no-such-profile"})
+    with pytest.raises(InvalidInput) as err:
+        adapter.discover("cpu-stress", {"tags": {"team": "x"}})
+    assert err.value.field == ["config", "profile"]
