@@ -115,6 +115,14 @@ def test_reset_peer_resets_new_connections(adapter: ToxiproxyAdapter, proxy: Pro
     assert reset.received == 0
 
 
+def test_slow_close_holds_back_the_close(adapter: ToxiproxyAdapter, proxy: ProxyInfo) -> None:
+    # the upstream answers and closes at once; the client sees the close 300 ms later
+    _inject(adapter, proxy, "slow-close", delay=300)
+    held = fetch(proxy.port, 100)
+    assert held.received > 100
+    assert 0.3 <= held.seconds < 3, held
+
+
 def test_slicer_still_delivers_everything(adapter: ToxiproxyAdapter, proxy: ProxyInfo) -> None:
     _inject(adapter, proxy, "slicer", average_size=100, size_variation=50, delay=100)
     assert fetch(proxy.port, 5_000).received > 5_000
