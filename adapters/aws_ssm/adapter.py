@@ -31,6 +31,9 @@ netem qdiscs, ifb redirects and the documents' iptables chains, and fails if any
 recovery succeeds only when that command succeeds. ``status`` reports such a fault as
 ``injected`` until its duration is up or the rollback has succeeded.
 
+**If the hub goes away.** The execution's lease is not used: the document is its own
+dead-man switch, ending the fault after ``DurationSeconds`` whether or not anyone polls.
+
 **Idempotency.** SendCommand has no client token; each command's ``Comment`` is derived
 from the execution id (:func:`~adapters.aws_ssm.commands.comment_for`), and ``inject`` and
 ``recover`` look it up with ListCommands first, so a retried inject adopts the command and
