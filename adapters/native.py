@@ -68,7 +68,6 @@ class NativeAdapter(Adapter):
     needs_agents: ClassVar[bool] = True
     config_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
-        "required": ["agents"],
         "properties": {
             "agents": {
                 "type": "array",

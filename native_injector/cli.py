@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -216,6 +217,10 @@ def main(
         if tls_ca:
             ssl |= {"ssl_ca_certs": str(tls_ca), "ssl_cert_reqs": 2}  # ssl.CERT_REQUIRED
     log.info("serving", extra={"listen": f"{host}:{port}", "agent": agent, "state_dir": str(state)})
+    # uvicorn re-raises the stop signal once it has shut down; with these no-op handlers
+    # in place that reaches the cleanup below instead of ending the process first
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **ssl)
     finally:

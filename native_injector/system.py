@@ -54,6 +54,7 @@ def netns_prefix(netns: str | None) -> list[str]:
 class ProcessInfo:
     pid: int
     ppid: int
+    session: int
     name: str  # the kernel's short name (``comm``)
     state: str  # one letter: R, S, D, T, Z...
     starttime: int  # clock ticks after boot; with the pid, names one process for good
@@ -81,6 +82,7 @@ def process(pid: int) -> ProcessInfo | None:
     return ProcessInfo(
         pid=pid,
         ppid=int(fields[1]),
+        session=int(fields[3]),
         name=name,
         state=fields[0],
         starttime=int(fields[19]),
@@ -121,6 +123,11 @@ def marked_pids(execution_id: str) -> list[int]:
         if needle in env.split(b"\0"):
             found.append(int(entry))
     return found
+
+
+def session_members(leader: int) -> list[int]:
+    """Processes in the session ``leader`` started (they keep it after the leader exits)."""
+    return [p.pid for p in processes() if p.session == leader and p.state not in ("Z", "X")]
 
 
 def terminate(pids: Sequence[int], *, grace: float = 3.0) -> None:

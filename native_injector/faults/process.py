@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import model_validator
@@ -18,6 +20,20 @@ from native_injector import system
 from native_injector.faults.base import Context, Fault, Selector
 from native_injector.problems import InvalidRequest, Missing, Rejected
 from native_injector.state import Record
+
+_SETTLE_SECONDS = 5.0
+
+
+def _settles(info: system.ProcessInfo, done: Callable[[str], bool]) -> bool:
+    """Wait until the process' state satisfies ``done`` (or it is gone)."""
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    while True:
+        now = system.same_process(info.pid, info.starttime)
+        if now is None or done(now.state):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
 
 
 class ProcessSelector(Selector):
@@ -123,6 +139,9 @@ class ProcessPause(_ProcessFault):
         record.applied = {"pid": info.pid, "starttime": info.starttime}
         ctx.save(record)
         os.kill(info.pid, signal.SIGSTOP)
+        # the stop takes effect when the process is next scheduled, not at kill()
+        if not _settles(info, lambda state: state == "T"):
+            raise Rejected(f"process {info.pid} did not stop within {_SETTLE_SECONDS:g}s")
         record.metrics = {"processes": 1.0}
         record.native = f"stopped {info.name} ({info.pid})"
 
@@ -141,5 +160,7 @@ class ProcessPause(_ProcessFault):
         pid = record.applied.get("pid")
         if pid is None:
             return
-        if system.same_process(int(pid), record.applied.get("starttime")) is not None:
+        info = system.same_process(int(pid), record.applied.get("starttime"))
+        if info is not None:
             os.kill(int(pid), signal.SIGCONT)
+            _settles(info, lambda state: state != "T")

@@ -87,10 +87,12 @@ class _Stress(Fault):
         return True, f"stress-ng running as pid {pid}"
 
     def revert(self, record: Record, ctx: Context) -> None:
-        pids = set(system.marked_pids(record.execution_id))
+        # workers rewrite their environment (process titles) but stay in the leader's session
+        leaders = set(system.marked_pids(record.execution_id))
         pid = record.applied.get("pid")
-        if pid is not None and system.same_process(int(pid), record.applied.get("starttime")):
-            pids.add(int(pid))
+        if pid is not None:
+            leaders.add(int(pid))
+        pids = {m for leader in leaders for m in system.session_members(leader)}
         system.terminate(sorted(pids))
         if pid is not None and (child := _children.pop(int(pid), None)) is not None:
             try:

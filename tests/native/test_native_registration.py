@@ -1,0 +1,134 @@
+"""Registration and heartbeat against a stand-in for the hub's two agent endpoints.
+
+The stand-in is a recording HTTP server that answers as ``hub/api`` does
+(``POST /agents/register`` → ``{"agent", "heartbeat_seconds"}``, ``POST /agents/heartbeat``
+→ 200, or 404 for an agent it does not know); the hub's own tests cover the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from native_peers import Injector, free_port, inject, observe, wait_for
+
+
+class StandInHub:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.known: set[str] = set()
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                hub.calls.append((self.path, self.headers.get("authorization", ""), body))
+                if self.path == "/agents/register":
+                    hub.known.add(body["name"])
+                    self._answer(200, {"agent": body["name"], "heartbeat_seconds": 0.3})
+                elif self.path == "/agents/heartbeat" and body["name"] in hub.known:
+                    self._answer(200, {"agent": body["name"], "heartbeat_seconds": 0.3})
+                else:
+                    self._answer(404, {"type": "not_found", "title": "register first"})
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def of(self, path: str) -> list[dict[str, Any]]:
+        return [body for p, _, body in self.calls if p == path]
+
+
+@pytest.fixture
+def hub_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def agent(fresh_injector: Injector, hub_port: int) -> Injector:
+    fresh_injector.extra = [
+        "--hub",
+        f"http://127.0.0.1:{hub_port}",
+        "--token",
+        "agent-secret",
+        "--name",
+        "edge-1",
+        "--labels",
+        "zone=a, rack=7",
+    ]
+    return fresh_injector
+
+
+@pytest.fixture
+def hub(hub_port: int) -> Iterator[StandInHub]:
+    stand_in = StandInHub(hub_port)
+    try:
+        yield stand_in
+    finally:
+        stand_in.stop()
+
+
+def test_registers_with_its_token_name_url_labels_and_capabilities(agent: Injector, hub):
+    agent.start()
+    assert wait_for(lambda: hub.of("/agents/register"), timeout=10)
+    _, auth, body = hub.calls[0]
+    assert auth == "Bearer agent-secret"
+    assert body["name"] == "edge-1"
+    assert body["url"] == agent.url
+    assert body["labels"] == {"zone": "a", "rack": "7"}
+    assert body["api_token"] == agent.token
+    assert body["version"]
+    assert body["capabilities"]["process-pause"] == {"available": True, "reason": ""}
+    assert set(body["capabilities"]) >= {"network-delay", "cpu-stress", "host-script"}
+
+
+def test_heartbeats_carry_the_active_executions(agent: Injector, hub, sleeper):
+    agent.start()
+    assert wait_for(lambda: hub.of("/agents/heartbeat"), timeout=10)
+    assert hub.of("/agents/heartbeat")[-1]["active"] == []
+    with agent.client() as api:
+        inject(api, "beat-pause", "process-pause", {"pid": sleeper.pid})
+        assert wait_for(lambda: hub.of("/agents/heartbeat")[-1]["active"] == ["beat-pause"])
+        observe(api, "recover", "beat-pause")
+    assert wait_for(lambda: hub.of("/agents/heartbeat")[-1]["active"] == [])
+
+
+def test_registers_again_when_the_hub_forgot_it(agent: Injector, hub):
+    agent.start()
+    assert wait_for(lambda: hub.of("/agents/heartbeat"), timeout=10)
+    hub.known.clear()  # the hub lost its agent table
+    assert wait_for(lambda: len(hub.of("/agents/register")) >= 2, timeout=10)
+    assert wait_for(lambda: "edge-1" in hub.known)
+
+
+def test_keeps_serving_while_the_hub_is_down_and_registers_once_it_is_up(
+    agent: Injector, hub_port: int
+):
+    agent.start()  # nothing listens on the hub port yet
+    with agent.client() as api:
+        assert api.get("/v1/health").status_code == 200
+    late = StandInHub(hub_port)
+    try:
+        assert wait_for(lambda: late.of("/agents/register"), timeout=20)
+        assert agent.proc is not None and agent.proc.poll() is None
+    finally:
+        late.stop()
