@@ -281,8 +281,9 @@ class AwsSsmAdapter(Adapter):
         if invocation is None:
             return Observation(Observed.PENDING, native="sent; SSM has no invocation yet")
         held_until = self._held_until(data, invocation)
+        where = self._full_output(data)
         if invocation.status != "Success" or held_until is None or held_until <= _now():
-            return invocation.observation(chars)
+            return invocation.observation(chars, extra=where)
         # the document returned, but a network fault is held until its duration is up
         found = self.api.find_command(
             data["instance_id"],
@@ -303,8 +304,16 @@ class AwsSsmAdapter(Adapter):
         if done is not None:
             note += f"; network rollback {done.native()}"
         return dataclasses.replace(
-            invocation.observation(chars, extra=(note,)), state=Observed.INJECTED
+            invocation.observation(chars, extra=(note, *where)), state=Observed.INJECTED
         )
+
+    def _full_output(self, data: Mapping[str, Any]) -> tuple[str, ...]:
+        """Where the whole output is, when SSM sends it to CloudWatch Logs."""
+        group = self.settings.log_group
+        if not group:
+            return ()
+        streams = f"{data['command_id']}/{data['instance_id']}/<step>/stdout|stderr"
+        return (f"full output: CloudWatch Logs group {group}, streams {streams}",)
 
     def _held_until(self, data: Mapping[str, Any], invocation: Invocation) -> datetime | None:
         """When a network fault's duration is up, counted from its step's start."""

@@ -325,3 +325,24 @@ def test_an_unknown_profile_is_invalid_input_naming_the_config_field(
     with pytest.raises(InvalidInput) as err:
         adapter.discover("cpu-stress", {"tags": {"team": "x"}})
     assert err.value.field == ["config", "profile"]
+
+
+def test_a_log_group_sends_the_output_to_cloudwatch_and_says_where(
+    backend_config: dict[str, Any], launch: Any, team: str
+) -> None:
+    (instance,) = launch(1, team=team)
+    adapter = AwsSsmAdapter({**backend_config, "log_group": "/chaoshub/ssm"})
+    requests: list[dict[str, Any]] = []
+    adapter.clients.get("ssm").meta.events.register(
+        "provide-client-params.ssm.SendCommand", lambda params, **_: requests.append(params)
+    )
+    run = execution("io-stress", instance, {})
+    data, seen = adapter.inject(run)
+    assert requests[0]["CloudWatchOutputConfig"] == {
+        "CloudWatchLogGroupName": "/chaoshub/ssm",
+        "CloudWatchOutputEnabled": True,
+    }
+    assert (
+        f"CloudWatch Logs group /chaoshub/ssm, streams {data['command_id']}/{instance}/"
+        in seen.messages[0]
+    )
