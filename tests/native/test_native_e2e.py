@@ -1,0 +1,119 @@
+"""End to end: the hub's API, a worker and beat as processes, and a native injector that
+registers with an agent token the hub issued. A run started through GraphQL pauses a real
+process; aborting it resumes the process; an injector that stops heartbeating goes offline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from native_peers import Injector, proc_state
+
+from tests.support import queries as Q
+from tests.support.stack import GraphQL, Stack, wait_for
+
+pytestmark = pytest.mark.slow
+
+# a Redis database of its own, so other end-to-end suites never see these tasks
+REDIS_URL = "redis://127.0.0.1:6379/12"
+
+AGENTS = """query { agents { name url online labels capabilities } }"""
+CREATE_TOKEN = """mutation($name: String!) { createApiToken(name: $name, role: "agent") {
+  __typename ... on CreatedApiToken { token } ... on Error { code message } } }"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    workdir = tmp_path_factory.mktemp("native-stack")
+    s = Stack(workdir=workdir, database_url=f"sqlite:///{workdir / 'hub.db'}", broker_url=REDIS_URL)
+    try:
+        s.start_api()
+        s.start_worker("w1")
+        s.start_beat()
+        yield s
+    except Exception:
+        print(s.logs())
+        raise
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def gql(stack: Stack) -> Iterator[GraphQL]:
+    client = GraphQL(stack.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def agent(stack: Stack, gql: GraphQL, scripts_dir: Path, tmp_path: Path) -> Iterator[Injector]:
+    name = f"e2e-{uuid.uuid4().hex[:6]}"
+    token = gql(CREATE_TOKEN, name=f"agent:{name}")["createApiToken"]["token"]
+    state = tmp_path / "agent"
+    state.mkdir()
+    inj = Injector(
+        state,
+        scripts_dir,
+        extra=["--hub", stack.url, "--token", token, "--name", name, "--labels", "role=e2e"],
+    )
+    try:
+        inj.start()
+        yield inj
+    finally:
+        inj.stop()
+
+
+def _agent(gql: GraphQL, name: str) -> dict | None:
+    return next((a for a in gql(AGENTS)["agents"] if a["name"] == name), None)
+
+
+def _name(agent: Injector) -> str:
+    return agent.extra[agent.extra.index("--name") + 1]
+
+
+def test_an_agent_registers_and_shows_online_with_its_capabilities(gql, agent):
+    name = _name(agent)
+    seen = wait_for(lambda: _agent(gql, name), 20, what="the agent in the hub")
+    assert seen["online"] and seen["url"] == agent.url
+    assert seen["labels"] == {"role": "e2e"}
+    assert seen["capabilities"]["process-pause"]["available"] is True
+    netem = seen["capabilities"]["network-delay"]
+    assert netem["available"] or netem["reason"]
+
+
+def test_a_run_through_graphql_pauses_a_real_process_and_abort_resumes_it(gql, agent, sleeper):
+    name = _name(agent)
+    wait_for(lambda: (_agent(gql, name) or {}).get("online"), 20, what="agent online")
+    started = gql(
+        Q.START_RUN,
+        input={
+            "faultType": "native/process-pause",
+            "backend": "native",
+            "params": {},
+            "selector": {"agents": [name], "pid": sleeper.pid},
+            "durationSeconds": 120,
+        },
+    )["startRun"]
+    assert started["__typename"] == "Run", started
+    run_id = started["id"]
+    wait_for(lambda: gql(Q.RUN, id=run_id)["run"]["phase"] == "running", 30, what="running")
+    assert proc_state(sleeper.pid) == "T"
+
+    gql(Q.ABORT, id=run_id)
+    wait_for(lambda: gql(Q.RUN, id=run_id)["run"]["phase"] == "aborted", 30, what="aborted")
+    assert proc_state(sleeper.pid) in ("S", "R")
+    with agent.client() as api:
+        assert api.get("/v1/executions").json()["executions"] == []
+
+
+def test_an_agent_that_stops_heartbeating_goes_offline(gql, agent):
+    name = _name(agent)
+    wait_for(lambda: (_agent(gql, name) or {}).get("online"), 20, what="agent online")
+    agent.kill9()
+    wait_for(lambda: not _agent(gql, name)["online"], 30, what="agent offline")
