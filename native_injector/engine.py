@@ -250,7 +250,7 @@ class Injector:
         try:
             fault.revert(record, self.ctx)
             still, native = fault.present(record, self.ctx)
-            if still and fault.name != "host-script":
+            if still and fault.observable:
                 raise RuntimeError(f"still in effect after revert: {native}")
         except Exception as exc:
             self._retry_at[record.execution_id] = time.time() + RETRY_SECONDS

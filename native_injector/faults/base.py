@@ -60,6 +60,8 @@ class Fault:
     requires: ClassVar[tuple[str, ...]] = ()
     #: instant faults are done once applied; there is nothing to revert
     instant: ClassVar[bool] = False
+    #: whether ``present`` can see the effect from the host (a script's cannot)
+    observable: ClassVar[bool] = True
     #: the pydantic model of this fault's selector
     selector_model: ClassVar[type[Selector]] = HostSelector
 

@@ -66,6 +66,7 @@ def _run(path: Path, args: list[str], record: Record, phase: str, timeout: float
 class HostScript(Fault):
     name = "host-script"
     requires = ("scripts-dir",)
+    observable = False
 
     def apply(self, record: Record, ctx: Context) -> None:
         params: dict[str, Any] = record.params

@@ -291,9 +291,10 @@ class NetPair:
         assert match, out
         return float(match.group(1))
 
-    def throughput(self, seconds: float = 2.0) -> float:
-        """Bytes per second a TCP stream from ``a`` to ``b`` achieves."""
+    def throughput(self, seconds: float = 2.0, address: str | None = None) -> float:
+        """Bytes per second a TCP stream from ``a`` to ``b`` (at ``address``) achieves."""
         port = 5201
+        address = address or self.addr_b
         receiver = subprocess.Popen(
             [
                 "ip",
@@ -303,7 +304,7 @@ class NetPair:
                 sys.executable,
                 "-c",
                 _RECEIVER,
-                self.addr_b,
+                address,
                 str(port),
             ],
             stdout=subprocess.PIPE,
@@ -319,7 +320,7 @@ class NetPair:
                 sys.executable,
                 "-c",
                 _SENDER,
-                self.addr_b,
+                address,
                 str(port),
                 str(seconds),
                 timeout=seconds + 30,

@@ -298,6 +298,26 @@ def test_network_bandwidth_limits_the_rate(api, netpair: NetPair):
     assert netpair.throughput(1.0) * 8 / 1000 > 5 * rate_kbit
 
 
+def test_network_bandwidth_toward_a_peer_limits_only_that_peer(api, netpair: NetPair):
+    eid = _id("bw-peer")
+    rate_kbit = 2000
+    inject(
+        api,
+        eid,
+        "network-bandwidth",
+        netpair.selector,
+        {"rate_kbit": rate_kbit, "peers": [netpair.addr_b]},
+    )
+    try:
+        assert "htb" in netpair.root_qdisc()
+        limited = netpair.throughput(2.0, netpair.addr_b) * 8 / 1000
+        assert 0.5 * rate_kbit <= limited <= 1.3 * rate_kbit, f"{limited:.0f} kbit/s"
+        assert netpair.throughput(1.0, netpair.addr_b2) * 8 / 1000 > 5 * rate_kbit
+    finally:
+        observe(api, "recover", eid)
+    assert "htb" not in netpair.root_qdisc()
+
+
 def test_network_bandwidth_refuses_an_interface_with_someone_elses_qdisc(api, netpair):
     subprocess.run(
         ["tc", "-n", netpair.a, "qdisc", "add", "dev", netpair.if_a, "root", "handle", "7:", "htb"],
