@@ -8,8 +8,10 @@ the adapter.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,12 @@ from toxiproxy_peers import FakeToxiproxy, ProxyInfo, Upstream, fake_toxiproxy, 
 
 from adapters.toxiproxy import ToxiproxyAdapter
 from hub import catalog
+
+# `tests.support` (the hub process helpers) imports from the repository root, which
+# `python -m pytest` puts on sys.path and the bare `pytest` script does not
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
 
 @pytest.fixture(scope="session")
