@@ -157,6 +157,13 @@ class DockerAdapter(Adapter):
         driver.validate(execution.params)
         with self.translate_errors(execution.target.id):
             engine = self._engine()
+            attrs = engine.inspect(execution.target.id)
+            if attrs is not None and selection.is_skipped(
+                (attrs.get("Config") or {}).get("Labels")
+            ):
+                raise RejectedByTool(
+                    "the container is labelled to be skipped (chaoshub.skip=true)", native_code=403
+                )
             if driver.needs:
                 reason = netns.probe(engine.client, self.settings).get(driver.needs, "")
                 if reason:

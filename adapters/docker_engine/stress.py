@@ -1,10 +1,17 @@
-"""CPU, memory and I/O stress with stress-ng in a container beside the target.
+"""CPU, memory and I/O stress with stress-ng, beside the target or inside it.
 
-The stressor runs from ``stress_image`` under the target's cgroup parent and with copies of
-the target's CPU and memory limits, so it cannot take more of the host than the target
-itself may (it is a sibling cgroup, not the target's own). Its name derives from the
-execution and the target, so a retried inject finds it, and stress-ng's own ``--timeout``
-(duration + 30 s) ends it even if the hub never comes back. Recovery removes it.
+``placement: beside`` (the default, as Pumba does): stress-ng runs in a container of its own
+from ``stress_image``, under the target's cgroup parent and with copies of the target's CPU
+and memory limits, so it cannot take more of the host than the target itself may (a
+sibling cgroup, not the target's own). Its name derives from the execution and the
+target, so a retried inject finds it. Recovery removes it.
+
+``placement: inside``: stress-ng from the target's own image is started with exec, so it
+runs in the target's cgroup and under its limits exactly. It needs ``sh`` and ``stress-ng``
+in the target; its pid file (named from the execution) lets any worker find and end it.
+
+Either way stress-ng's own ``--timeout`` (duration + 30 s) ends it even if the hub never
+comes back.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -56,46 +64,56 @@ def _cpu_limit(host: Mapping[str, Any]) -> dict[str, int]:
     return {}
 
 
-class Stress(Driver):
-    name: ClassVar[str] = "stress"
+# fixed scripts; every value arrives as a positional parameter, never inside the script
+_START = 'echo $$ > "$0"; exec "$@" 2> "$0.err"'
+# alive = the pid in the file runs stress-ng now: not the shell before its exec, not a
+# reused pid, not a zombie
+_ALIVE = (
+    'p="$(cat "$0" 2>/dev/null)" && [ -n "$p" ]'
+    ' && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = stress-ng ]'
+    ' && ! grep -q "^State:.*zombie" "/proc/$p/status" 2>/dev/null'
+)
+_STOP = f'if {_ALIVE}; then kill -TERM "$p"; fi; rm -f "$0" "$0.err"'
+_SEEN = 'test -e "$0"'
 
-    def validate(self, params: Mapping[str, Any]) -> None:
-        workers = sum(
-            int(params.get(k, d))
-            for k, d in (("cpu_workers", 1), ("memory_workers", 0), ("io_workers", 0))
-        )
-        if workers == 0:
-            raise InvalidInput("ask for at least one worker", field=["params", "cpu_workers"])
 
-    def _find(self, engine: Engine, execution: Execution) -> Any | None:
+def _metrics(execution: Execution) -> dict[str, float]:
+    p = execution.params
+    return {
+        "cpu_workers": float(p.get("cpu_workers", 1)),
+        "cpu_load_percent": float(p.get("cpu_load_percent", 100)),
+        "memory_workers": float(p.get("memory_workers", 0)),
+        "memory_mb": float(p.get("memory_mb", 128)),
+    }
+
+
+def _timeout(execution: Execution) -> int:
+    planned = execution.duration_seconds or execution.lease_seconds or 600
+    return math.ceil(planned) + GRACE
+
+
+class _Beside:
+    """stress-ng in a container of its own next to the target."""
+
+    def find(self, engine: Engine, execution: Execution) -> Any | None:
         try:
             return engine.client.containers.get(sidecar_name(execution))
         except docker.errors.NotFound:
             return None
 
-    def inject(self, engine: Engine, execution: Execution) -> tuple[dict[str, Any], Observation]:
-        name = sidecar_name(execution)
-        data = {"container": execution.target.id, "stressor": name}
-        existing = self._find(engine, execution)
+    def start(self, engine: Engine, execution: Execution, attrs: Mapping[str, Any]) -> Observation:
+        existing = self.find(engine, execution)
         if existing is not None:
-            observed = self._observe(existing)
-            return data, Observation(
-                observed.state,
-                native=f"{observed.native} (adopted)",
-                metrics=self._metrics(execution),
-            )
-        attrs = engine.inspect_or_raise(execution.target.id)
-        if not (attrs.get("State") or {}).get("Running"):
-            raise RejectedByTool("the container is not running", native_code=409)
+            observed = self.observe(existing)
+            return Observation(observed.state, native=f"{observed.native} (adopted)")
         config = engine.config
         ensure_image(engine.client, config.stress_image, config.pull_images)
-        planned = execution.duration_seconds or execution.lease_seconds or 600
         host = attrs.get("HostConfig") or {}
         stressor = engine.client.containers.create(
             config.stress_image,
             entrypoint=[config.stress_command],
-            command=stress_args(execution.params, math.ceil(planned) + GRACE),
-            name=name,
+            command=stress_args(execution.params, _timeout(execution)),
+            name=sidecar_name(execution),
             labels={
                 "chaoshub.skip": "true",
                 "chaoshub.helper": execution.id[:200],
@@ -113,24 +131,10 @@ class Stress(Driver):
             stressor.remove(force=True)
             raise
         stressor.reload()
-        return data, Observation(
-            Observed.INJECTED,
-            native=self._observe(stressor).native,
-            metrics=self._metrics(execution),
-        )
+        return self.observe(stressor)
 
     @staticmethod
-    def _metrics(execution: Execution) -> dict[str, float]:
-        p = execution.params
-        return {
-            "cpu_workers": float(p.get("cpu_workers", 1)),
-            "cpu_load_percent": float(p.get("cpu_load_percent", 100)),
-            "memory_workers": float(p.get("memory_workers", 0)),
-            "memory_mb": float(p.get("memory_mb", 128)),
-        }
-
-    @staticmethod
-    def _observe(stressor: Any) -> Observation:
+    def observe(stressor: Any) -> Observation:
         state = stressor.attrs.get("State") or {}
         status = str(state.get("Status") or stressor.status)
         if state.get("Running"):
@@ -141,16 +145,112 @@ class Stress(Driver):
         return Observation(Observed.FAILED, native=f"stress-ng {status} (exit code {code})")
 
     def status(self, engine: Engine, execution: Execution) -> Observation:
-        stressor = self._find(engine, execution)
+        stressor = self.find(engine, execution)
         if stressor is None:
             return Observation(Observed.RECOVERED, native="no stressor")
-        observed = self._observe(stressor)
-        return Observation(observed.state, native=observed.native, metrics=self._metrics(execution))
+        return self.observe(stressor)
 
-    def recover(self, engine: Engine, execution: Execution) -> Observation:
-        stressor = self._find(engine, execution)
+    def stop(self, engine: Engine, execution: Execution) -> Observation:
+        stressor = self.find(engine, execution)
         if stressor is None:
             return Observation(Observed.RECOVERED, native="no stressor")
         with contextlib.suppress(docker.errors.NotFound):
             stressor.remove(force=True)
         return Observation(Observed.RECOVERED, native="stressor removed")
+
+
+class _Inside:
+    """stress-ng started by exec in the target, in its cgroup."""
+
+    @staticmethod
+    def pidfile(execution: Execution) -> str:
+        return f"/tmp/{sidecar_name(execution)}.pid"
+
+    def _sh(self, engine: Engine, execution: Execution, script: str) -> tuple[int, str]:
+        argv = ["sh", "-c", script, self.pidfile(execution)]
+        code, out = engine.client.containers.get(execution.target.id).exec_run(argv)
+        return int(code or 0), (out or b"").decode("utf-8", "replace").strip()
+
+    def start(self, engine: Engine, execution: Execution, attrs: Mapping[str, Any]) -> Observation:
+        if self._sh(engine, execution, _ALIVE)[0] == 0:
+            return Observation(Observed.INJECTED, native="stress-ng running inside (adopted)")
+        args = stress_args(execution.params, _timeout(execution))
+        target = engine.client.containers.get(execution.target.id)
+        target.exec_run(
+            ["sh", "-c", _START, self.pidfile(execution), "stress-ng", *args], detach=True
+        )
+        for _ in range(20):  # the exec is detached: look until it runs or has failed
+            if self._sh(engine, execution, _ALIVE)[0] == 0:
+                return Observation(Observed.INJECTED, native="stress-ng running inside")
+            time.sleep(0.1)
+        _, why = self._sh(engine, execution, 'cat "$0.err"; rm -f "$0" "$0.err"')
+        raise RejectedByTool(f"stress-ng did not start inside the container: {why or 'no output'}")
+
+    def status(self, engine: Engine, execution: Execution) -> Observation:
+        if self._sh(engine, execution, _ALIVE)[0] == 0:
+            return Observation(Observed.INJECTED, native="stress-ng running inside")
+        if self._sh(engine, execution, _SEEN)[0] == 0:
+            return Observation(Observed.DONE, native="stress-ng ended by itself")
+        return Observation(Observed.RECOVERED, native="no stressor")
+
+    def stop(self, engine: Engine, execution: Execution) -> Observation:
+        if self._sh(engine, execution, _SEEN)[0] != 0:
+            return Observation(Observed.RECOVERED, native="no stressor")
+        self._sh(engine, execution, _STOP)
+        return Observation(Observed.RECOVERED, native="stress-ng ended")
+
+
+_PLACEMENTS: dict[str, _Beside | _Inside] = {"beside": _Beside(), "inside": _Inside()}
+
+
+class Stress(Driver):
+    name: ClassVar[str] = "stress"
+
+    def validate(self, params: Mapping[str, Any]) -> None:
+        workers = sum(
+            int(params.get(k, d))
+            for k, d in (("cpu_workers", 1), ("memory_workers", 0), ("io_workers", 0))
+        )
+        if workers == 0:
+            raise InvalidInput("ask for at least one worker", field=["params", "cpu_workers"])
+
+    @staticmethod
+    def _placement(execution: Execution) -> _Beside | _Inside:
+        return _PLACEMENTS[str(execution.params.get("placement", "beside"))]
+
+    def inject(self, engine: Engine, execution: Execution) -> tuple[dict[str, Any], Observation]:
+        attrs = engine.inspect_or_raise(execution.target.id)
+        if not (attrs.get("State") or {}).get("Running"):
+            raise RejectedByTool("the container is not running", native_code=409)
+        placement = str(execution.params.get("placement", "beside"))
+        data = {
+            "container": execution.target.id,
+            "stressor": sidecar_name(execution),
+            "placement": placement,
+        }
+        observed = self._placement(execution).start(engine, execution, attrs)
+        return data, Observation(
+            observed.state, native=observed.native, metrics=_metrics(execution)
+        )
+
+    def status(self, engine: Engine, execution: Execution) -> Observation:
+        if isinstance(self._placement(execution), _Inside) and not _running(engine, execution):
+            return Observation(
+                Observed.RECOVERED, native="the container stopped, and stress-ng with it"
+            )
+        observed = self._placement(execution).status(engine, execution)
+        return Observation(observed.state, native=observed.native, metrics=_metrics(execution))
+
+    def recover(self, engine: Engine, execution: Execution) -> Observation:
+        if isinstance(self._placement(execution), _Inside) and not _running(engine, execution):
+            return Observation(
+                Observed.RECOVERED,
+                native="container not running",
+                messages=("the container stopped or vanished, and stress-ng with it",),
+            )
+        return self._placement(execution).stop(engine, execution)
+
+
+def _running(engine: Engine, execution: Execution) -> bool:
+    attrs = engine.inspect(execution.target.id)
+    return bool(attrs and (attrs.get("State") or {}).get("Running"))

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from adapters.docker_engine import DockerAdapter
-from hub.errors import InvalidInput, NotFound
+from hub.contract import Execution, Target
+from hub.errors import InvalidInput, NotFound, RejectedByTool
 
 
 @pytest.mark.parametrize(
@@ -88,3 +89,18 @@ def test_an_unknown_name_is_not_found(adapter: DockerAdapter, prefix: str) -> No
     with pytest.raises(NotFound) as err:
         adapter.discover("container-kill", {"names": [f"{prefix}-nobody"]})
     assert err.value.field == ["selector", "names"]
+
+
+def test_a_container_labelled_skip_is_refused_even_when_named_directly(
+    adapter: DockerAdapter, make_container: Any, client: Any
+) -> None:
+    skipped = make_container("skip-direct", labels={"chaoshub.skip": "true"})
+    execution = Execution(
+        id="test-skip",
+        fault="container-pause",
+        params={},
+        target=Target(id=skipped.id, label=skipped.name),
+    )
+    with pytest.raises(RejectedByTool, match="skipped"):
+        adapter.inject(execution)
+    assert client.api.inspect_container(skipped.id)["State"]["Paused"] is False

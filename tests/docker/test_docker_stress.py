@@ -8,12 +8,13 @@ from typing import Any
 
 import docker
 import pytest
+from docker_peers import TOOLS
 
 from adapters.docker_engine import DockerAdapter
 from adapters.docker_engine.stress import sidecar_name
 from hub import catalog as catalog_mod
 from hub.contract import Execution, Handle, Observed
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidInput, NotFound, RejectedByTool
 
 
 def _cpu_seconds(client: docker.DockerClient, name: str) -> float:
@@ -58,6 +59,52 @@ def test_stress_runs_beside_the_target_and_is_removed_on_recovery(
     assert adapter.recover(Handle(execution, None)).state is Observed.RECOVERED
     assert not client.containers.list(all=True, filters={"name": sidecar_name(execution)})
     assert adapter.status(Handle(execution, data)).state is Observed.RECOVERED
+
+
+def test_stress_inside_runs_in_the_target_and_ends_on_recovery(
+    adapter: DockerAdapter, make_container: Any, client: docker.DockerClient
+) -> None:
+    container = make_container(image=TOOLS)  # an image that ships stress-ng
+    params = catalog_mod.load().get("docker/stress").validate_params({"placement": "inside"})
+    [target] = adapter.discover("stress", {"names": [container.name]})
+    execution = Execution(
+        id=f"test-{uuid.uuid4().hex[:10]}",
+        fault="stress",
+        params=params,
+        target=target,
+        duration_seconds=60,
+    )
+
+    _, observation = adapter.inject(execution)
+    assert observation.state is Observed.INJECTED
+    _, again = adapter.inject(execution)
+    assert "adopted" in again.native
+    processes = [" ".join(p) for p in container.top()["Processes"]]
+    assert sum("stress-ng --cpu" in p for p in processes) == 1, processes  # in the target, once
+
+    first, started = _cpu_seconds(client, container.name), time.monotonic()
+    time.sleep(2)
+    used = (_cpu_seconds(client, container.name) - first) / (time.monotonic() - started)
+    assert used >= 0.2, f"the target's cgroup used {used:.2f} CPUs"
+
+    assert adapter.recover(Handle(execution, None)).state is Observed.RECOVERED
+    time.sleep(0.5)
+    assert not any("stress-ng" in " ".join(p) for p in container.top()["Processes"])
+    assert adapter.status(Handle(execution, None)).state is Observed.RECOVERED
+
+
+def test_stress_inside_a_target_without_stress_ng_is_refused(
+    adapter: DockerAdapter, make_container: Any
+) -> None:
+    container = make_container()
+    params = catalog_mod.load().get("docker/stress").validate_params({"placement": "inside"})
+    [target] = adapter.discover("stress", {"names": [container.name]})
+    execution = Execution(
+        id=f"test-{uuid.uuid4().hex[:10]}", fault="stress", params=params, target=target
+    )
+    with pytest.raises(RejectedByTool, match="did not start"):
+        adapter.inject(execution)
+    assert adapter.status(Handle(execution, None)).state is Observed.RECOVERED
 
 
 def test_stress_without_any_worker_is_refused() -> None:
