@@ -645,9 +645,9 @@ class ToxiproxyAdapter(Adapter):
                     native_message="toxic already exists",
                 ) from None
             have = toxic.get("attributes") or {}
-            if any(have.get(k) != v for k, v in attributes.items()) or not math.isclose(
-                float(toxic.get("toxicity", 1.0)), toxicity
-            ):
+            # Toxiproxy keeps toxicity as a float32: compare at that precision
+            same_toxicity = math.isclose(float(toxic.get("toxicity", 1.0)), toxicity, abs_tol=1e-6)
+            if any(have.get(k) != v for k, v in attributes.items()) or not same_toxicity:
                 path = _proxy_path(proxy, "toxics", name)
                 toxic = self.api.update(path, {"attributes": attributes, "toxicity": toxicity})
             native = "adopted"
