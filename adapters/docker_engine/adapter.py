@@ -232,9 +232,12 @@ class DockerAdapter(Adapter):
         faults: dict[str, FaultAvailability] = {}
         for name, driver in sorted(DRIVERS.items()):
             reason = reasons.get(driver.needs, "") if driver.needs else ""
-            if name == stress.Stress.name:
-                reason = stress_reason
             faults[name] = FaultAvailability(available=not reason, reason=reason)
+        if stress_reason:
+            # placement inside needs no image, only stress-ng in the target's own
+            faults[stress.Stress.name] = FaultAvailability(
+                available=True, reason=f"placement beside only: {stress_reason}"
+            )
         engine_name = next(
             (
                 c.get("Name", "")

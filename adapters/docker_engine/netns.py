@@ -149,24 +149,19 @@ def enter(
 
 # -- kernel capability probe -------------------------------------------------------------------
 
-#: feature -> the commands that must succeed, in a fresh namespace
-_PROBES: dict[str, list[list[str]]] = {
-    "netem": [
-        ["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"],
-        ["tc", "qdisc", "del", "dev", "lo", "root"],
-    ],
-    "tbf": [
-        ["tc", "qdisc", "add", "dev", "lo", "root", "tbf",
-         "rate", "1mbit", "burst", "32kbit", "latency", "100ms"],
-        ["tc", "qdisc", "del", "dev", "lo", "root"],
-    ],
+#: feature -> the command that must succeed in a fresh namespace; the qdisc probes are
+#: undone after (in sidecar mode one namespace serves every probe; with nsenter each
+#: command gets a namespace of its own, so the undo there is a harmless no-op)
+_PROBES: dict[str, list[str]] = {
+    "netem": ["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"],
+    "tbf": ["tc", "qdisc", "add", "dev", "lo", "root", "tbf",
+            "rate", "1mbit", "burst", "32kbit", "latency", "100ms"],
     "iptables-statistic": [
-        [
-            "iptables", "-w", "5", "-A", "INPUT", "-m", "statistic", "--mode", "random",
-            "--probability", "0.5", "-m", "comment", "--comment", "chaoshub:probe", "-j", "DROP",
-        ],
+        "iptables", "-w", "5", "-A", "INPUT", "-m", "statistic", "--mode", "random",
+        "--probability", "0.5", "-m", "comment", "--comment", "chaoshub:probe", "-j", "DROP",
     ],
 }  # fmt: skip
+_UNDO = ["tc", "qdisc", "del", "dev", "lo", "root"]
 
 _EXPLAIN = {
     "netem": "the kernel has no sch_netem",
@@ -189,13 +184,11 @@ def probe(client: docker.DockerClient, config: DockerConfig) -> dict[str, str]:
     try:
         # a namespace of its own, thrown away afterwards: nothing probed here touches a target
         with enter(client, config, container_id=None) as shell:
-            for feature, commands in _PROBES.items():
-                reasons[feature] = ""
-                for argv in commands:
-                    result = shell.run(argv)
-                    if not result.ok:
-                        reasons[feature] = f"{_EXPLAIN[feature]} ({result.describe()})"
-                        break
+            for feature, argv in _PROBES.items():
+                result = shell.run(argv)
+                reasons[feature] = "" if result.ok else f"{_EXPLAIN[feature]} ({result.describe()})"
+                if result.ok and argv[0] == "tc":
+                    shell.run(_UNDO)
     except RejectedByTool as exc:
         reasons = dict.fromkeys(_PROBES, f"cannot probe: {exc}")
     with _cache_lock:

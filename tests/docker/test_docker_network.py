@@ -132,6 +132,8 @@ def test_iptables_loss_through_nsenter_on_the_docker_host(
     nsenter = DockerAdapter(
         {**adapter_config, "network_helper": "nsenter"}, backend="podman-nsenter"
     )
+    faults = nsenter.health().faults
+    assert faults["network-loss-iptables"].available and faults["network-rate"].available
     container = make_container()
     execution = _execution(
         nsenter, catalog, "network-loss-iptables", container, mode="nth", every=4
