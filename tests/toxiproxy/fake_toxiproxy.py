@@ -129,9 +129,6 @@ class Toxic:
 # -- proxies and their connections --------------------------------------------------------------
 
 
-_link_ids = itertools.count(1)
-
-
 @dataclass(eq=False)
 class Link:
     """One client connection and its upstream connection."""
@@ -141,7 +138,6 @@ class Link:
     upstream: asyncio.StreamWriter
     #: toxic names that existed when the connection opened (reset_peer's RST needs it)
     born_with: frozenset[str]
-    id: int = field(default_factory=lambda: next(_link_ids))
     decisions: dict[tuple[str, int], bool] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -181,7 +177,7 @@ class Link:
     # -- the timeout toxic runs on the link, not on data ----------------------------------------
 
     def arm_timeouts(self) -> None:
-        """Start, restart or stop timeout toxics' timers after a toxic change or a chunk."""
+        """Start, restart or stop the timeout toxics' timers after a change of toxics."""
         if self.closed:
             return
         loop = asyncio.get_running_loop()
@@ -223,7 +219,7 @@ class Link:
         try:
             while (item := await queue.get()) is not None:
                 data, arrived = item
-                if not await self._through(self.proxy.chain(stream), stream, data, arrived, writer):
+                if not await self._through(self.proxy.chain(stream), data, arrived, writer):
                     return
             for toxic in self.proxy.chain(stream):
                 if toxic.type == "slow_close" and self.runs(toxic):
@@ -237,7 +233,6 @@ class Link:
     async def _through(
         self,
         chain: list[Toxic],
-        stream: str,
         data: bytes,
         arrived: float,
         writer: asyncio.StreamWriter,
@@ -265,12 +260,12 @@ class Link:
                 data = data[: max(0, left)]
                 self.sent[toxic.name] = self.sent.get(toxic.name, 0) + len(data)
                 if data:
-                    rest_ok = await self._through(chain[i + 1 :], stream, data, arrived, writer)
+                    rest_ok = await self._through(chain[i + 1 :], data, arrived, writer)
                     if not rest_ok:
                         return False
                 return self.sent[toxic.name] < a.get("bytes", 0)
             elif toxic.type == "slicer":
-                return await self._slices(chain[i + 1 :], stream, data, arrived, writer, a)
+                return await self._slices(chain[i + 1 :], data, arrived, writer, a)
         writer.write(data)
         await writer.drain()
         return True
@@ -278,7 +273,6 @@ class Link:
     async def _slices(
         self,
         chain: list[Toxic],
-        stream: str,
         data: bytes,
         arrived: float,
         writer: asyncio.StreamWriter,
@@ -288,7 +282,7 @@ class Link:
         while data:
             size = max(1, average + (random.randint(-variation, variation) if variation else 0))
             piece, data = data[:size], data[size:]
-            if not await self._through(chain, stream, piece, arrived, writer):
+            if not await self._through(chain, piece, arrived, writer):
                 return False
             await asyncio.sleep(a.get("delay", 0) / 1_000_000)
         return True
