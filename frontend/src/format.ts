@@ -1,0 +1,47 @@
+import dayjs from 'dayjs';
+import relativeTime from 'dayjs/plugin/relativeTime';
+
+dayjs.extend(relativeTime);
+
+export function clock(at: string | null | undefined): string {
+  return at ? dayjs(at).format('HH:mm:ss') : '—';
+}
+
+export function dateTime(at: string | null | undefined): string {
+  return at ? dayjs(at).format('YYYY-MM-DD HH:mm:ss') : '—';
+}
+
+export function ago(at: string | null | undefined): string {
+  return at ? dayjs(at).fromNow() : 'never';
+}
+
+export function seconds(value: number | null | undefined): string {
+  if (value == null) return '—';
+  if (value < 120) return `${value} s`;
+  if (value < 7200) return `${Math.round(value / 6) / 10} min`;
+  return `${Math.round(value / 360) / 10} h`;
+}
+
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}
+
+const UNIT_SUFFIXES: [RegExp, string][] = [
+  [/_ms$/, 'ms'],
+  [/_seconds$|_s$/, 's'],
+  [/_percent$|_pct$/, '%'],
+  [/_bytes$/, 'bytes'],
+  [/_kbps$/, 'KB/s'],
+  [/_mb$/, 'MB'],
+];
+
+const UNIT_WORDS =
+  /\b(milliseconds|seconds|minutes|percent|bytes|kilobytes|megabytes|gigabytes|KB\/s|kbit\/s|Mbit\/s|probability \(0 to 1\))\b/i;
+
+/** The unit of a parameter, from its name's suffix or its description (the catalog writes
+ * units in descriptions, e.g. "added delay, milliseconds"). */
+export function unitOf(name: string, description: string | undefined): string {
+  for (const [rx, unit] of UNIT_SUFFIXES) if (rx.test(name)) return unit;
+  const m = (description ?? '').match(UNIT_WORDS);
+  return m ? m[1] : '';
+}

@@ -1,0 +1,126 @@
+import { Card, Code, Group, Select, SimpleGrid, Skeleton, Stack, Text, TextInput, Title } from '@mantine/core';
+import { IconSearch } from '@tabler/icons-react';
+import { useMemo } from 'react';
+import { Link, useSearchParams } from 'react-router-dom';
+import { useQuery } from 'urql';
+import { FAULT_TYPES } from '../api/documents';
+import type { Backend, FaultType } from '../api/types';
+import { ErrorAlert } from '../components/ErrorText';
+import { FaultBadges } from '../components/FaultBadges';
+
+type Data = { faultTypes: FaultType[]; backends: Pick<Backend, 'id' | 'name' | 'adapter'>[] };
+
+function options(values: string[]) {
+  return [...new Set(values)].sort().map((v) => ({ value: v, label: v }));
+}
+
+function matches(f: FaultType, text: string): boolean {
+  const hay = [f.id, f.title, f.description, ...f.tags].join(' ').toLowerCase();
+  return text
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .every((w) => hay.includes(w));
+}
+
+export function availabilityHint(f: FaultType, backends: Pick<Backend, 'adapter' | 'name'>[]): { text: string; ok: boolean } {
+  if (f.adapter === 'native') {
+    const up = f.availability.filter((a) => a.available).length;
+    if (!f.availability.length) return { text: 'no agent registered', ok: false };
+    return { text: `available on ${up} of ${f.availability.length} agents`, ok: up > 0 };
+  }
+  const n = backends.filter((b) => b.adapter === f.adapter).length;
+  return n ? { text: `${n} ${f.adapter} backend${n > 1 ? 's' : ''}`, ok: true } : { text: `no ${f.adapter} backend configured`, ok: false };
+}
+
+export function CatalogPage() {
+  const [params, setParams] = useSearchParams();
+  const [{ data, fetching, error }] = useQuery<Data>({ query: FAULT_TYPES });
+  const q = params.get('q') ?? '';
+  const adapter = params.get('adapter');
+  const category = params.get('category');
+  const kind = params.get('kind');
+  const set = (key: string, value: string | null) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    setParams(next, { replace: true });
+  };
+
+  const all = useMemo(() => data?.faultTypes ?? [], [data]);
+  const shown = all.filter(
+    (f) =>
+      (!adapter || f.adapter === adapter) &&
+      (!category || f.category === category) &&
+      (!kind || f.targetKind === kind) &&
+      matches(f, q),
+  );
+
+  return (
+    <Stack>
+      <Group justify="space-between" align="flex-end">
+        <div>
+          <Title order={2}>Catalog</Title>
+          <Text c="dimmed" size="sm">
+            Every fault of every installed tool. Pick one to see its parameters and where it can run.
+          </Text>
+        </div>
+        <Text size="sm" c="dimmed" data-testid="catalog-count">
+          {shown.length} of {all.length} faults
+        </Text>
+      </Group>
+      <Group grow align="flex-end">
+        <TextInput
+          label="Search"
+          placeholder="latency, kill, cpu…"
+          leftSection={<IconSearch size={16} />}
+          value={q}
+          onChange={(e) => set('q', e.currentTarget.value)}
+          data-testid="catalog-search"
+        />
+        <Select label="Adapter" placeholder="any" clearable data={options(all.map((f) => f.adapter))} value={adapter} onChange={(v) => set('adapter', v)} />
+        <Select label="Category" placeholder="any" clearable data={options(all.map((f) => f.category))} value={category} onChange={(v) => set('category', v)} />
+        <Select label="Target kind" placeholder="any" clearable data={options(all.map((f) => f.targetKind))} value={kind} onChange={(v) => set('kind', v)} />
+      </Group>
+      <ErrorAlert error={error} title="Could not load the catalog" />
+      {fetching && !data ? (
+        <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
+          {Array.from({ length: 6 }, (_, i) => (
+            <Skeleton key={i} h={150} />
+          ))}
+        </SimpleGrid>
+      ) : (
+        <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
+          {shown.map((f) => {
+            const hint = availabilityHint(f, data?.backends ?? []);
+            return (
+              <Card
+                key={f.id}
+                withBorder
+                padding="md"
+                component={Link}
+                to={`/catalog/${f.id}`}
+                data-testid="fault-card"
+                data-fault={f.id}
+                style={{ display: 'flex', flexDirection: 'column', gap: 8 }}
+              >
+                <Group justify="space-between" wrap="nowrap" align="flex-start">
+                  <Text fw={600}>{f.title}</Text>
+                  <Code>{f.id}</Code>
+                </Group>
+                <FaultBadges fault={f} />
+                <Text size="sm" c="dimmed" lineClamp={3} style={{ flex: 1 }}>
+                  {f.description}
+                </Text>
+                <Text size="xs" c={hint.ok ? 'teal' : 'orange'}>
+                  {hint.text}
+                </Text>
+              </Card>
+            );
+          })}
+        </SimpleGrid>
+      )}
+      {data && !shown.length && <Text c="dimmed">No fault matches these filters.</Text>}
+    </Stack>
+  );
+}

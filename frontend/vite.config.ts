@@ -1,0 +1,20 @@
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+// The hub serves the built console from hub/static (see hub/api/app.py).
+// In development, `npm run dev` proxies the API to a hub on CHAOSHUB_URL.
+const hub = process.env.CHAOSHUB_URL ?? 'http://127.0.0.1:8080';
+
+export default defineConfig({
+  plugins: [react()],
+  build: {
+    outDir: '../hub/static',
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 2000,
+  },
+  server: {
+    proxy: {
+      '/graphql': { target: hub, ws: true, changeOrigin: true },
+    },
+  },
+});
