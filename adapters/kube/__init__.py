@@ -1,0 +1,15 @@
+"""What the Kubernetes chaos adapters (``litmus``, ``chaos-mesh``) share: one cluster's API."""
+
+from adapters.kube.cluster import CONFIG_PROPERTIES, DNS_LABEL, Cluster, Resource, meta
+from adapters.kube.naming import labels_for, object_name, selector_string
+
+__all__ = [
+    "CONFIG_PROPERTIES",
+    "DNS_LABEL",
+    "Cluster",
+    "Resource",
+    "labels_for",
+    "meta",
+    "object_name",
+    "selector_string",
+]

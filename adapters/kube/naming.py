@@ -1,0 +1,51 @@
+"""Names and labels the Kubernetes adapters give the objects they create.
+
+An object's name derives from the execution id alone, so a retried inject meets its own
+object (409, adopted) and a recovery without handle data finds it by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+#: every object the hub creates carries these labels
+MANAGED_BY = ("app.kubernetes.io/managed-by", "chaoshub")
+EXECUTION_LABEL = "chaoshub.io/execution"
+
+_UNSAFE = re.compile(r"[^a-z0-9-]+")
+
+
+def object_name(execution_id: str, *, prefix: str = "chaoshub", max_length: int = 52) -> str:
+    """A DNS-1123 name for ``execution_id``: lower case, ``[a-z0-9-]``, at most ``max_length``.
+
+    Ids that had to be shortened or changed keep a hash of the original, so two ids
+    never share a name. The default length leaves room for the suffixes the operators
+    add (Litmus names its runner pod ``<engine>-runner`` and its result
+    ``<engine>-<experiment>``).
+    """
+    cleaned = _UNSAFE.sub("-", execution_id.lower()).strip("-")
+    name = f"{prefix}-{cleaned}" if cleaned else prefix
+    if name == f"{prefix}-{execution_id}" and len(name) <= max_length:
+        return name
+    digest = hashlib.sha256(execution_id.encode()).hexdigest()[:10]
+    return f"{name[: max_length - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def execution_label(execution_id: str) -> str:
+    """A label value (at most 63 characters) that names the execution."""
+    return object_name(execution_id, prefix="x", max_length=63)[2:]
+
+
+def selector_string(labels: Mapping[str, str] | str | None) -> str:
+    """``{"app": "web"}`` or ``"app=web"`` as a label selector string."""
+    if not labels:
+        return ""
+    if isinstance(labels, str):
+        return labels.strip()
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def labels_for(execution_id: str) -> dict[str, str]:
+    return {MANAGED_BY[0]: MANAGED_BY[1], EXECUTION_LABEL: execution_label(execution_id)}
