@@ -236,7 +236,9 @@ class DockerAdapter(Adapter):
         if stress_reason:
             # placement inside needs no image, only stress-ng in the target's own
             faults[stress.Stress.name] = FaultAvailability(
-                available=True, reason=f"placement beside only: {stress_reason}"
+                available=True,
+                reason=f"placement beside is unavailable ({stress_reason}); "
+                "placement inside works where the target ships stress-ng",
             )
         engine_name = next(
             (

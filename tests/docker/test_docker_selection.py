@@ -43,9 +43,9 @@ def test_a_malformed_selector_is_refused_with_its_field(
 def test_names_regex_and_labels_select_running_containers(
     adapter: DockerAdapter, make_container: Any, prefix: str
 ) -> None:
-    web1 = make_container("web-1", labels={"tier": "web"})
-    web2 = make_container("web-2", labels={"tier": "web"})
-    db = make_container("db", labels={"tier": "db"})
+    web1 = make_container("web-1", labels={"tier": f"{prefix}-web"})
+    web2 = make_container("web-2", labels={"tier": f"{prefix}-web"})
+    db = make_container("db", labels={"tier": f"{prefix}-db"})
 
     by_name = adapter.discover("container-pause", {"names": [db.name]})
     assert [t.id for t in by_name] == [db.id]
@@ -53,10 +53,10 @@ def test_names_regex_and_labels_select_running_containers(
     assert [t.id for t in by_short_id] == [db.id]
     by_regex = adapter.discover("container-pause", {"names": [f"re2:^{prefix}-web-"]})
     assert {t.id for t in by_regex} == {web1.id, web2.id}
-    by_label = adapter.discover("container-pause", {"labels": {"tier": "web"}})
+    by_label = adapter.discover("container-pause", {"labels": {"tier": f"{prefix}-web"}})
     assert {t.label for t in by_label} == {web1.name, web2.name}
     both = adapter.discover(
-        "container-pause", {"names": [f"re2:^{prefix}-"], "labels": {"tier": "db"}}
+        "container-pause", {"names": [f"re2:^{prefix}-"], "labels": {"tier": f"{prefix}-db"}}
     )
     assert [t.id for t in both] == [db.id]
 
@@ -75,10 +75,10 @@ def test_limit_and_random_sample_the_matches(
 def test_a_container_labelled_skip_is_never_selected(
     adapter: DockerAdapter, make_container: Any, prefix: str
 ) -> None:
-    kept = make_container("keep", labels={"app": "shop"})
-    skipped = make_container("skip", labels={"app": "shop", "chaoshub.skip": "true"})
+    kept = make_container("keep", labels={"app": f"{prefix}-shop"})
+    skipped = make_container("skip", labels={"app": f"{prefix}-shop", "chaoshub.skip": "true"})
 
-    by_label = adapter.discover("container-kill", {"labels": {"app": "shop"}})
+    by_label = adapter.discover("container-kill", {"labels": {"app": f"{prefix}-shop"}})
     assert [t.id for t in by_label] == [kept.id]
     with pytest.raises(NotFound, match="skipped by label") as err:
         adapter.discover("container-kill", {"names": [skipped.name]})
