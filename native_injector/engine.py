@@ -26,7 +26,16 @@ from native_injector.capabilities import Prober
 from native_injector.faults import FAULTS, Context, Fault, netfilter
 from native_injector.metrics import InjectorMetrics
 from native_injector.problems import InvalidRequest, Problem, Rejected
-from native_injector.state import ACTIVE, APPLYING, DONE, FAILED, RECOVERED, Record, StateStore
+from native_injector.state import (
+    ACTIVE,
+    APPLYING,
+    DONE,
+    FAILED,
+    KEEP_ENDED_SECONDS,
+    RECOVERED,
+    Record,
+    StateStore,
+)
 
 log = logging.getLogger("chaoshub.injector.engine")
 
@@ -283,6 +292,7 @@ class Injector:
     def lapse_expired(self, now: float | None = None) -> None:
         """Recover every live injection whose lease lapsed (and retry failed recoveries)."""
         now = now or time.time()
+        self._forget_old(now)
         for record in self.live():
             if record.expires_at > now or self._retry_at.get(record.execution_id, 0) > now:
                 continue
@@ -293,10 +303,24 @@ class Injector:
             self.metrics.lease_lapsed(record.fault)
             try:
                 with self._locked(record.execution_id):
-                    if record.live:
+                    # a status call may have renewed it while this pass waited for the lock
+                    if record.live and record.expires_at <= time.time():
                         self._revert(record, reason, "lease")
             except Problem:
                 pass  # logged and scheduled for retry
+
+    def _forget_old(self, now: float) -> None:
+        """Drop ended records past the keep time from memory and disk."""
+        cutoff = now - KEEP_ENDED_SECONDS
+        with self._lock:
+            old = [
+                e for e, r in self.records.items() if not r.live and (r.ended_at or now) < cutoff
+            ]
+            for execution_id in old:
+                del self.records[execution_id]
+                self._exec_locks.pop(execution_id, None)
+        for execution_id in old:
+            self.store.delete(execution_id)
 
     def restore(self) -> None:
         """Re-adopt what still holds within its lease; recover everything else."""

@@ -58,14 +58,8 @@ class StandInHub:
         return [body for p, _, body in self.calls if p == path]
 
 
-@pytest.fixture
-def hub_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def agent(fresh_injector: Injector, hub_port: int) -> Injector:
-    fresh_injector.extra = [
+def _agent_args(hub_port: int) -> list[str]:
+    return [
         "--hub",
         f"http://127.0.0.1:{hub_port}",
         "--token",
@@ -75,20 +69,28 @@ def agent(fresh_injector: Injector, hub_port: int) -> Injector:
         "--labels",
         "zone=a, rack=7",
     ]
-    return fresh_injector
 
 
-@pytest.fixture
-def hub(hub_port: int) -> Iterator[StandInHub]:
-    stand_in = StandInHub(hub_port)
+@pytest.fixture(scope="module")
+def hub() -> Iterator[StandInHub]:
+    stand_in = StandInHub(free_port())
     try:
         yield stand_in
     finally:
         stand_in.stop()
 
 
+@pytest.fixture(scope="module")
+def agent(hub: StandInHub, scripts_dir, tmp_path_factory) -> Iterator[Injector]:
+    """One registered injector for the tests that only watch what it sends."""
+    inj = Injector(tmp_path_factory.mktemp("agent"), scripts_dir, extra=_agent_args(hub.port))
+    try:
+        yield inj.start()
+    finally:
+        inj.stop()
+
+
 def test_registers_with_its_token_name_url_labels_and_capabilities(agent: Injector, hub):
-    agent.start()
     assert wait_for(lambda: hub.of("/agents/register"), timeout=10)
     _, auth, body = hub.calls[0]
     assert auth == "Bearer agent-secret"
@@ -102,7 +104,6 @@ def test_registers_with_its_token_name_url_labels_and_capabilities(agent: Inject
 
 
 def test_heartbeats_carry_the_active_executions(agent: Injector, hub, sleeper):
-    agent.start()
     assert wait_for(lambda: hub.of("/agents/heartbeat"), timeout=10)
     assert hub.of("/agents/heartbeat")[-1]["active"] == []
     with agent.client() as api:
@@ -113,22 +114,22 @@ def test_heartbeats_carry_the_active_executions(agent: Injector, hub, sleeper):
 
 
 def test_registers_again_when_the_hub_forgot_it(agent: Injector, hub):
-    agent.start()
     assert wait_for(lambda: hub.of("/agents/heartbeat"), timeout=10)
+    registrations = len(hub.of("/agents/register"))
     hub.known.clear()  # the hub lost its agent table
-    assert wait_for(lambda: len(hub.of("/agents/register")) >= 2, timeout=10)
+    assert wait_for(lambda: len(hub.of("/agents/register")) > registrations, timeout=10)
     assert wait_for(lambda: "edge-1" in hub.known)
 
 
-def test_keeps_serving_while_the_hub_is_down_and_registers_once_it_is_up(
-    agent: Injector, hub_port: int
-):
-    agent.start()  # nothing listens on the hub port yet
-    with agent.client() as api:
+def test_keeps_serving_while_the_hub_is_down_and_registers_once_it_is_up(fresh_injector: Injector):
+    hub_port = free_port()
+    fresh_injector.extra = _agent_args(hub_port)
+    fresh_injector.start()  # nothing listens on the hub port yet
+    with fresh_injector.client() as api:
         assert api.get("/v1/health").status_code == 200
     late = StandInHub(hub_port)
     try:
         assert wait_for(lambda: late.of("/agents/register"), timeout=20)
-        assert agent.proc is not None and agent.proc.poll() is None
+        assert fresh_injector.proc is not None and fresh_injector.proc.poll() is None
     finally:
         late.stop()
