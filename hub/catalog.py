@@ -159,9 +159,23 @@ def default_dir() -> Path:
     return Path(str(resources.files("catalog")))
 
 
-def load(directory: Path | None = None) -> Catalog:
-    """Load every entry under ``directory`` plus what registered adapters contribute."""
+_cache: dict[tuple[str, tuple[str, ...]], Catalog] = {}
+
+
+def load(directory: Path | None = None, *, fresh: bool = False) -> Catalog:
+    """Every entry under ``directory`` plus what registered adapters contribute.
+
+    Loaded once per process for a given directory and set of adapters; ``fresh`` reads
+    the files again.
+    """
     directory = directory or default_dir()
+    key = (str(directory), tuple(registry.names()))
+    if fresh or key not in _cache:
+        _cache[key] = _load(directory)
+    return _cache[key]
+
+
+def _load(directory: Path) -> Catalog:
     catalog = Catalog()
     for path in sorted(directory.glob("*/*.yaml")):
         source = f"{path.parent.name}/{path.name}"

@@ -200,6 +200,18 @@ class Adapter:
                         adapter=self.name,
                         backend=self.backend,
                         target=target,
+                        native_code=_native_code(exc),
                         native_message=str(exc),
                     ) from exc
             raise
+
+
+def _native_code(exc: BaseException) -> str | int | None:
+    """The tool's own code for an error, where its exception carries one."""
+    for attr in ("native_code", "status_code", "status", "code"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return value
+    response = getattr(exc, "response", None)
+    value = getattr(response, "status_code", None)
+    return value if isinstance(value, int) else None

@@ -53,7 +53,7 @@ class Runtime:
 
     def reload_catalog(self) -> catalog_mod.Catalog:
         with self._lock:
-            self._catalog = catalog_mod.load()
+            self._catalog = catalog_mod.load(fresh=True)
         return self._catalog
 
     @property
