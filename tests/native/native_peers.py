@@ -283,7 +283,7 @@ class NetPair:
             "-W",
             "1",
             "-w",
-            str(int(count * interval) + 3),
+            str(int(count * interval * 3) + 3),
             address,
             check=False,
         ).stdout
