@@ -300,7 +300,8 @@ class Injector:
             reason = (
                 f"lease lapsed: no status call for {late:.1f}s (lease {record.lease_seconds:g}s)"
             )
-            self.metrics.lease_lapsed(record.fault)
+            if record.execution_id not in self._retry_at:  # a retry is not a new lapse
+                self.metrics.lease_lapsed(record.fault)
             try:
                 with self._locked(record.execution_id):
                     # a status call may have renewed it while this pass waited for the lock
