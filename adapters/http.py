@@ -1,7 +1,8 @@
 """The ``http`` adapter: a client of any server speaking HTTP adapter protocol v1.
 
 Checked against the native injector of this repository (its reference implementation,
-DESIGN.md §5.4). Backend config: ``{"url", "token", "timeout"?}``. The faults come from
+DESIGN.md §5.4). Backend config: ``{"url", "token", "timeout"?}``, plus ``ca_file`` and
+``cert_file``/``key_file`` for an https server that wants mutual TLS. The faults come from
 the server's ``/v1/describe``, so this adapter declares none of its own; use
 :meth:`HttpAdapter.describe` to read them.
 
@@ -17,6 +18,7 @@ duration). Every ``status`` call renews it; a server whose lease lapses recovers
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -64,6 +66,14 @@ _PROBLEMS: dict[str, type[HubError]] = {
 }
 
 
+#: backend config keys for an https server: its CA, and a client certificate for mutual TLS
+TLS_CONFIG: dict[str, Any] = {
+    "ca_file": {"type": "string", "description": "CA bundle that signed the server's certificate"},
+    "cert_file": {"type": "string", "description": "client certificate (PEM) for mutual TLS"},
+    "key_file": {"type": "string", "description": "the client certificate's key (PEM)"},
+}
+
+
 def lease_for(execution: Execution) -> float:
     if execution.lease_seconds:
         return float(execution.lease_seconds)
@@ -90,6 +100,16 @@ def observation(data: Mapping[str, Any]) -> Observation:
     )
 
 
+def tls_context(config: Mapping[str, Any]) -> ssl.SSLContext | None:
+    """The TLS context ``ca_file`` / ``cert_file`` + ``key_file`` ask for (mutual TLS)."""
+    if not any(config.get(k) for k in ("ca_file", "cert_file")):
+        return None
+    context = ssl.create_default_context(cafile=config.get("ca_file") or None)
+    if config.get("cert_file"):
+        context.load_cert_chain(str(config["cert_file"]), config.get("key_file") or None)
+    return context
+
+
 def _problem_kind(problem_type: str) -> str:
     # accept a bare word or a URI ending in it (".../problems/invalid-input")
     return problem_type.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
@@ -106,6 +126,7 @@ class ProtocolClient:
         timeout: float = DEFAULT_TIMEOUT,
         adapter: str = "http",
         backend: str = "",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.adapter = adapter
@@ -114,6 +135,7 @@ class ProtocolClient:
             base_url=self.url,
             timeout=timeout,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            verify=tls or True,
         )
 
     def close(self) -> None:
@@ -256,7 +278,7 @@ class ProtocolClient:
 
 
 class HttpAdapter(Adapter):
-    """Drives one protocol-v1 server (backend config ``{url, token, timeout?}``)."""
+    """Drives one protocol-v1 server (backend config ``{url, token, timeout?, TLS files?}``)."""
 
     name: ClassVar[str] = "http"
     # the faults are the server's, read from its describe, not declared here
@@ -273,6 +295,7 @@ class HttpAdapter(Adapter):
                 "exclusiveMinimum": 0,
                 "description": "per-request timeout, seconds",
             },
+            **TLS_CONFIG,
         },
     }
 
@@ -284,6 +307,7 @@ class HttpAdapter(Adapter):
             timeout=float(config.get("timeout") or DEFAULT_TIMEOUT),
             adapter=self.name,
             backend=backend,
+            tls=tls_context(config),
         )
 
     @classmethod

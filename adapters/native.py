@@ -3,7 +3,8 @@
 Checked against the native injector of this repository (protocol v1). The adapter never
 reads the database: the hub passes the agents in the backend config (``needs_agents``)::
 
-    {"agents": [{"name", "url", "token", "labels": {}, "online": bool}], "timeout"?}
+    {"agents": [{"name", "url", "token", "labels": {}, "online": bool}], "timeout"?,
+     "ca_file"?, "cert_file"?, "key_file"?}   # TLS files apply to every https agent
 
 Selector: ``agents`` (names) or ``labels`` (all must match) choose the agents — neither
 means every online agent; ``limit`` with ``random`` sampling bounds the targets in all;
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from adapters.http import DEFAULT_TIMEOUT, ProtocolClient
+from adapters.http import DEFAULT_TIMEOUT, TLS_CONFIG, ProtocolClient, tls_context
 from hub.contract import (
     Adapter,
     Capabilities,
@@ -84,6 +85,7 @@ class NativeAdapter(Adapter):
                 },
             },
             "timeout": {"type": "number", "exclusiveMinimum": 0},
+            **TLS_CONFIG,
         },
     }
 
@@ -93,6 +95,7 @@ class NativeAdapter(Adapter):
             str(a["name"]): dict(a) for a in config.get("agents") or []
         }
         self._timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
+        self._tls = tls_context(config)
         self._clients: dict[str, ProtocolClient] = {}
 
     def close(self) -> None:
@@ -126,6 +129,7 @@ class NativeAdapter(Adapter):
                 timeout=self._timeout,
                 adapter=self.name,
                 backend=self.backend or agent,
+                tls=self._tls,
             )
         return self._clients[agent]
 
