@@ -407,3 +407,27 @@ def test_unique_names(env: Any) -> None:
         input={"name": f"bad name {uuid.uuid4()}", "adapter": "memory", "config": {}},
     )["createBackend"]
     assert weird["__typename"] == "InvalidInputError" and weird["field"] == ["name"]
+
+
+def test_runs_and_events_page_with_cursors(env: Any) -> None:
+    client, _, _ = env
+    make_backend(client)
+    ids = [data(client, Q.START_RUN, input=GOOD)["startRun"]["id"] for _ in range(3)]
+    page = "query($after: String) { runs(first: 2, after: $after) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }"
+    first = data(client, page)["runs"]
+    assert first["totalCount"] == 3 and first["pageInfo"]["hasNextPage"]
+    second = data(client, page, after=first["pageInfo"]["endCursor"])["runs"]
+    assert not second["pageInfo"]["hasNextPage"]
+    seen = [e["node"]["id"] for e in first["edges"] + second["edges"]]
+    assert sorted(seen) == sorted(ids) and len(set(seen)) == 3
+    events = data(
+        client,
+        '{ events(first: 2, filter: {kind: "created"}) { totalCount edges { node { kind runId } } } }',
+    )
+    assert events["events"]["totalCount"] == 3 and len(events["events"]["edges"]) == 2
+    filtered = data(client, '{ runs(filter: {phase: ["running"]}) { totalCount } }')["runs"][
+        "totalCount"
+    ]
+    assert filtered == 0
+    bad = gql(client, '{ runs(filter: {phase: ["sideways"]}) { totalCount } }').json()
+    assert "unknown phase" in bad["errors"][0]["message"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy import func, select
@@ -24,6 +24,7 @@ from hub.services.auth import Actor
 from hub.store import models
 
 JSON = T.JSONValue
+N = TypeVar("N")
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -179,6 +180,25 @@ def _page(first: int | None) -> int:
     return first
 
 
+def _paginate(
+    s: Session,
+    base: Any,
+    page: Any,
+    first: int | None,
+    cursor: Callable[[Any], str],
+    build: Callable[[Any], N],
+) -> tuple[list[T.Edge[N]], T.PageInfo, int]:
+    """One page of a Relay connection: its edges, page info and the filtered total."""
+    size = _page(first)
+    total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = list(s.scalars(page.limit(size + 1)))
+    edges = [T.Edge(cursor=T.encode_cursor(cursor(r)), node=build(r)) for r in rows[:size]]
+    info = T.PageInfo(
+        has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
+    )
+    return edges, info, total
+
+
 def _event_query(f: EventFilter | None) -> Any:
     q = select(models.Event)
     f = f or EventFilter()
@@ -326,9 +346,7 @@ class Query:
         after: str | None = None,
     ) -> T.RunConnection:
         def q(s: Session, _a: Actor) -> T.RunConnection:
-            size = _page(first)
             base = _run_query(filter)
-            total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
             page = base.options(selectinload(models.Run.targets)).order_by(
                 models.Run.created_at.desc(), models.Run.id.desc()
             )
@@ -339,21 +357,10 @@ class Query:
                     (models.Run.created_at < cursor_at)
                     | ((models.Run.created_at == cursor_at) & (models.Run.id < rid))
                 )
-            rows = list(s.scalars(page.limit(size + 1)))
-            edges = [
-                T.Edge(
-                    cursor=T.encode_cursor(f"{r.created_at.isoformat()}|{r.id}"),
-                    node=T.Run.build(r),
-                )
-                for r in rows[:size]
-            ]
-            return T.RunConnection(
-                edges=edges,
-                page_info=T.PageInfo(
-                    has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-                ),
-                total_count=total,
+            edges, page_info, total = _paginate(
+                s, base, page, first, lambda r: f"{r.created_at.isoformat()}|{r.id}", T.Run.build
             )
+            return T.RunConnection(edges=edges, page_info=page_info, total_count=total)
 
         return await read(info, q)
 
@@ -376,24 +383,14 @@ class Query:
         after: str | None = None,
     ) -> T.EventConnection:
         def q(s: Session, _a: Actor) -> T.EventConnection:
-            size = _page(first)
             base = _event_query(filter)
-            total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
             page = base.order_by(models.Event.id.desc())
             if after:
                 page = page.where(models.Event.id < int(T.decode_cursor(after)))
-            rows = list(s.scalars(page.limit(size + 1)))
-            edges = [
-                T.Edge(cursor=T.encode_cursor(str(r.id)), node=T.Event.build(r))
-                for r in rows[:size]
-            ]
-            return T.EventConnection(
-                edges=edges,
-                page_info=T.PageInfo(
-                    has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-                ),
-                total_count=total,
+            edges, page_info, total = _paginate(
+                s, base, page, first, lambda r: str(r.id), T.Event.build
             )
+            return T.EventConnection(edges=edges, page_info=page_info, total_count=total)
 
         return await read(info, q)
 
