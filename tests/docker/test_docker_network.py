@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 import uuid
 from typing import Any
 
@@ -247,3 +248,32 @@ def test_a_container_on_the_host_network_is_refused(
     execution = _execution(adapter, catalog, "network-loss-iptables", container)
     with pytest.raises(RejectedByTool, match="host's network namespace"):
         adapter.inject(execution)
+
+
+def test_rate_slows_a_download_to_the_asked_bandwidth(
+    adapter: DockerAdapter, catalog: catalog_mod.Catalog, make_container: Any, internal_network: str
+) -> None:
+    serve = (
+        "mkdir -p /www && dd if=/dev/zero of=/www/blob bs=1024 count=512 && httpd -f -p 80 -h /www"
+    )
+    server = make_container("httpd", network=internal_network, command=["sh", "-c", serve])
+    client_container = make_container("wget", network=internal_network)
+    url = (
+        f"http://{server.attrs['NetworkSettings']['Networks'][internal_network]['IPAddress']}/blob"
+    )
+
+    def download_seconds() -> float:
+        started = time.monotonic()
+        result = client_container.exec_run(["wget", "-q", "-O", "/dev/null", url])
+        assert result.exit_code == 0, result.output
+        return time.monotonic() - started
+
+    download_seconds()  # the server is up
+    execution = _execution(adapter, catalog, "network-rate", server, rate_kbit=1000)
+    adapter.inject(execution)
+    limited = download_seconds()
+    adapter.recover(Handle(execution, None))
+    free = download_seconds()
+    # 512 KiB is 4.19 Mbit: at 1000 kbit/s it cannot arrive in less than about 4 s
+    assert limited >= 3.5, f"{limited:.2f}s with the limit"
+    assert free < limited / 2, f"{free:.2f}s without the limit, {limited:.2f}s with it"
