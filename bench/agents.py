@@ -1,0 +1,214 @@
+"""Agent scale: simulated agents heartbeating every 5 s against one API process, on SQLite
+and on PostgreSQL, and how long an agent that stops beating takes to show offline.
+
+Each simulated agent registers (``POST /agents/register``) and then beats
+(``POST /agents/heartbeat``) every 5 s, the interval the hub tells real injectors, with
+its phase spread over the interval. The fleet grows level by level (``--levels``); each
+level is held for ``--hold`` seconds and the heartbeat latencies and failures are
+recorded. An API process "absorbs" a level when no heartbeat fails, the p99 stays under
+1 s and no simulated agent is shown offline.
+
+Then one agent goes silent and the time until ``agents { online }`` says so is measured
+(the hub's default agent timeout, 15 s, and reconcile interval, 1 s, apply).
+
+The API, beat and (for PostgreSQL) Redis are the production processes; no worker is needed.
+
+    python -m bench.agents
+    python -m bench.agents --db postgresql --levels 500,1000,2000,4000 --hold 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import common, hubs
+from bench.common import ms, percentiles
+from bench.hubs import Hub
+from tests.support.stack import GraphQL, Stack
+
+HEARTBEAT_SECONDS = 5.0
+LATENCY_BUDGET_MS = 1000.0
+CREATE_AGENT_TOKEN = hubs.CREATE_AGENT_TOKEN
+AGENTS = "{ agents { name online lastHeartbeat } }"
+
+
+@contextlib.contextmanager
+def api_and_beat(db: str) -> Iterator[Hub]:
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaoshub-bench-ag-")))
+        url = (
+            f"sqlite:///{workdir / 'hub.db'}" if db == "sqlite"
+            else stack.enter_context(hubs.postgres_database())
+        )
+        import redis
+
+        redis.Redis.from_url(hubs.BENCH_REDIS).flushdb()
+        s = Stack(workdir=workdir, database_url=url, broker_url=hubs.BENCH_REDIS)
+        s.extra_env.update(hubs.DEFAULTS)
+        stack.callback(s.stop)
+        api = s.start_api()
+        s.start_beat()
+        # the beat sends the reconciler's task to the ``hub`` queue: one worker consumes it
+        s.spawn("worker", "worker", "-Q", "hub", "-c", "1", "--log-level", "warning")
+        gql = GraphQL(s.url)
+        stack.callback(gql.close)
+        yield Hub(db, s.url, gql, api.popen.pid, s.procs, workdir=workdir, stack=s)
+
+
+class Fleet:
+    """Simulated agents: register once, then beat every 5 s until told to stop."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+        self.latencies: list[float] = []
+        self.failures = 0
+        self.silent: set[str] = set()
+        self.last_beat: dict[str, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
+
+    async def open(self) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+        )
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> bool:
+        assert self._client is not None
+        began = time.perf_counter()
+        try:
+            answer = await self._client.post(path, json=body)
+            ok = answer.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        if ok:
+            self.latencies.append(ms(time.perf_counter() - began))
+        else:
+            self.failures += 1
+        return ok
+
+    async def _agent(self, name: str) -> None:
+        await self._post("/agents/register", {
+            "name": name, "url": f"http://127.0.0.1:1/{name}", "labels": {"sim": "true"},
+            "version": "bench", "api_token": "unused", "capabilities": {},
+        })
+        await asyncio.sleep(random.uniform(0, HEARTBEAT_SECONDS))
+        while name not in self.silent:
+            began = time.perf_counter()
+            if await self._post("/agents/heartbeat", {"name": name, "active": []}):
+                self.last_beat[name] = time.monotonic()
+            await asyncio.sleep(max(0.0, HEARTBEAT_SECONDS - (time.perf_counter() - began)))
+
+    def grow(self, names: list[str]) -> None:
+        self._tasks += [asyncio.create_task(self._agent(n)) for n in names]
+
+
+async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
+    token = hub.gql(CREATE_AGENT_TOKEN, name="agent:bench-fleet")["createApiToken"]["token"]
+    fleet = Fleet(hub.url, token)
+    await fleet.open()
+    out: dict[str, Any] = {"levels": []}
+    absorbed = 0
+    try:
+        size = 0
+        for level in levels:
+            fleet.grow([f"sim-{i}" for i in range(size, level)])
+            size = level
+            await asyncio.sleep(HEARTBEAT_SECONDS + 2)  # everyone registered and beating
+            fleet.latencies.clear()
+            fleet.failures = 0
+            await asyncio.sleep(hold)
+            stats = percentiles(fleet.latencies)
+            agents = await asyncio.to_thread(lambda: hub.gql(AGENTS)["agents"])
+            offline = sum(1 for a in agents if not a["online"])
+            ok = fleet.failures == 0 and offline == 0 and (stats["p99"] or 0) < LATENCY_BUDGET_MS
+            out["levels"].append({
+                "agents": level,
+                "heartbeats_per_second": round(len(fleet.latencies) / hold, 1),
+                "heartbeat_ms": stats,
+                "failures": fleet.failures,
+                "shown_offline": offline,
+                "absorbed": ok,
+                "api_rss_kib": common.rss_kib(hub.api_pid),
+            })
+            print(f"  {level} agents: p99 {stats['p99']} ms, {fleet.failures} failed, "
+                  f"{offline} offline", file=sys.stderr)
+            if not ok:
+                break
+            absorbed = level
+        out["most_agents_absorbed"] = absorbed
+
+        # one agent goes silent: how long until the hub says so
+        fleet.silent.add("sim-0")
+        began = time.monotonic()
+        noticed = None
+        while time.monotonic() - began < 120:
+            agents = await asyncio.to_thread(lambda: hub.gql(AGENTS)["agents"])
+            if not next(a for a in agents if a["name"] == "sim-0")["online"]:
+                noticed = time.monotonic() - fleet.last_beat["sim-0"]
+                break
+            await asyncio.sleep(0.1)
+        # from the silent agent's last answered heartbeat to the API showing it offline
+        out["offline_noticed_after_seconds"] = round(noticed, 2) if noticed else None
+        out["offline_rule"] = "agent timeout 15 s (hub default) + up to one reconcile interval (1 s)"
+    finally:
+        await fleet.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.agents", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"],
+                        help="repeatable; default both")
+    parser.add_argument("--levels", default="100,250,500,1000,2000",
+                        help="fleet sizes, comma-separated")
+    parser.add_argument("--hold", type=float, default=15.0, help="seconds measured per level")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    levels = sorted(int(x) for x in args.levels.split(","))
+    results = []
+    for db in args.db or ["sqlite", "postgresql"]:
+        print(f"{db}: levels {levels}", file=sys.stderr)
+        with api_and_beat(db) as hub:
+            result = asyncio.run(measure(hub, levels, args.hold))
+        results.append({"db": db, **result})
+    path = common.save("agents", vars(args), results, out=Path(args.out) if args.out else None)
+    rows = []
+    for r in results:
+        for lv in r["levels"]:
+            rows.append([r["db"], lv["agents"], lv["heartbeats_per_second"], lv["heartbeat_ms"]["p50"],
+                         lv["heartbeat_ms"]["p99"], lv["failures"], lv["shown_offline"],
+                         round(lv["api_rss_kib"] / 1024), "yes" if lv["absorbed"] else "no"])
+    print(common.table(["db", "agents", "beats/s", "p50 ms", "p99 ms", "failed", "offline",
+                        "API RSS MiB", "absorbed"], rows))
+    for r in results:
+        print(f"{r['db']}: most agents absorbed {r['most_agents_absorbed']}; a silent agent "
+              f"shown offline {r['offline_noticed_after_seconds']} s after its last heartbeat")
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

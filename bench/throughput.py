@@ -1,0 +1,164 @@
+"""Throughput: how fast the hub starts runs, and how many active runs it holds while its
+GraphQL reads stay under 100 ms at p99.
+
+Production shape (API + 2 workers + beat, Redis, PostgreSQL). The runs use the in-memory
+adapter of ``hub.testing`` so that what is measured is the hub (API, broker, workers,
+database, reconciler), not a tool.
+
+1. ``--runs`` runs (duration one hour) are started by ``--clients`` concurrent callers:
+   runs accepted per second, and runs reaching ``running`` per second;
+2. then the active runs are raised level by level (``--levels``); at each level, once
+   every run is ``running``, ``--reads`` GraphQL reads are timed (``runs(first: 20)`` and
+   ``run(id)``, alternately, one at a time): the highest level whose p99 stays under
+   100 ms is the figure.
+
+    python -m bench.throughput
+    python -m bench.throughput --runs 500 --levels 100,500,1000,2000,4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench import common, hubs
+from bench.common import ms, percentiles
+from bench.hubs import Hub
+from tests.support.stack import GraphQL
+
+MEMORY = "memory=hub.testing.memory:MemoryAdapter"
+START = """mutation($input: StartRunInput!) { startRun(input: $input) {
+  __typename ... on Run { id } ... on Error { code message } } }"""
+LIST = "{ runs(first: 20) { totalCount edges { node { id phase } } } }"
+ONE = """query($id: ID!) { run(id: $id) { id phase targets { label phase } } }"""
+COUNT_RUNNING = """{ runs(filter: {phase: ["running"]}) { totalCount } }"""
+CREATE_BACKEND = """mutation($input: CreateBackendInput!) { createBackend(input: $input) {
+  __typename ... on Backend { name } ... on Error { code message } } }"""
+READ_BUDGET_MS = 100.0
+
+
+def start_runs(hub: Hub, backend: str, count: int, clients: int) -> tuple[float, list[str]]:
+    """Start ``count`` runs from ``clients`` threads; (seconds taken, run ids)."""
+    gqls = [GraphQL(hub.url) for _ in range(clients)]
+
+    def one(i: int) -> str:
+        gql = gqls[i % clients]
+        started = gql(
+            START,
+            input={
+                "faultType": "memory/latency",
+                "backend": backend,
+                "params": {"latency_ms": 10},
+                "selector": {"names": [f"t{i % 50}"]},
+                "durationSeconds": 3600,
+            },
+        )["startRun"]
+        assert started["__typename"] == "Run", started
+        return str(started["id"])
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        ids = list(pool.map(one, range(count)))
+    took = time.perf_counter() - began
+    for gql in gqls:
+        gql.close()
+    return took, ids
+
+
+def running(hub: Hub) -> int:
+    return int(hub.gql(COUNT_RUNNING)["runs"]["totalCount"])
+
+
+def wait_running(hub: Hub, target: int, timeout: float) -> float:
+    began = time.perf_counter()
+    deadline = began + timeout
+    while running(hub) < target:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"only {running(hub)} of {target} runs running after {timeout}s")
+        time.sleep(0.2)
+    return time.perf_counter() - began
+
+
+def time_reads(hub: Hub, ids: list[str], reads: int) -> dict[str, Any]:
+    samples = []
+    for i in range(reads):
+        began = time.perf_counter()
+        if i % 2:
+            hub.gql(ONE, id=random.choice(ids))
+        else:
+            hub.gql(LIST)
+        samples.append(ms(time.perf_counter() - began))
+    return percentiles(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=300, help="runs for the start rate (default 300)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent callers (default 8)")
+    parser.add_argument("--levels", default="100,250,500,1000,2000",
+                        help="active-run levels to hold, comma-separated")
+    parser.add_argument("--reads", type=int, default=200, help="reads timed per level (default 200)")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    levels = sorted(int(x) for x in args.levels.split(","))
+    results: dict[str, Any] = {}
+    with hubs.production(env={"CHAOSHUB_EXTRA_ADAPTERS": MEMORY}, with_agent=False) as hub:
+        made = hub.gql(CREATE_BACKEND, input={
+            "name": "bench-memory", "adapter": "memory",
+            "config": {"targets": [f"t{i}" for i in range(50)]},
+        })
+        assert made["createBackend"]["__typename"] == "Backend", made
+        print(f"starting {args.runs} runs from {args.clients} callers", file=sys.stderr)
+        idle_reads = time_reads(hub, ["none"], 20)
+        took, ids = start_runs(hub, "bench-memory", args.runs, args.clients)
+        to_running = wait_running(hub, len(ids), timeout=600) + took
+        results["start"] = {
+            "runs": len(ids),
+            "clients": args.clients,
+            "accepted_per_second": round(len(ids) / took, 1),
+            "running_per_second": round(len(ids) / to_running, 1),
+            "seconds_to_accept": round(took, 2),
+            "seconds_to_all_running": round(to_running, 2),
+        }
+        results["levels"] = []
+        results["idle_reads_ms"] = idle_reads
+        held = 0
+        for level in levels:
+            if level > len(ids):
+                _, more = start_runs(hub, "bench-memory", level - len(ids), args.clients)
+                ids += more
+                wait_running(hub, len(ids), timeout=900)
+            reads = time_reads(hub, ids, args.reads)
+            ok = reads["p99"] is not None and reads["p99"] < READ_BUDGET_MS
+            results["levels"].append({"active_runs": len(ids), "reads_ms": reads, "under_budget": ok,
+                                      "api_rss_kib": common.rss_kib(hub.api_pid)})
+            print(f"  {len(ids)} active runs: read p99 {reads['p99']} ms", file=sys.stderr)
+            if not ok:
+                break
+            held = len(ids)
+        results["most_active_runs_under_100ms_p99"] = held
+    path = common.save("throughput", vars(args), results, out=common.Path(args.out) if args.out else None)
+    s = results["start"]
+    print(common.table(
+        ["start rate", "runs", "accepted/s", "running/s"],
+        [["production (memory adapter)", s["runs"], s["accepted_per_second"], s["running_per_second"]]],
+    ))
+    print()
+    print(common.table(
+        ["active runs", "read p50 ms", "read p95 ms", "read p99 ms", "API RSS MiB", "< 100 ms p99"],
+        [[lv["active_runs"], lv["reads_ms"]["p50"], lv["reads_ms"]["p95"], lv["reads_ms"]["p99"],
+          round(lv["api_rss_kib"] / 1024), "yes" if lv["under_budget"] else "no"]
+         for lv in results["levels"]],
+    ))
+    print(f"\nmost active runs held with GraphQL reads under 100 ms p99: {held}")
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
