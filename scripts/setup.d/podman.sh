@@ -84,9 +84,13 @@ busybox_rootfs() {
   echo "root:x:0:" >"$rootfs/etc/group"
 }
 
+# bump when what goes into the images changes: an image of another version is rebuilt
+IMAGE_VERSION=1
+
 build_image() {
-  local name=$1 kind=$2
-  if podman_ image exists "$name"; then return; fi
+  local name=$1 kind=$2 have
+  have=$(podman_ image inspect --format '{{ index .Labels "chaoshub.image-version" }}' "$name" 2>/dev/null || true)
+  if [ "$have" = "$IMAGE_VERSION" ]; then return; fi
   local work
   work=$(mktemp -d "$DIR/tmp/image.XXXXXX")
   busybox_rootfs "$work/rootfs"
@@ -109,9 +113,11 @@ build_image() {
     [ -f /etc/protocols ] && cp /etc/protocols "$work/rootfs/etc/"
   fi
   tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-  podman_ import --change 'CMD ["/bin/sh"]' "$work/rootfs.tar" "$name" >/dev/null 2>"$work/import.log" ||
+  podman_ import --change 'CMD ["/bin/sh"]' --change "LABEL chaoshub.image-version=$IMAGE_VERSION" \
+    "$work/rootfs.tar" "$name" >/dev/null 2>"$work/import.log" ||
     { cat "$work/import.log" >&2; exit 1; }
   rm -rf "$work"
+  podman_ image prune -f >/dev/null 2>&1 || true # the previous version, now untagged
 }
 
 build_image localhost/chaoshub-busybox:latest busybox
