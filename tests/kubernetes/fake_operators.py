@@ -1,6 +1,6 @@
 """The operators' part, played against the fake API server's store.
 
-:class:`LitmusOperator` does what ``reference/backends-wire.md`` §4.4–4.6 says the Litmus
+:class:`LitmusOperator` does what ``reference/backends-wire.md`` §4.4 to 4.6 says the Litmus
 chaos-operator, runner and experiment do: an active ChaosEngine gets the finalizer
 ``chaosengine.litmuschaos.io/finalizer``, ``engineStatus: initialized``, a runner pod
 ``<engine>-runner`` labelled ``chaosUID=<uid>`` and a ChaosResult ``<engine>-<experiment>``
@@ -98,7 +98,7 @@ class LitmusOperator(_Loop):
 
     def _engine(self, engine: Obj) -> None:
         meta = engine["metadata"]
-        ns, name = meta["namespace"], meta["name"]
+        name = meta["name"]
         spec, status = engine.get("spec") or {}, engine.get("status") or {}
         state = spec.get("engineState") or "active"
         experiment = ((spec.get("experiments") or [{}])[0]).get("name", "")

@@ -15,7 +15,7 @@ from fake_operators import ENGINE, LITMUS_FINALIZER, RESULT, Outcome
 
 from adapters.kube import object_name
 from adapters.litmus import LitmusAdapter
-from hub.contract import Execution, Handle, Observed, Target
+from hub.contract import Execution, Handle, Observed
 from hub.errors import BackendUnavailable, InvalidInput, NotFound, RecoveryFailed, RejectedByTool
 
 
