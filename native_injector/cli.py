@@ -165,6 +165,7 @@ def main(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter())
     logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per heartbeat
 
     host, port = _split_listen(listen)
     if not _loopback(host) and not tls_cert and not insecure_listen:

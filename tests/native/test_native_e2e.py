@@ -31,7 +31,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     workdir = tmp_path_factory.mktemp("native-stack")
-    s = Stack(workdir=workdir, database_url=f"sqlite:///{workdir / 'hub.db'}", broker_url=REDIS_URL)
+    s = Stack(
+        workdir=workdir,
+        database_url=f"sqlite:///{workdir / 'hub.db'}",
+        broker_url=REDIS_URL,
+        # the hub asks for a heartbeat every 5 s: allow two to go missing on a busy host
+        extra_env={"CHAOSHUB_AGENT_TIMEOUT_SECONDS": "12"},
+    )
     try:
         s.start_api()
         s.start_worker("w1")
@@ -51,14 +57,15 @@ def gql(stack: Stack) -> Iterator[GraphQL]:
     client.close()
 
 
-@pytest.fixture
-def agent(stack: Stack, gql: GraphQL, scripts_dir: Path, tmp_path: Path) -> Iterator[Injector]:
+@pytest.fixture(scope="module")
+def agent(stack: Stack, scripts_dir: Path, tmp_path_factory) -> Iterator[Injector]:
+    """One registered injector for the module; the last test stops its heartbeats."""
     name = f"e2e-{uuid.uuid4().hex[:6]}"
-    token = gql(CREATE_TOKEN, name=f"agent:{name}")["createApiToken"]["token"]
-    state = tmp_path / "agent"
-    state.mkdir()
+    admin = GraphQL(stack.url)
+    token = admin(CREATE_TOKEN, name=f"agent:{name}")["createApiToken"]["token"]
+    admin.close()
     inj = Injector(
-        state,
+        tmp_path_factory.mktemp("agent"),
         scripts_dir,
         extra=["--hub", stack.url, "--token", token, "--name", name, "--labels", "role=e2e"],
     )
@@ -108,6 +115,27 @@ def test_a_run_through_graphql_pauses_a_real_process_and_abort_resumes_it(gql, a
     gql(Q.ABORT, id=run_id)
     wait_for(lambda: gql(Q.RUN, id=run_id)["run"]["phase"] == "aborted", 30, what="aborted")
     assert proc_state(sleeper.pid) in ("S", "R")
+    with agent.client() as api:
+        assert api.get("/v1/executions").json()["executions"] == []
+
+
+def test_a_run_needing_a_capability_the_host_lacks_is_refused_before_injecting(gql, agent):
+    name = _name(agent)
+    seen = wait_for(lambda: _agent(gql, name), 20, what="the agent in the hub")
+    if seen["capabilities"]["network-delay"]["available"]:
+        pytest.skip("this kernel has sch_netem: nothing to refuse here")
+    answer = gql(
+        Q.START_RUN,
+        input={
+            "faultType": "native/network-delay",
+            "backend": "native",
+            "params": {"latency_ms": 50},
+            "selector": {"agents": [name], "interface": "lo"},
+            "durationSeconds": 5,
+        },
+    )["startRun"]
+    assert answer["__typename"] != "Run"
+    assert answer["field"] == ["faultType"] and "sch_netem" in answer["message"]
     with agent.client() as api:
         assert api.get("/v1/executions").json()["executions"] == []
 
