@@ -183,9 +183,16 @@ class Adapter:
 
     # -- error translation, once, in one place -----------------------------------------------
 
+    def classify(self, exc: BaseException) -> type[HubError] | None:
+        """Which hub error a tool exception means, when its type alone does not say
+        (one ``ClientError`` for everything, an HTTP status); ``None`` defers to
+        :attr:`error_map`."""
+        return None
+
     @contextlib.contextmanager
     def translate_errors(self, target: str | None = None) -> Iterator[None]:
-        """Re-raise the tool's exceptions as the hub errors :attr:`error_map` names."""
+        """Re-raise the tool's exceptions as the hub errors :meth:`classify` or
+        :attr:`error_map` name."""
         try:
             yield
         except HubError as exc:
@@ -193,7 +200,9 @@ class Adapter:
                 adapter=self.name, backend=self.backend, target=target
             ) from exc.__cause__
         except Exception as exc:
-            for exc_type, hub_type in self.error_map.items():
+            classified = self.classify(exc)
+            candidates = [(Exception, classified)] if classified else list(self.error_map.items())
+            for exc_type, hub_type in candidates:
                 if isinstance(exc, exc_type):
                     raise hub_type(
                         str(exc) or type(exc).__name__,

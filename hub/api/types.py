@@ -188,6 +188,7 @@ class TargetRecord:
     may_carry_fault: bool
     native_status: str
     metrics: JSONValue
+    messages: list[str]
     error: str | None
     handle: JSONValue | None
     injected_at: datetime | None
@@ -204,6 +205,7 @@ class TargetRecord:
             may_carry_fault=row.may_carry_fault,
             native_status=row.native_status,
             metrics=row.metrics or {},
+            messages=[str(m) for m in row.messages or []],
             error=row.error,
             handle=row.handle,
             injected_at=row.injected_at,

@@ -39,7 +39,9 @@ log = logging.getLogger("chaoshub.execution")
 T = TypeVar("T")
 
 MAX_PARALLEL_TARGETS = 16
-POLL_INTERVAL = timedelta(seconds=1)
+MAX_MESSAGES = 20
+POLL_INTERVAL = timedelta(seconds=1)  # external tools: how often to ask whether they ended
+WATCH_INTERVAL = timedelta(seconds=5)  # timed faults: how often to refresh status and leases
 
 
 def worker_name() -> str:
@@ -215,6 +217,7 @@ class RunDriver:
         self, s: Session, run: Run, ending: Ending, reason: str, published: list[int]
     ) -> bool:
         run.ending = ending.value
+        run.next_attempt_at = None  # recover now; backoff applies only after a failure
         self._move(s, run, Phase.RECOVERING, reason, published)
         return True
 
@@ -247,6 +250,7 @@ class RunDriver:
         )
         run.deadline = now() + timedelta(seconds=duration) if duration is not None else None
         run.remaining_seconds = None
+        run.next_attempt_at = None
         self._move(s, run, Phase.RUNNING, f"fault active on {len(run.targets)} targets", published)
         return True
 
@@ -303,6 +307,8 @@ class RunDriver:
             t.native_status = observation.native[-2000:]
         if observation.metrics:
             t.metrics = {**(t.metrics or {}), **observation.metrics}
+        if observation.messages:
+            t.messages = [m[-4000:] for m in observation.messages[-MAX_MESSAGES:]]
 
     def _event(
         self, s: Session, run: Run, kind: str, reason: str, target: str | None = None
@@ -320,7 +326,7 @@ class RunDriver:
             return self._poll_external(s, run, published)
         if run.deadline is not None and now() >= run.deadline:
             return self._start_recovering(s, run, Ending.COMPLETED, "duration elapsed", published)
-        return False
+        return self._watch_timed(s, run, published)
 
     def _pause(self, s: Session, run: Run, published: list[int]) -> bool:
         if not self._recover_targets(s, run, published, purpose="pause"):
@@ -331,9 +337,11 @@ class RunDriver:
         self._move(s, run, Phase.PAUSED, "paused on request; the fault is reverted", published)
         return True
 
-    def _poll_external(self, s: Session, run: Run, published: list[int]) -> bool:
-        if run.next_attempt_at is not None and now() < run.next_attempt_at:
-            return False
+    def _statuses(self, s: Session, run: Run) -> list[tuple[RunTarget, Observation]]:
+        """Ask the tool about every target that may carry the fault; keep what it says.
+
+        For tools with a lease (the native injector) this is also what renews it.
+        """
         adapter = self._adapter_for(s, run)
         fault = run.fault_type.split("/", 1)[1]
         carrying = [t for t in run.targets if t.may_carry_fault]
@@ -342,14 +350,37 @@ class RunDriver:
             with adapter.translate_errors(target=t.label):
                 return adapter.status(Handle(execution_for(run, t, fault), t.handle))
 
-        ended = 0
-        verdicts: list[str] = []
-        failures: list[str] = []
+        answered = []
         for t, result in self._parallel(status, carrying):
             if isinstance(result, BaseException):
                 t.error = _describe(result)
                 continue
             self._observe(t, result)
+            answered.append((t, result))
+        return answered
+
+    def _watch_timed(self, s: Session, run: Run, published: list[int]) -> bool:
+        """While a timed fault is held: refresh native status and metrics, renew leases,
+        and say so when the tool no longer holds the fault it should."""
+        if run.next_attempt_at is not None and now() < run.next_attempt_at:
+            return False
+        for t, observation in self._statuses(s, run):
+            gone = observation.state is Observed.RECOVERED
+            note = f"the tool no longer holds the fault: {observation.native or 'recovered'}"
+            if gone and t.error != note:
+                t.error = note
+                published.append(self._event(s, run, "fault-gone", note, t.label))
+        run.next_attempt_at = now() + WATCH_INTERVAL
+        return False
+
+    def _poll_external(self, s: Session, run: Run, published: list[int]) -> bool:
+        if run.next_attempt_at is not None and now() < run.next_attempt_at:
+            return False
+        carrying = [t for t in run.targets if t.may_carry_fault]
+        ended = 0
+        verdicts: list[str] = []
+        failures: list[str] = []
+        for t, result in self._statuses(s, run):
             if result.state in (
                 Observed.DONE,
                 Observed.RECOVERED,

@@ -45,8 +45,8 @@ def _why(run: Run, at: datetime) -> str | None:
             return "recover"
         if run.deadline is not None and run.deadline <= at:
             return "recover"
-        if run.time_control == TimeControl.EXTERNAL.value and not waiting:
-            return "poll"
+        if not waiting and run.time_control != TimeControl.INSTANT.value:
+            return "poll"  # external: has the tool ended? timed: refresh status and leases
     return None
 
 

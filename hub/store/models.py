@@ -168,6 +168,8 @@ class RunTarget(Base):
     handle: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     native_status: Mapped[str] = mapped_column(Text, default="")
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the tool's latest messages about this target (e.g. the tail of a command's output)
+    messages: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     injected_at: Mapped[datetime | None] = mapped_column(default=None)
     recovered_at: Mapped[datetime | None] = mapped_column(default=None)
