@@ -21,7 +21,7 @@ from hub.services import auth, backends
 from hub.services import runs as runs_svc
 from hub.services.auth import Actor
 from hub.store import db
-from hub.store.models import Event, Run
+from hub.store.models import Backend, Event, Run
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 OPERATOR = Actor(name="tester", role="operator")
@@ -175,3 +175,26 @@ def test_tokens_and_audit_round_trip(runtime: Runtime) -> None:
     with runtime.session() as s:
         actor = auth.authenticate(s, f"Bearer {plain}")
     assert (actor.name, actor.role, actor.token_id) == ("ci", "operator", row.id)
+
+
+def test_a_held_fault_that_vanishes_from_the_tool_is_reported(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from hub.testing.memory import MemoryAdapter
+
+    run_id = make_run(runtime, tmp_path)
+    RunDriver(runtime, run_id).advance()
+    with runtime.session() as s:
+        run = runs_svc.get(s, run_id)
+        tool = MemoryAdapter(s.get(Backend, run.backend_id).config, backend=run.backend_name)  # type: ignore[union-attr]
+        run.next_attempt_at = None
+    with tool._state() as state:  # someone removed the fault behind the hub's back
+        state["active"].pop(f"{run_id}-0")
+    RunDriver(runtime, run_id).advance()
+    with runtime.session() as s:
+        run = runs_svc.get(s, run_id)
+        assert run.phase == "running"
+        assert "no longer holds the fault" in (run.targets[0].error or "")
+        assert run.targets[1].error is None
+        kinds = [e.kind for e in s.scalars(select(Event).where(Event.run_id == run_id))]
+    assert kinds.count("fault-gone") == 1
