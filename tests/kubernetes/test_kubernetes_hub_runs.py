@@ -1,0 +1,187 @@
+"""Runs through the whole hub (``chaoshub up``: API, worker, reconciler) on two fake
+clusters at once: one backend per cluster and adapter, runs on both, each cluster holding
+only its own objects; a Litmus verdict reaching the run's verdict; a Chaos Mesh abort held
+``recovering`` by a stuck finalizer until the finalizer finishes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import FakeCluster, start_cluster, stop_cluster
+from fake_apiserver import CHAOS_MESH
+from fake_operators import ENGINE, EXPERIMENT, RESULT, Outcome
+
+from tests.support import queries as Q
+from tests.support.stack import GraphQL, Proc, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+NETWORK = CHAOS_MESH[1]
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, FakeCluster]]:
+    started: dict[str, FakeCluster] = {}
+    try:
+        for name in ("east", "west"):
+            cluster = start_cluster(tmp_path_factory.mktemp(name) / "kubeconfig")
+            started[name] = cluster
+            for i in range(2):
+                cluster.api.store.add_pod("shop", f"cart-{i}", {"app": "cart"})
+            for fault in ("pod-delete", "pod-cpu-hog"):
+                cluster.api.store.create(
+                    EXPERIMENT,
+                    "shop",
+                    {"metadata": {"name": fault}, "spec": {"definition": {}}},
+                )
+        # the same experiment passes in one cluster and fails in the other
+        started["east"].litmus.default = Outcome(verdict="Pass", run_seconds=1.0)
+        started["west"].litmus.default = Outcome(verdict="Fail", run_seconds=1.0, probe_success="0")
+        yield started
+    finally:
+        for cluster in started.values():
+            stop_cluster(cluster)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphQL]:
+    data_dir = tmp_path_factory.mktemp("kube-hub")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS"] = "1"
+    log = data_dir / "up.log"
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hub.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    proc = Proc("up", popen, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
+            60,
+            what="chaoshub up",
+        )
+        gql = GraphQL(url, (data_dir / "admin-token").read_text().strip())
+        yield gql
+        gql.close()
+    except Exception:
+        print(proc.tail(80))
+        raise
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def backends(hub: GraphQL, clusters: dict[str, FakeCluster]) -> dict[str, str]:
+    names = {}
+    for cluster_name, cluster in clusters.items():
+        for adapter in ("litmus", "chaos-mesh"):
+            name = f"{adapter}-{cluster_name}"
+            config = {**cluster.config("shop"), "wait_seconds": 1.0}
+            created = hub(
+                Q.CREATE_BACKEND, input={"name": name, "adapter": adapter, "config": config}
+            )
+            assert created["createBackend"]["__typename"] == "Backend", created
+            names[f"{adapter}/{cluster_name}"] = name
+    return names
+
+
+def _start(hub: GraphQL, backend: str, fault: str, selector: dict[str, Any], **extra: Any) -> str:
+    started = hub(
+        Q.START_RUN, input={"faultType": fault, "backend": backend, "selector": selector, **extra}
+    )["startRun"]
+    assert started["__typename"] == "Run", started
+    return str(started["id"])
+
+
+def _phase(hub: GraphQL, run_id: str, *phases: str) -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        run: dict[str, Any] = hub(Q.RUN, id=run_id)["run"]
+        return run if run["phase"] in phases else None
+
+    return check
+
+
+def test_litmus_runs_on_two_clusters_keep_their_own_verdicts(
+    hub: GraphQL, clusters: dict[str, FakeCluster], backends: dict[str, str]
+) -> None:
+    runs = {
+        name: _start(hub, backends[f"litmus/{name}"], "litmus/pod-delete", {"labels": "app=cart"})
+        for name in ("east", "west")
+    }
+    done = {
+        name: wait_for(_phase(hub, run_id, "completed", "failed", "aborted"), 60, what=name)
+        for name, run_id in runs.items()
+    }
+    assert (done["east"]["phase"], done["east"]["verdict"]) == ("completed", "pass")
+    assert (done["west"]["phase"], done["west"]["verdict"]) == ("completed", "fail")
+    assert "verdict=Fail" in done["west"]["targets"][0]["nativeStatus"]
+    for name, cluster in clusters.items():
+        assert not cluster.api.store.all(ENGINE), f"{name}: the run's engine is deleted"
+        assert not cluster.api.store.all(RESULT), f"{name}: the run's result is deleted"
+        mine = [
+            e
+            for e in cluster.api.store.events
+            if e.resource == ENGINE.resource and e.type == "ADDED"
+        ]
+        assert len(mine) == 1 and mine[0].obj["metadata"]["annotations"][
+            "chaoshub.io/execution-id"
+        ].startswith(runs[name])
+
+
+def test_an_abort_held_by_a_stuck_finalizer_stays_recovering_until_it_finishes(
+    hub: GraphQL, clusters: dict[str, FakeCluster], backends: dict[str, str]
+) -> None:
+    west = clusters["west"]
+    west.mesh.stuck_finalizer = True
+    try:
+        run_id = _start(
+            hub,
+            backends["chaos-mesh/west"],
+            "chaos-mesh/network-delay",
+            {"labels": {"app": "cart"}},
+            params={"latency_ms": 200},
+            durationSeconds=600,
+        )
+        wait_for(_phase(hub, run_id, "running"), 60, what="running")
+        assert len(west.api.store.all(NETWORK)) == 1 and not clusters["east"].api.store.all(NETWORK)
+        assert hub(Q.ABORT, id=run_id)["abortRun"]["__typename"] == "Run"
+
+        def held() -> dict[str, Any] | None:
+            run: dict[str, Any] = hub(Q.RUN, id=run_id)["run"]
+            return (
+                run
+                if run["phase"] == "recovering" and "chaos-mesh/records" in (run["error"] or "")
+                else None
+            )
+
+        run = wait_for(held, 60, what="recovery held by the finalizer")
+        assert run["targets"][0]["mayCarryFault"]
+    finally:
+        west.mesh.stuck_finalizer = False
+    aborted = wait_for(_phase(hub, run_id, "aborted"), 60, what="abort")
+    assert not aborted["targets"][0]["mayCarryFault"]
+    assert not west.api.store.all(NETWORK)
