@@ -1,5 +1,5 @@
 import { Box, Group, Paper, Text, ThemeIcon } from '@mantine/core';
-import { IconCheck, IconPlayerPause, IconX } from '@tabler/icons-react';
+import { IconCheck, IconFlag, IconHandStop, IconPlayerPause, IconX } from '@tabler/icons-react';
 import type { HubEvent, Phase, Run } from '../api/types';
 import { clock } from '../format';
 import { PHASE_COLOR } from './PhaseBadge';
@@ -58,7 +58,9 @@ export function PhaseTimeline({ run }: { run: Run }) {
                   variant={s.state === 'future' || s.state === 'skipped' ? 'light' : 'filled'}
                   style={current ? { boxShadow: `0 0 0 4px var(--mantine-color-${c}-2)` } : undefined}
                 >
-                  {s.state === 'done' ? (
+                  {s.phase === 'end' && s.state === 'current' ? (
+                    run.phase === 'completed' ? <IconFlag size={16} /> : run.phase === 'aborted' ? <IconHandStop size={16} /> : <IconX size={16} />
+                  ) : s.state === 'done' ? (
                     <IconCheck size={14} />
                   ) : s.phase === 'paused' ? (
                     <IconPlayerPause size={14} />

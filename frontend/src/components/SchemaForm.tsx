@@ -6,7 +6,16 @@ import type { JsonObject, JsonSchema } from '../api/types';
 
 export type SchemaFormHandle = { validateForm: () => boolean };
 
-const HIDE_SUBMIT: UiSchema = { 'ui:submitButtonOptions': { norender: true } };
+/** No submit button of its own (the page has its buttons), and numbers that are out of range
+ * stay as typed with the error under them instead of being clamped silently on blur. */
+function uiSchemaFor(schema: JsonSchema): UiSchema {
+  const ui: UiSchema = { 'ui:submitButtonOptions': { norender: true } };
+  for (const [name, prop] of Object.entries(schema.properties ?? {})) {
+    const types = Array.isArray(prop.type) ? prop.type : [prop.type];
+    if (types.includes('number') || types.includes('integer')) ui[name] = { 'ui:options': { clampBehavior: 'none' } };
+  }
+  return ui;
+}
 
 /** Drop the root's combinators (oneOf/anyOf: "exactly one of names or pattern"): as a form they
  * render as an option picker that hides fields. The hub still checks them and says which rule
@@ -52,7 +61,7 @@ export function SchemaForm({
     <Form
       ref={formRef as never}
       schema={formSchema(schema)}
-      uiSchema={HIDE_SUBMIT}
+      uiSchema={uiSchemaFor(schema)}
       validator={validator}
       formData={value}
       onChange={(e) => onChange((e.formData ?? {}) as JsonObject)}

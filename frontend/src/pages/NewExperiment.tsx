@@ -138,11 +138,15 @@ export function NewExperimentPage() {
   function check(): boolean {
     setRefusal(null);
     const ok = paramsForm.current ? paramsForm.current.validateForm() : true;
+    if (!ok) {
+      setRefusal({ __typename: 'local', code: 'INVALID_INPUT', message: 'Some parameters are not valid: fix the fields marked in red.', field: ['params'] });
+      return false;
+    }
     if (!selectorValue) {
       setRefusal({ __typename: 'local', code: 'INVALID_INPUT', message: 'The selector is not a JSON object.', field: ['selector'] });
       return false;
     }
-    return ok;
+    return true;
   }
 
   const spec = () => ({

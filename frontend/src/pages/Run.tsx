@@ -142,8 +142,66 @@ export function RunPage() {
 
       <PhaseTimeline run={run} />
 
+        <Paper withBorder p="md">
+          <Title order={4} mb="xs">
+            Targets
+          </Title>
+          <Table verticalSpacing="xs" data-testid="targets-table">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Target</Table.Th>
+                <Table.Th>Phase</Table.Th>
+                <Table.Th>Tool says</Table.Th>
+                <Table.Th>Applied</Table.Th>
+                <Table.Th>Injected</Table.Th>
+                <Table.Th>Recovered</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {run.targets.map((t) => (
+                <Table.Tr key={t.index} data-testid="target-row" data-target={t.label} data-target-phase={t.phase} bg={t.error ? 'red.0' : undefined}>
+                  <Table.Td>
+                    <Text fw={500}>{t.label}</Text>
+                    {t.label !== t.targetId && (
+                      <Text size="xs" c="dimmed" ff="monospace">
+                        {t.targetId}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    <TargetPhaseBadge phase={t.phase} />
+                    {t.mayCarryFault && (
+                      <Text size="xs" c="orange">
+                        may carry the fault
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    <Text size="sm">{t.nativeStatus || '—'}</Text>
+                    {t.error && (
+                      <Text size="sm" c="red">
+                        {t.error}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>
+                    {Object.entries(t.metrics ?? {}).map(([k, v]) => (
+                      <Text size="sm" key={k}>
+                        {k}: <b>{v}</b>
+                      </Text>
+                    ))}
+                    {!Object.keys(t.metrics ?? {}).length && '—'}
+                  </Table.Td>
+                  <Table.Td>{clock(t.injectedAt)}</Table.Td>
+                  <Table.Td>{clock(t.recoveredAt)}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+          {!run.targets.length && <Text c="dimmed">No target selected yet.</Text>}
+        </Paper>
       <Grid>
-        <Grid.Col span={{ base: 12, md: 4 }}>
+        <Grid.Col span={{ base: 12, md: 5 }}>
           <Paper withBorder p="md" h="100%">
             <Table variant="vertical" layout="fixed" withRowBorders={false} verticalSpacing={4}>
               <Table.Tbody>
@@ -201,66 +259,8 @@ export function RunPage() {
             </Table>
           </Paper>
         </Grid.Col>
-        <Grid.Col span={{ base: 12, md: 8 }}>
+        <Grid.Col span={{ base: 12, md: 7 }}>
           <Stack>
-            <Paper withBorder p="md">
-              <Title order={4} mb="xs">
-                Targets
-              </Title>
-              <Table verticalSpacing="xs" data-testid="targets-table">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Target</Table.Th>
-                    <Table.Th>Phase</Table.Th>
-                    <Table.Th>Tool says</Table.Th>
-                    <Table.Th>Applied</Table.Th>
-                    <Table.Th>Injected</Table.Th>
-                    <Table.Th>Recovered</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {run.targets.map((t) => (
-                    <Table.Tr key={t.index} data-testid="target-row" data-target={t.label} data-target-phase={t.phase} bg={t.error ? 'red.0' : undefined}>
-                      <Table.Td>
-                        <Text fw={500}>{t.label}</Text>
-                        {t.label !== t.targetId && (
-                          <Text size="xs" c="dimmed" ff="monospace">
-                            {t.targetId}
-                          </Text>
-                        )}
-                      </Table.Td>
-                      <Table.Td>
-                        <TargetPhaseBadge phase={t.phase} />
-                        {t.mayCarryFault && (
-                          <Text size="xs" c="orange">
-                            may carry the fault
-                          </Text>
-                        )}
-                      </Table.Td>
-                      <Table.Td>
-                        <Text size="sm">{t.nativeStatus || '—'}</Text>
-                        {t.error && (
-                          <Text size="sm" c="red">
-                            {t.error}
-                          </Text>
-                        )}
-                      </Table.Td>
-                      <Table.Td>
-                        {Object.entries(t.metrics ?? {}).map(([k, v]) => (
-                          <Text size="sm" key={k}>
-                            {k}: <b>{v}</b>
-                          </Text>
-                        ))}
-                        {!Object.keys(t.metrics ?? {}).length && '—'}
-                      </Table.Td>
-                      <Table.Td>{clock(t.injectedAt)}</Table.Td>
-                      <Table.Td>{clock(t.recoveredAt)}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-              {!run.targets.length && <Text c="dimmed">No target selected yet.</Text>}
-            </Paper>
             <MetricsChart run={run} samples={samples} now={now} />
           </Stack>
         </Grid.Col>
@@ -274,7 +274,7 @@ export function RunPage() {
           <Table.Thead>
             <Table.Tr>
               <Table.Th w={100}>At</Table.Th>
-              <Table.Th w={110}>Kind</Table.Th>
+              <Table.Th w={150}>Kind</Table.Th>
               <Table.Th w={110}>Target</Table.Th>
               <Table.Th w={200}>Phase</Table.Th>
               <Table.Th>Reason</Table.Th>
@@ -289,9 +289,9 @@ export function RunPage() {
                   </Tooltip>
                 </Table.Td>
                 <Table.Td>
-                  <Badge variant="light" color={/fail|error/.test(e.kind) ? 'red' : 'gray'} size="sm">
+                  <Text size="sm" ff="monospace" c={/fail|error/.test(e.kind) ? 'red' : undefined}>
                     {e.kind}
-                  </Badge>
+                  </Text>
                 </Table.Td>
                 <Table.Td>{e.target ?? ''}</Table.Td>
                 <Table.Td>{e.fromPhase || e.toPhase ? `${e.fromPhase ?? ''} → ${e.toPhase ?? ''}` : ''}</Table.Td>

@@ -156,7 +156,7 @@ export function RunsPage() {
                   <Group gap={4}>
                     {r.targets.map((t) => (
                       <Tooltip key={t.label} label={`${t.phase}${t.mayCarryFault ? ' · may carry the fault' : ''}`}>
-                        <Badge size="sm" variant="dot" color={TARGET_COLOR[t.phase] ?? 'gray'}>
+                        <Badge size="sm" variant="dot" tt="none" color={TARGET_COLOR[t.phase] ?? 'gray'}>
                           {t.label}
                         </Badge>
                       </Tooltip>

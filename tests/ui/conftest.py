@@ -1,0 +1,193 @@
+"""The web console against a real `chaoshub up` (SQLite, in-process worker, the in-memory
+adapter), driven by Playwright through Debian's Chromium. Never downloads a browser.
+
+Screenshots of each page go to ``artifacts/screenshots/`` at the repository's root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.support.stack import MEMORY_ADAPTER, GraphQL, Proc, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "hub" / "static" / "index.html"
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1366, "height": 820}
+
+expect.set_options(timeout=10_000)
+
+
+def _missing(reason: str) -> None:
+    """Fail in CI (it must have everything), skip with the fix elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not STATIC.exists():
+        _missing(
+            "the console is not built: run scripts/setup.d/frontend.sh (npm ci && npm run build in frontend/)"
+        )
+    if not shutil.which(CHROMIUM):
+        _missing("Chromium is missing: apt-get install -y chromium (scripts/apt-packages.txt)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Hub:
+    def __init__(self, url: str, admin_token: str) -> None:
+        self.url = url
+        self.admin_token = admin_token
+        self.admin = GraphQL(url, admin_token)
+
+    def backend(self, name: str, **config: Any) -> None:
+        answer = self.admin(
+            "mutation($i: CreateBackendInput!) { createBackend(input: $i) { __typename ... on Error { message } } }",
+            i={"name": name, "adapter": "memory", "config": config},
+        )["createBackend"]
+        assert answer["__typename"] == "Backend", answer
+
+    def token(self, name: str, role: str) -> str:
+        answer = self.admin(
+            "mutation($n: String!, $r: String!) { createApiToken(name: $n, role: $r) {"
+            " __typename ... on CreatedApiToken { token } ... on Error { message } } }",
+            n=name,
+            r=role,
+        )["createApiToken"]
+        assert answer["__typename"] == "CreatedApiToken", answer
+        return str(answer["token"])
+
+    def start(self, backend: str, targets: list[str], seconds: float = 300) -> str:
+        answer = self.admin(
+            "mutation($i: StartRunInput!) { startRun(input: $i) {"
+            " __typename ... on Run { id } ... on Error { message } } }",
+            i={
+                "faultType": "memory/latency",
+                "backend": backend,
+                "selector": {"names": targets},
+                "params": {"latency_ms": 120},
+                "durationSeconds": seconds,
+            },
+        )["startRun"]
+        assert answer["__typename"] == "Run", answer
+        return str(answer["id"])
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self.admin(
+            "query($id: ID!) { run(id: $id) { phase recoverAttempts targets { label phase } } }",
+            id=run_id,
+        )["run"]
+
+    def wait_phase(self, run_id: str, phase: str, timeout: float = 30) -> dict[str, Any]:
+        return wait_for(
+            lambda: (r := self.run(run_id))["phase"] == phase and r,
+            timeout,
+            0.2,
+            what=f"run {run_id} {phase}",
+        )
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    data_dir = tmp_path_factory.mktemp("ui-hub")
+    port = free_port()
+    token = "ui-admin-" + uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
+    env.update(
+        {
+            "CHAOSHUB_EXTRA_ADAPTERS": MEMORY_ADAPTER,
+            "CHAOSHUB_ADMIN_TOKEN": token,
+            "CHAOSHUB_RECONCILE_SECONDS": "0.5",
+            "CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS": "2",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    log = data_dir / "up.log"
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hub.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    proc = Proc("up", popen, log)
+    url = f"http://127.0.0.1:{port}"
+    hub = None
+    try:
+        wait_for(
+            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
+            60,
+            what="chaoshub up",
+        )
+        hub = Hub(url, token)
+        yield hub
+    except Exception:
+        print(proc.tail(80))
+        raise
+    finally:
+        if hub is not None:
+            hub.admin.close()
+        proc.stop()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=VIEWPORT)
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(300)  # let transitions settle
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, url: str, token: str) -> None:
+    page.goto(url + "/")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()

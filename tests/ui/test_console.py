@@ -1,0 +1,200 @@
+"""The console as operators and viewers use it: find a fault, build an experiment through the
+generated form, watch the run live, abort it, halt everything; a viewer only looks."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.ui.conftest import Hub, shot, sign_in
+
+pytestmark = pytest.mark.slow
+
+
+def nav(page: Any, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+def run_id_from(page: Any) -> str:
+    match = re.search(r"/runs/([0-9a-f]+)$", page.url)
+    assert match, page.url
+    return match.group(1)
+
+
+def test_operator_builds_starts_watches_and_aborts_a_run(hub: Hub, page: Any) -> None:
+    # Injection takes a moment, so the page shows the run before it is running.
+    hub.backend("mem", inject_delay=3)
+    sign_in(page, hub.url, hub.admin_token)
+    shot(page, "01-runs-empty")
+
+    nav(page, "Catalog")
+    expect(page.get_by_test_id("fault-card").first).to_be_visible()
+    page.get_by_label("Search", exact=True).fill("latency in memory")
+    cards = page.get_by_test_id("fault-card")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_have_attribute("data-fault", "memory/latency")
+    shot(page, "02-catalog-search")
+
+    cards.first.click()
+    expect(page.get_by_role("heading", name="Latency (in memory)")).to_be_visible()
+    row = page.get_by_test_id("param-row").filter(has_text="latency_ms")
+    expect(row).to_contain_text("ms")
+    expect(row).to_contain_text("100")
+    expect(page.get_by_text("available", exact=True)).to_be_visible()
+    shot(page, "03-fault-detail")
+
+    page.get_by_role("link", name="Use this fault").click()
+    expect(page.get_by_role("heading", name="New experiment")).to_be_visible()
+    page.get_by_label("Selector (JSON)").fill(json.dumps({"names": ["alpha", "beta"]}))
+    preview = page.get_by_test_id("discover-preview")
+    expect(preview.get_by_test_id("preview-target")).to_have_text(["alpha", "beta"])
+
+    latency = page.locator("#params_latency_ms")
+    latency.fill("-5")
+    error = page.locator("#params_latency_ms-error")  # the message under the field
+    expect(error).to_have_text("must be >= 0")
+    page.get_by_label("Duration").fill("120")
+    page.get_by_label("Name", exact=True).fill("ui latency")
+    page.get_by_test_id("save-and-start").click()
+    expect(page.get_by_test_id("refusal")).to_contain_text("fix the fields marked in red")
+    shot(page, "04-new-experiment-refused-value")
+    assert hub.admin("{ experiments { id } }")["experiments"] == []
+
+    latency.fill("250")
+    expect(error).to_have_count(0)
+    page.get_by_test_id("save-and-start").click()
+    # The hub refuses the name; the form says so under the name field.
+    expect(page.locator('[data-testid="experiment-name"][aria-invalid="true"]')).to_be_visible()
+    expect(page.get_by_test_id("refusal")).to_contain_text("a name is 1-200 letters")
+    page.get_by_label("Name", exact=True).fill("ui-latency")
+    page.get_by_test_id("save-and-start").click()
+
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+$"))
+    run_id = run_id_from(page)
+    page.evaluate("window.__sameDocument = true")
+    phase = page.get_by_test_id("phase")
+    expect(phase).not_to_have_attribute("data-phase", "running", timeout=1000)
+    expect(phase).to_have_attribute("data-phase", "running", timeout=20_000)
+    expect(page.locator('[data-step="running"]')).to_have_attribute("data-state", "current")
+    expect(page.get_by_test_id("target-row")).to_have_count(2)
+    expect(page.get_by_test_id("targets-table")).to_contain_text("latency_ms: 250")
+    shot(page, "05-run-running")
+
+    page.get_by_test_id("abort").click()
+    expect(page.get_by_role("dialog")).to_contain_text("every target is recovered")
+    shot(page, "06-run-abort-confirm")
+    page.get_by_test_id("confirm-action").click()
+    expect(phase).to_have_attribute("data-phase", "aborted", timeout=20_000)
+    for label in ("alpha", "beta"):
+        expect(page.locator(f'[data-target="{label}"]')).to_have_attribute(
+            "data-target-phase", "recovered"
+        )
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    shot(page, "07-run-aborted")
+    assert hub.run(run_id)["phase"] == "aborted"
+
+    nav(page, "Runs")
+    row = page.locator(f'[data-run="{run_id}"]')
+    expect(row).to_have_attribute("data-phase", "aborted")
+    shot(page, "08-runs-list")
+    nav(page, "Experiments")
+    expect(page.get_by_test_id("experiment-row")).to_contain_text("ui-latency")
+    shot(page, "09-experiments")
+    nav(page, "Agents & backends")
+    expect(page.locator('[data-testid="backend-row"][data-name="mem"]')).to_contain_text(
+        "reachable"
+    )
+    shot(page, "10-agents-backends")
+
+
+def test_a_stuck_recovery_is_impossible_to_miss_and_can_be_force_released(
+    hub: Hub, page: Any
+) -> None:
+    hub.backend("sticky", fail_recover=-1)
+    run_id = hub.start("sticky", ["gamma"])
+    hub.wait_phase(run_id, "running")
+    hub.admin('mutation($id: ID!) { abortRun(id: $id, reason: "test") { __typename } }', id=run_id)
+    from tests.support.stack import wait_for
+
+    wait_for(lambda: hub.run(run_id)["recoverAttempts"] > 0, 20, what="a failed recovery")
+
+    sign_in(page, hub.url, hub.admin_token)
+    expect(page.get_by_test_id("stuck-indicator")).to_contain_text("1 run stuck recovering")
+    page.get_by_test_id("stuck-indicator").click()
+    expect(page.get_by_test_id("stuck-banner")).to_contain_text("may still carry the fault")
+    expect(page.get_by_test_id("stuck-banner")).to_contain_text("gamma")
+    shot(page, "11-run-stuck")
+
+    page.get_by_test_id("force-release").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("stop trying")
+    confirm = page.get_by_test_id("confirm-action")
+    expect(confirm).to_be_disabled()
+    dialog.get_by_label("Reason").fill("removed the fault on gamma by hand")
+    shot(page, "12-force-release-confirm")
+    confirm.click()
+    expect(page.get_by_test_id("phase")).to_have_attribute("data-phase", "aborted")
+    expect(page.get_by_test_id("stuck-indicator")).to_have_count(0)
+
+
+def test_a_viewer_sees_every_page_without_action_buttons(hub: Hub, page: Any) -> None:
+    hub.backend("seen")
+    run_id = hub.start("seen", ["alpha"])
+    hub.wait_phase(run_id, "running")
+    viewer = hub.token("ui-viewer", "viewer")
+    try:
+        sign_in(page, hub.url, viewer)
+        expect(page.get_by_test_id("role")).to_have_text("viewer")
+        expect(page.get_by_test_id("halt-all")).to_have_count(0)
+        expect(page.get_by_role("link", name="New experiment")).to_have_count(0)
+        shot(page, "13-viewer-runs")
+
+        page.goto(f"{hub.url}/runs/{run_id}")
+        expect(page.get_by_test_id("phase")).to_have_attribute("data-phase", "running")
+        expect(page.get_by_test_id("run-actions")).to_have_count(0)
+        expect(page.get_by_role("button", name="Abort")).to_have_count(0)
+        shot(page, "14-viewer-run")
+
+        page.goto(f"{hub.url}/catalog/memory/latency")
+        expect(page.get_by_role("heading", name="Latency (in memory)")).to_be_visible()
+        expect(page.get_by_role("link", name="Use this fault")).to_have_count(0)
+
+        page.goto(f"{hub.url}/fleet")
+        expect(page.get_by_test_id("backends-table")).to_contain_text("seen")
+        expect(page.get_by_test_id("add-backend")).to_have_count(0)
+        expect(page.get_by_role("button", name="Remove")).to_have_count(0)
+        shot(page, "15-viewer-fleet")
+    finally:
+        hub.admin("mutation($id: ID!) { abortRun(id: $id) { __typename } }", id=run_id)
+        hub.wait_phase(run_id, "aborted")
+
+
+def test_halt_all_stops_two_runs_and_says_which(hub: Hub, page: Any) -> None:
+    hub.backend("fleet")
+    first = hub.start("fleet", ["alpha"])
+    second = hub.start("fleet", ["beta", "gamma"])
+    for run_id in (first, second):
+        hub.wait_phase(run_id, "running")
+
+    sign_in(page, hub.url, hub.admin_token)
+    page.get_by_test_id("halt-all").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("2 active now")
+    dialog.get_by_label("Reason").fill("game day over")
+    shot(page, "16-halt-all-confirm")
+    page.get_by_test_id("halt-confirm").click()
+    result = page.get_by_test_id("halt-result")
+    expect(result).to_contain_text("Stopped 2 runs")
+    expect(result).to_contain_text(first[:8])
+    expect(result).to_contain_text(second[:8])
+    shot(page, "17-halt-all-result")
+    page.get_by_role("button", name="Close").click()
+
+    for run_id in (first, second):
+        record = hub.wait_phase(run_id, "aborted")
+        assert {t["phase"] for t in record["targets"]} == {"recovered"}
+        expect(page.locator(f'[data-run="{run_id}"]')).to_have_attribute("data-phase", "aborted")
