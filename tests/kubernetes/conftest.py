@@ -9,16 +9,15 @@ Servers and operator threads are stopped even when tests fail.
 
 from __future__ import annotations
 
-import socket
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_apiserver import CHAOS_MESH, LITMUS, FakeApiServer
-from fake_operators import EXPERIMENT, ChaosMeshController, LitmusOperator, Outcome
+from fake_apiserver import write_kubeconfig
+from fake_operators import EXPERIMENT, Outcome
+from kube_peers import LITMUS_FAULTS, FakeCluster, closed_port, start_cluster, stop_cluster
 
 from adapters.chaos_mesh import ChaosMeshAdapter
 from adapters.litmus import LitmusAdapter
@@ -27,48 +26,6 @@ from hub import catalog
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.append(_ROOT)
-
-LITMUS_FAULTS = sorted(LitmusAdapter.capabilities.faults)
-#: how long the adapters wait for the fake operators; they answer in milliseconds
-WAIT_SECONDS = 3.0
-
-
-@dataclass
-class FakeCluster:
-    api: FakeApiServer
-    litmus: LitmusOperator
-    mesh: ChaosMeshController
-    kubeconfig: Path
-
-    def config(self, namespace: str, **extra: object) -> dict[str, object]:
-        return {
-            "kubeconfig": str(self.kubeconfig),
-            "namespace": namespace,
-            "wait_seconds": WAIT_SECONDS,
-            "request_timeout_seconds": 5,
-            **extra,
-        }
-
-
-def start_cluster(path: Path) -> FakeCluster:
-    api = FakeApiServer()
-    api.store.install(LITMUS)
-    api.store.install(CHAOS_MESH)
-    api.start()
-    litmus, mesh = LitmusOperator(api.store), ChaosMeshController(api.store)
-    litmus.start()
-    mesh.start()
-    return FakeCluster(api, litmus, mesh, api.kubeconfig(path))
-
-
-def stop_cluster(cluster: FakeCluster) -> None:
-    try:
-        cluster.litmus.stop()
-        cluster.mesh.stop()
-    finally:
-        cluster.api.stop()
-    errors = cluster.litmus.errors + cluster.mesh.errors
-    assert not errors, f"the fake operators failed: {errors!r}"
 
 
 @pytest.fixture(scope="session")
@@ -120,21 +77,10 @@ def mesh(kube: FakeCluster, ns: str) -> Iterator[ChaosMeshAdapter]:
     adapter.close()
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def unreachable_kubeconfig(tmp_path: Path) -> Path:
     """A kubeconfig for a cluster nobody listens for."""
-    gone = FakeApiServer()  # never started: its port is taken from a closed socket instead
-    gone._server.server_close()
-    path = tmp_path / "gone-kubeconfig"
-    text = gone.kubeconfig(path).read_text().replace(gone.url, f"http://127.0.0.1:{closed_port()}")
-    path.write_text(text)
-    return path
+    return write_kubeconfig(tmp_path / "gone", f"http://127.0.0.1:{closed_port()}", "no-token")
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -770,25 +770,7 @@ class FakeApiServer:
 
     def kubeconfig(self, path: Path, *, context: str = "fake", namespace: str = "chaos") -> Path:
         """Write a kubeconfig that reaches this server with its token."""
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": f"{context}-user", "user": {"token": self.token}}],
-            "contexts": [
-                {
-                    "name": context,
-                    "context": {
-                        "cluster": context,
-                        "user": f"{context}-user",
-                        "namespace": namespace,
-                    },
-                }
-            ],
-            "current-context": context,
-        }
-        path.write_text(json.dumps(config, indent=2), encoding="utf-8")
-        return path
+        return write_kubeconfig(path, self.url, self.token, context=context, namespace=namespace)
 
     def watch_requests(self, plural: str) -> list[dict[str, str]]:
         return [
@@ -798,13 +780,21 @@ class FakeApiServer:
         ]
 
 
-def serve(*kinds: list[Kind]) -> Iterator[FakeApiServer]:
-    """A started fake with ``kinds`` installed; stopped when the generator closes."""
-    fake = FakeApiServer()
-    for group in kinds:
-        fake.store.install(group)
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+def write_kubeconfig(
+    path: Path, server: str, token: str, *, context: str = "fake", namespace: str = "chaos"
+) -> Path:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": context, "cluster": {"server": server}}],
+        "users": [{"name": f"{context}-user", "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": context,
+                "context": {"cluster": context, "user": f"{context}-user", "namespace": namespace},
+            }
+        ],
+        "current-context": context,
+    }
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return path

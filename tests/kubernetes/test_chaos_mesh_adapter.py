@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeCluster
 from fake_apiserver import CHAOS_MESH, LITMUS
 from fake_operators import RECORDS_FINALIZER
+from kube_peers import FakeCluster, start_cluster, stop_cluster
 
 from adapters.chaos_mesh import PAUSE, ChaosMeshAdapter
 from adapters.chaos_mesh_faults import FAULTS
@@ -352,8 +352,6 @@ def test_health_reports_which_kinds_are_installed(
 def test_a_missing_crd_makes_its_faults_unavailable_and_create_is_refused(
     tmp_path: Path,
 ) -> None:
-    from conftest import start_cluster, stop_cluster
-
     cluster = start_cluster(tmp_path / "kubeconfig")
     try:
         cluster.api.store.uninstall([k for k in CHAOS_MESH if k.kind == "HTTPChaos"])
@@ -393,8 +391,6 @@ def test_an_unreachable_cluster_is_backend_unavailable(
 
 
 def test_a_cluster_that_goes_away_during_recovery_is_backend_unavailable(tmp_path: Path) -> None:
-    from conftest import start_cluster
-
     cluster = start_cluster(tmp_path / "kubeconfig")
     stopped = False
     try:

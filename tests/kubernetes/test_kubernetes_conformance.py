@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FakeCluster
 from fake_operators import ENGINE
+from kube_peers import FakeCluster
 
 from adapters.chaos_mesh import ChaosMeshAdapter
 from adapters.kube import object_name

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeCluster, start_cluster, stop_cluster
 from fake_apiserver import CHAOS_MESH
 from fake_operators import ENGINE, EXPERIMENT, RESULT, Outcome
+from kube_peers import FakeCluster, start_cluster, stop_cluster
 
 from tests.support import queries as Q
 from tests.support.stack import GraphQL, Proc, free_port, wait_for

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import FakeCluster
 from fake_operators import ENGINE, LITMUS_FINALIZER, RESULT, Outcome
+from kube_peers import FakeCluster
 
 from adapters.kube import object_name
 from adapters.litmus import LitmusAdapter
