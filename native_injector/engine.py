@@ -167,7 +167,7 @@ class Injector:
             self._put(record)
             try:
                 fault.apply(record, self.ctx)
-            except (Problem, system.CommandFailed, OSError) as exc:
+            except Exception as exc:  # whatever went wrong, undo what was done so far
                 self._undo_failed(fault, record, exc)
                 self.metrics.injected(fault_name, "failed")
                 if isinstance(exc, Problem):
