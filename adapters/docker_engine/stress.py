@@ -74,6 +74,12 @@ _ALIVE = (
     ' && ! grep -q "^State:.*zombie" "/proc/$p/status" 2>/dev/null'
 )
 _STOP = f'if {_ALIVE}; then kill -TERM "$p"; fi; rm -f "$0" "$0.err"'
+# while starting: exit 0 runs stress-ng, 1 not yet (no pid file, or the shell before its
+# exec), 2 ended (the exec failed, or stress-ng exited at once)
+_STARTING = (
+    f'if {_ALIVE}; then exit 0; fi; [ -z "$p" ] && exit 1;'
+    ' [ -n "$(cat "/proc/$p/comm" 2>/dev/null)" ] && exit 1; exit 2'
+)
 _SEEN = 'test -e "$0"'
 
 
@@ -179,9 +185,12 @@ class _Inside:
         target.exec_run(
             ["sh", "-c", _START, self.pidfile(execution), "stress-ng", *args], detach=True
         )
-        for _ in range(20):  # the exec is detached: look until it runs or has failed
-            if self._sh(engine, execution, _ALIVE)[0] == 0:
+        for _ in range(30):  # the exec is detached: look until it runs or has ended
+            phase = self._sh(engine, execution, _STARTING)[0]
+            if phase == 0:
                 return Observation(Observed.INJECTED, native="stress-ng running inside")
+            if phase == 2:
+                break
             time.sleep(0.1)
         _, why = self._sh(engine, execution, 'cat "$0.err"; rm -f "$0" "$0.err"')
         raise RejectedByTool(f"stress-ng did not start inside the container: {why or 'no output'}")
