@@ -11,12 +11,13 @@ One hub target is that whole selection; Chaos Mesh's per-pod records
 metrics.
 
 Time control: ``timed`` for every reversible fault. The hub holds the fault for the run's
-duration and recovers by deleting the object; the object also carries that
-``duration``, so if the hub vanishes Chaos Mesh ends the fault by itself (the dead-man's
-switch the native injector gets from its lease). ``external`` would hand the clock to
-Chaos Mesh and lose the hub's pause with remaining time. ``pod-kill`` and
-``container-kill`` are Chaos Mesh's one-shot actions: ``instant``, done once every record
-is injected; their object is deleted on recovery all the same.
+duration and recovers by deleting the object; the object also carries a ``duration`` (the
+run's plus ``wait_seconds``, the longest inject waits before the hub's clock starts), so
+if the hub vanishes Chaos Mesh ends the fault by itself (the dead-man's switch the native
+injector gets from its lease) and while the hub is there it never ends the fault early.
+``external`` would hand the clock to Chaos Mesh and lose the hub's pause with remaining
+time. ``pod-kill`` and ``container-kill`` are Chaos Mesh's one-shot actions: ``instant``,
+done once every record is injected; their object is deleted on recovery all the same.
 
 Checked against the object shapes and status model of ``chaos-mesh.org/v1alpha1`` as read
 from chaos-mesh/chaos-mesh 608b61e (``api/v1alpha1/*_types.go``, ``common_types.go``,
@@ -74,7 +75,7 @@ from adapters.kube import (
     object_name,
     selector_string,
 )
-from adapters.kube.cluster import TRANSPORT_ERRORS
+from adapters.kube.cluster import TRANSPORT_ERRORS, check_config
 from adapters.kube.naming import EXECUTION_LABEL, execution_label
 from hub.contract import (
     Adapter,
@@ -235,6 +236,10 @@ class ChaosMeshAdapter(Adapter):
         super().__init__(config, backend=backend)
         self.cluster = Cluster(self.config)
 
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> None:
+        check_config(config)
+
     def close(self) -> None:
         self.cluster.close()
 
@@ -334,7 +339,8 @@ class ChaosMeshAdapter(Adapter):
         if fault.action:
             spec["action"] = fault.action
         if execution.duration_seconds and not fault.one_shot:
-            spec["duration"] = f"{math.ceil(execution.duration_seconds)}s"
+            backstop = execution.duration_seconds + self.cluster.wait_seconds
+            spec["duration"] = f"{math.ceil(backstop)}s"
         spec.update(fault.build(params))
         return {
             "apiVersion": f"{GROUP}/{VERSION}",

@@ -60,7 +60,7 @@ from adapters.kube import (
     object_name,
     selector_string,
 )
-from adapters.kube.cluster import TRANSPORT_ERRORS
+from adapters.kube.cluster import TRANSPORT_ERRORS, check_config
 from adapters.kube.naming import EXECUTION_LABEL, execution_label
 from hub.contract import (
     Adapter,
@@ -255,6 +255,10 @@ class LitmusAdapter(Adapter):
         super().__init__(config, backend=backend)
         self.cluster = Cluster(self.config)
         self.service_account: str = self.config.get("service_account") or "litmus-admin"
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> None:
+        check_config(config)
 
     def close(self) -> None:
         self.cluster.close()
@@ -464,6 +468,8 @@ class LitmusAdapter(Adapter):
             )
             if engine_status == "stopped":
                 return Observation(Observed.ABORTED, text)
+            if engine_status == "completed":  # the result was deleted by someone else
+                return Observation(Observed.DONE, text)
             if any(e.get("status") == "ChaosExperiment Not Found" for e in experiments):
                 return Observation(Observed.FAILED, text)
             return Observation(Observed.PENDING, text)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -95,6 +96,15 @@ class Resource:
         return f"{self.plural}.{self.group}"
 
 
+def check_config(config: Mapping[str, Any]) -> None:
+    """What the JSON Schema cannot say about a backend's cluster config; no I/O."""
+    if config.get("in_cluster") and (config.get("kubeconfig") or config.get("context")):
+        field = "kubeconfig" if config.get("kubeconfig") else "context"
+        raise InvalidInput(
+            "give either in_cluster or a kubeconfig and context, not both", field=["config", field]
+        )
+
+
 def status_of(exc: ApiException) -> tuple[str, str]:
     """The ``reason`` and ``message`` of the API server's ``Status`` body, when it sent one."""
     try:
@@ -132,12 +142,17 @@ class Cluster:
         self.timeout = float(self.config.get("request_timeout_seconds") or 10)
         self.wait_seconds = float(self.config.get("wait_seconds", 30))
         self._api: k8s.ApiClient | None = None
+        self._lock = threading.Lock()  # the hub calls one adapter from several threads
 
     # -- the client --------------------------------------------------------------------------
 
     def _client(self) -> k8s.ApiClient:
-        if self._api is not None:
+        with self._lock:
+            if self._api is None:
+                self._api = self._connect()
             return self._api
+
+    def _connect(self) -> k8s.ApiClient:
         configuration = k8s.Configuration()
         try:
             if self.config.get("in_cluster"):
@@ -156,8 +171,7 @@ class Cluster:
             ) from exc
         # one retry only: an unreachable cluster must be reported, not waited for
         configuration.retries = 1
-        self._api = k8s.ApiClient(configuration)
-        return self._api
+        return k8s.ApiClient(configuration)
 
     @property
     def custom(self) -> k8s.CustomObjectsApi:

@@ -62,7 +62,7 @@ def test_inject_creates_the_object_with_selector_mode_and_duration(
         "mode": "fixed",
         "value": "2",
         "action": "delay",
-        "duration": "60s",
+        "duration": "63s",  # the run's 60 s and the 3 s inject may wait: a backstop
         "direction": "to",
         "delay": {"latency": "150ms", "jitter": "10ms"},
     }
@@ -239,14 +239,24 @@ def test_a_failed_apply_is_rejected_with_the_record_event(
 def test_chaos_mesh_ending_its_own_duration_reads_as_done(
     kube: FakeCluster, mesh: ChaosMeshAdapter, ns: str
 ) -> None:
-    ex = execution(mesh, duration=1)
-    data, _ = mesh.inject(ex)
+    quick = ChaosMeshAdapter({**mesh.config, "wait_seconds": 0.5})
+    ex = execution(quick, duration=1)
+    data, _ = quick.inject(ex)
+    assert kube.api.store.get(NETWORK, ns, data["name"])["spec"]["duration"] == "2s"
     deadline = time.monotonic() + 5
-    while (observation := mesh.status(Handle(ex, data))).state is not Observed.DONE:
+    while (observation := quick.status(Handle(ex, data))).state is not Observed.DONE:
         assert time.monotonic() < deadline, observation.native
         time.sleep(0.1)
     assert "desiredPhase=Stop" in observation.native
-    mesh.recover(Handle(ex, data))
+    quick.recover(Handle(ex, data))
+    quick.close()
+
+
+def test_a_config_with_both_in_cluster_and_a_kubeconfig_is_refused() -> None:
+    with pytest.raises(InvalidInput) as err:
+        ChaosMeshAdapter.validate_config({"in_cluster": True, "kubeconfig": "/etc/kube"})
+    assert err.value.field == ["config", "kubeconfig"]
+    ChaosMeshAdapter.validate_config({"in_cluster": True, "namespace": "chaos"})
 
 
 def _mark(kube: FakeCluster, ns: str, name: str) -> None:
