@@ -13,14 +13,16 @@ from typing import Any
 
 import docker
 import pytest
-from docker_peers import BUSYBOX, TOOLS, remove_container, start_podman
+from docker_peers import BUSYBOX, TOOLS, remove_container, start_podman, sweep_leftovers
 
 from adapters.docker_engine import DockerAdapter
 
 
 @pytest.fixture(scope="session")
 def docker_host() -> str:
-    return start_podman()
+    url = start_podman()
+    sweep_leftovers(url)
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,32 @@ def start_podman() -> str:
     url = url_file.read_text().strip()
     assert _reachable(url), f"podman API at {url} does not answer"
     return url
+
+
+def sweep_leftovers(url: str, older_than: float = 3600) -> None:
+    """Remove what an interrupted earlier run left (test containers, networks), not a
+    concurrent run's: only names of this suite, only when older than ``older_than`` seconds."""
+    client = docker.DockerClient(base_url=url, version="auto", timeout=60)
+    cutoff = time.time() - older_than
+    try:
+        for attrs in client.api.containers(all=True):
+            name = str((attrs.get("Names") or [""])[0]).lstrip("/")
+            if (
+                name.startswith(("cht-", "chaoshub-helper-", "chaoshub-stress-"))
+                and attrs["Created"] < cutoff
+            ):
+                remove_container(client, attrs["Id"])
+        for network in client.networks.list(filters={"name": "cht-"}):
+            created = str(network.attrs.get("Created") or "")[:19]
+            if network.name.startswith("cht-") and created and _epoch(created) < cutoff:
+                with contextlib.suppress(docker.errors.APIError):
+                    network.remove()
+    finally:
+        client.close()
+
+
+def _epoch(utc: str) -> float:
+    return datetime.strptime(utc, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
 
 
 def remove_container(client: docker.DockerClient, cid: str) -> None:
