@@ -72,7 +72,7 @@ def _network_probes(checks: dict[str, Check]) -> None:
         system.run(["ip", "netns", "add", ns])
     except system.CommandFailed as exc:
         reason = f"cannot create a probe network namespace: {exc.stderr}"
-        for key in ("sch_tbf", "sch_htb", "sch_netem", "iptables-statistic"):
+        for key in ("sch_tbf", "sch_htb", "sch_netem", "ifb", "iptables-statistic"):
             checks.setdefault(key, Check(False, reason))
         return
     try:
@@ -88,6 +88,11 @@ def _network_probes(checks: dict[str, Check]) -> None:
                 checks[kind] = Check(True, f"{kind} works")
             except system.CommandFailed as exc:
                 checks[kind] = Check(False, f"this kernel lacks {kind}: tc said {exc.stderr!r}")
+        try:
+            system.run(["ip", "-n", ns, "link", "add", "chprobeifb", "type", "ifb"])
+            checks["ifb"] = Check(True, "ifb devices work (ingress shaping)")
+        except system.CommandFailed as exc:
+            checks["ifb"] = Check(False, f"no ifb devices (ingress shaping): {exc.stderr}")
         if checks["iptables"].ok:
             try:
                 system.run(
@@ -146,7 +151,7 @@ def probe(state_dir: Path, scripts_dir: Path | None) -> dict[str, Check]:
         _network_probes(checks)
     else:
         why = checks["tc"] if not checks["tc"].ok else checks["cap-net-admin"]
-        for key in ("sch_tbf", "sch_htb", "sch_netem", "iptables-statistic"):
+        for key in ("sch_tbf", "sch_htb", "sch_netem", "ifb", "iptables-statistic"):
             checks[key] = why
     return checks
 

@@ -291,16 +291,24 @@ class NetPair:
         assert match, out
         return float(match.group(1))
 
-    def throughput(self, seconds: float = 2.0, address: str | None = None) -> float:
-        """Bytes per second a TCP stream from ``a`` to ``b`` (at ``address``) achieves."""
-        port = 5201
-        address = address or self.addr_b
+    def throughput(
+        self,
+        seconds: float = 2.0,
+        address: str | None = None,
+        *,
+        into_a: bool = False,
+        port: int = 5201,
+    ) -> float:
+        """Bytes per second a TCP stream from ``a`` to ``b`` (at ``address``, ``port``)
+        achieves; ``into_a``: from ``b`` to ``a`` instead."""
+        sender, receiver_ns = (self.b, self.a) if into_a else (self.a, self.b)
+        address = self.addr_a if into_a else (address or self.addr_b)
         receiver = subprocess.Popen(
             [
                 "ip",
                 "netns",
                 "exec",
-                self.b,
+                receiver_ns,
                 sys.executable,
                 "-c",
                 _RECEIVER,
@@ -316,7 +324,7 @@ class NetPair:
                 "ip",
                 "netns",
                 "exec",
-                self.a,
+                sender,
                 sys.executable,
                 "-c",
                 _SENDER,

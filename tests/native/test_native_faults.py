@@ -319,6 +319,51 @@ def test_network_bandwidth_toward_a_peer_limits_only_that_peer(api, netpair: Net
     assert "htb" not in netpair.root_qdisc()
 
 
+def test_network_bandwidth_on_ingress_limits_incoming_traffic(api, netpair: NetPair):
+    eid = _id("bw-in")
+    rate_kbit = 2000
+    inject(
+        api,
+        eid,
+        "network-bandwidth",
+        netpair.selector,
+        {"rate_kbit": rate_kbit, "direction": "ingress"},
+    )
+    try:
+        incoming = netpair.throughput(2.0, into_a=True) * 8 / 1000
+        assert 0.5 * rate_kbit <= incoming <= 1.3 * rate_kbit, f"{incoming:.0f} kbit/s"
+        assert netpair.throughput(1.0) * 8 / 1000 > 5 * rate_kbit  # outgoing is untouched
+    finally:
+        observe(api, "recover", eid)
+    links = subprocess.run(
+        ["ip", "-n", netpair.a, "-o", "link"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "chifb" not in links
+    assert (
+        "ingress"
+        not in subprocess.run(
+            ["tc", "-n", netpair.a, "qdisc", "show", "dev", netpair.if_a],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+
+
+def test_network_bandwidth_toward_a_port_limits_only_that_port(api, netpair: NetPair):
+    eid = _id("bw-port")
+    rate_kbit = 2000
+    inject(
+        api, eid, "network-bandwidth", netpair.selector, {"rate_kbit": rate_kbit, "ports": [5201]}
+    )
+    try:
+        limited = netpair.throughput(2.0) * 8 / 1000
+        assert 0.5 * rate_kbit <= limited <= 1.3 * rate_kbit, f"{limited:.0f} kbit/s"
+        assert netpair.throughput(1.0, port=5202) * 8 / 1000 > 5 * rate_kbit
+    finally:
+        observe(api, "recover", eid)
+
+
 def test_network_bandwidth_refuses_an_interface_with_someone_elses_qdisc(api, netpair):
     subprocess.run(
         ["tc", "-n", netpair.a, "qdisc", "add", "dev", netpair.if_a, "root", "handle", "7:", "htb"],
