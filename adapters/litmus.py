@@ -188,14 +188,15 @@ def map_result(result: Mapping[str, Any]) -> tuple[Observed, str | None]:
         return Observed.INJECTED, None
     if phase.startswith("Completed") and verdict in ("Pass", "Fail"):
         return Observed.DONE, verdict.lower()
-    if phase == "Stopped":
+    if "Stopped" in (phase, verdict):
         return Observed.ABORTED, None
-    if phase == "Error":
+    if "Error" in (phase, verdict):
         return Observed.FAILED, None
     return Observed.UNKNOWN, None
 
 
 def describe_result(name: str, result: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The result's native text, and one message per probe and per target it reports."""
     status = result.get("status") or {}
     exp = status.get("experimentStatus") or {}
     text = (
@@ -204,18 +205,17 @@ def describe_result(name: str, result: Mapping[str, Any]) -> tuple[str, tuple[st
     )
     error = exp.get("errorOutput") or {}
     if error.get("reason"):
-        text += f"; error {error.get('errorCode') or ''}: {error['reason']}".replace(" :", ":")
-    messages = [
-        f"probe {p.get('name')}: {(p.get('status') or {}).get('verdict', '?')}"
-        + (f" ({p['status']['description']})" if (p.get("status") or {}).get("description") else "")
-        for p in status.get("probeStatuses") or []
-    ]
-    messages += [
-        f"target {t.get('kind', '')} {t.get('name', '')}: {t.get('chaosStatus', '?')}".replace(
-            "  ", " "
+        text += f"; error {error.get('errorCode') or '-'}: {error['reason']}"
+    messages = []
+    for probe in status.get("probeStatuses") or []:
+        outcome = probe.get("status") or {}
+        line = f"probe {probe.get('name')}: {outcome.get('verdict', '?')}"
+        messages.append(
+            line + (f" ({outcome['description']})" if outcome.get("description") else "")
         )
-        for t in (status.get("history") or {}).get("targets") or []
-    ]
+    for target in (status.get("history") or {}).get("targets") or []:
+        what = " ".join(filter(None, (target.get("kind"), target.get("name"))))
+        messages.append(f"target {what}: {target.get('chaosStatus', '?')}")
     return text, tuple(messages)
 
 
