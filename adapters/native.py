@@ -9,7 +9,9 @@ reads the database: the hub passes the agents in the backend config (``needs_age
 Selector: ``agents`` (names) or ``labels`` (all must match) choose the agents — neither
 means every online agent; ``limit`` with ``random`` sampling bounds the targets in all;
 every other key is the fault's own selector, forwarded to each agent's ``/v1/discover``.
-An offline agent is never chosen. Target ids are ``<agent>/<the agent's target id>``.
+An offline agent is never chosen. An agent a label match chose that cannot be reached is
+skipped (and logged); one named in ``agents`` must answer, or ``discover`` raises the retry
+error. Target ids are ``<agent>/<the agent's target id>``.
 """
 
 from __future__ import annotations
@@ -214,8 +216,8 @@ class NativeAdapter(Adapter):
         refused = [e for e in errors if not isinstance(e, BackendUnavailable)]
         if refused:
             raise refused[0]
-        if errors and not targets:
-            raise errors[0]
+        if errors and (not targets or selector.get("agents")):
+            raise errors[0]  # an agent named on purpose must answer; a label match may not
         for err in errors:
             log.warning("agent unreachable during discover", extra={"error": str(err)})
         limit = selector.get("limit")

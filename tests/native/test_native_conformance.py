@@ -126,6 +126,25 @@ class TestNativeAdapterConformance(AdapterConformance):
         with pytest.raises(NotFound):
             adapter.discover("process-pause", {"labels": {"zone": "b"}, "pid": sleeper.pid})
 
+    def test_an_unreachable_agent_is_skipped_by_labels_but_not_when_named(self, agents, sleeper):
+        flaky = {
+            "name": "flaky",
+            "url": DEAD_URL,
+            "token": "x",
+            "labels": {"zone": "a"},
+            "online": True,
+        }
+        adapter = NativeAdapter({"agents": [*agents, flaky], "timeout": 2}, backend="native")
+        try:
+            found = adapter.discover("process-pause", {"labels": {"zone": "a"}, "pid": sleeper.pid})
+            assert [t.id.split("/")[0] for t in found] == ["local"]
+            with pytest.raises(BackendUnavailable):
+                adapter.discover(
+                    "process-pause", {"agents": ["local", "flaky"], "pid": sleeper.pid}
+                )
+        finally:
+            adapter.close()
+
     def test_limit_with_random_sampling(self, adapter, sleeper):
         selector = {"agents": ["local"], "name": "sleep", "limit": 1, "random": True}
         assert len(adapter.discover("process-pause", selector)) == 1
