@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fake_apiserver import CHAOS_MESH, LITMUS, ApiError, Kind, Obj, Store, now_iso
+from fake_store import CHAOS_MESH, LITMUS, ApiError, Kind, Obj, Store, now_iso
 
 ENGINE, EXPERIMENT, RESULT = LITMUS
 LITMUS_FINALIZER = "chaosengine.litmuschaos.io/finalizer"
