@@ -19,9 +19,10 @@ official ``kubernetes`` client use:
 - pods and nodes, read only (list with label selectors), set up by the tests.
 
 Every request must carry the bearer token of the generated kubeconfig. Tests reach in
-through the :class:`Store` (``fake_store.py``) to play the operators (``fake_operators.py``), to look at the
-cluster from outside the adapter, and to inject faults of the API itself
-(:meth:`FakeApiServer.drop_watches`, :meth:`Store.compact`, :meth:`FakeApiServer.fail_next`).
+through the :class:`Store` (``fake_store.py``) to play the operators
+(``fake_operators.py``), to look at the cluster from outside the adapter, and to inject
+faults of the API itself (:meth:`FakeApiServer.drop_watches`, :meth:`Store.compact`,
+:meth:`FakeApiServer.fail_next`).
 """
 
 from __future__ import annotations

@@ -278,6 +278,25 @@ def test_an_unreachable_cluster_is_backend_unavailable(
     assert not gone.health().ok
 
 
+def test_api_server_refusals_say_what_to_do(
+    kube: FakeCluster, litmus: LitmusAdapter, ns: str
+) -> None:
+    ex = execution(litmus)
+    kube.api.fail_next("POST", f"{ns}/chaosengines", 503, "ServiceUnavailable", "etcd is gone")
+    with pytest.raises(BackendUnavailable) as retry:
+        litmus.inject(ex)
+    assert "etcd is gone" in retry.value.message
+    kube.api.fail_next(
+        "POST", f"{ns}/chaosengines", 403, "Forbidden", 'chaosengines is forbidden: User "hub"'
+    )
+    with pytest.raises(RejectedByTool) as refused:
+        litmus.inject(ex)
+    assert refused.value.native_code == "Forbidden" and "forbidden" in refused.value.message
+    data, observation = litmus.inject(ex)  # the next try goes through
+    assert observation.state is Observed.INJECTED
+    assert litmus.recover(Handle(ex, data)).state is Observed.RECOVERED
+
+
 def test_health_reports_the_crd_versions(kube: FakeCluster, litmus: LitmusAdapter) -> None:
     health = litmus.health()
     assert health.ok, health.message
