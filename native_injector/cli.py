@@ -22,7 +22,7 @@ from typing import Any
 import click
 import uvicorn
 
-from native_injector import __version__
+from native_injector import __version__, restart
 from native_injector.engine import Injector
 from native_injector.hubclient import HubClient, Registration
 from native_injector.lease import LeaseWatcher
@@ -185,7 +185,7 @@ def main(
         log.info(
             "capability", extra={"fault": fault, "available": check.ok, "reason": check.detail}
         )
-    injector.restore()
+    restart.restore(injector)
     watcher = LeaseWatcher(injector)
     watcher.start()
 

@@ -2,9 +2,7 @@
 
 Every live injection is a :class:`Record` persisted before the fault touches the host.
 ``status`` renews an injection's lease; :mod:`native_injector.lease` recovers those whose
-lease lapsed. On start, :meth:`Injector.restore` re-adopts what still holds within its
-lease and recovers everything else, and iptables rules tagged for one of this injector's
-executions are removed; rules tagged by executions it never knew are reported.
+lease lapsed. What a previous run left is handled by :mod:`native_injector.restart`.
 """
 
 from __future__ import annotations
@@ -14,16 +12,16 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
 from hub.errors import InvalidInput
-from native_injector import catalog, system
+from native_injector import catalog
 from native_injector.capabilities import Prober
-from native_injector.faults import FAULTS, Context, Fault, netfilter
+from native_injector.faults import FAULTS, Context, Fault
 from native_injector.metrics import InjectorMetrics
 from native_injector.problems import InvalidRequest, Problem, Rejected
 from native_injector.state import (
@@ -103,6 +101,11 @@ class Injector:
     def live(self) -> list[Record]:
         with self._lock:
             return [r for r in self.records.values() if r.live]
+
+    def adopt_record(self, record: Record) -> None:
+        """Know ``record`` (read back from disk) without touching the host."""
+        with self._lock:
+            self.records[record.execution_id] = record
 
     def _put(self, record: Record) -> None:
         self.store.save(record)
@@ -251,10 +254,11 @@ class Injector:
                     record.reason if record.state != DONE else "instant fault: nothing to recover"
                 )
                 return observation(RECOVERED, native, record.metrics)
-            self._revert(record, reason)
+            self.revert(record, reason)
             return observation(RECOVERED, record.reason, record.metrics)
 
-    def _revert(self, record: Record, reason: str, kind: str = "requested") -> None:
+    def revert(self, record: Record, reason: str, kind: str = "requested") -> None:
+        """Undo a live record's fault and end it with ``reason``; raises ``RecoveryError``."""
         fault = FAULTS[record.fault]
         try:
             fault.revert(record, self.ctx)
@@ -306,7 +310,7 @@ class Injector:
                 with self._locked(record.execution_id):
                     # a status call may have renewed it while this pass waited for the lock
                     if record.live and record.expires_at <= time.time():
-                        self._revert(record, reason, "lease")
+                        self.revert(record, reason, "lease")
             except Problem:
                 pass  # logged and scheduled for retry
 
@@ -322,54 +326,3 @@ class Injector:
                 self._exec_locks.pop(execution_id, None)
         for execution_id in old:
             self.store.delete(execution_id)
-
-    def restore(self) -> None:
-        """Re-adopt what still holds within its lease; recover everything else."""
-        now = time.time()
-        for record in self.store.load_all():
-            with self._lock:
-                self.records[record.execution_id] = record
-            if not record.live:
-                continue
-            fault = FAULTS.get(record.fault)
-            if fault is None:
-                log.error("record of an unknown fault", extra={"fault": record.fault})
-                continue
-            if record.state == APPLYING:
-                reason = "injector restarted while applying: reverted"
-            elif record.expires_at <= now:
-                reason = "lease lapsed while the injector was down"
-            else:
-                present, native = fault.present(record, self.ctx)
-                if present:
-                    record.native = f"re-adopted after restart: {native}"
-                    self.store.save(record)
-                    log.info("re-adopted", extra={"execution_id": record.execution_id})
-                    continue
-                reason = f"gone after restart ({native})"
-            with suppress(Problem):
-                self._revert(record, reason, "restart")
-        self._sweep_rules()
-
-    def _sweep_rules(self) -> None:
-        namespaces: list[str | None] = [None]
-        if os.path.isdir("/run/netns"):
-            namespaces += sorted(os.listdir("/run/netns"))
-        live = {netfilter.comment(r.execution_id) for r in self.live()}
-        ours = {netfilter.comment(e): e for e in self.records}
-        self.leftovers = []
-        for netns in namespaces:
-            try:
-                found = {text for _, text in netfilter.rules(netns)}
-            except system.CommandFailed:
-                continue
-            for text in sorted(found - live):
-                where = netns or "host"
-                if text in ours:
-                    netfilter.delete_rules(netns, text)
-                    log.warning("removed leftover rule", extra={"comment": text, "netns": where})
-                else:
-                    self.leftovers.append(f"{where}: iptables rule {text}")
-                    log.warning(
-                        "rule of an execution unknown here", extra={"comment": text, "netns": where}
-                    )
