@@ -206,6 +206,9 @@ class ProtocolClient:
     def health(self) -> dict[str, Any]:
         return self.call("GET", "/v1/health")
 
+    def executions(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/v1/executions").get("executions") or [])
+
     def discover(self, fault: str, selector: Mapping[str, Any]) -> list[Target]:
         data = self.call("POST", "/v1/discover", {"fault": fault, "selector": dict(selector)})
         return [Target.from_dict(t) for t in data.get("targets") or []]
@@ -317,6 +320,10 @@ class HttpAdapter(Adapter):
     def describe(self) -> dict[str, Any]:
         """The server's name, version, fault types (catalog entries) and capabilities."""
         return self.client.describe()
+
+    def active_executions(self) -> list[dict[str, Any]]:
+        """What the server has injected now (``GET /v1/executions``), for reconciliation."""
+        return self.client.executions()
 
     def validate(self, fault: str, params: Mapping[str, Any], selector: Mapping[str, Any]) -> None:
         if not isinstance(selector, Mapping):

@@ -259,6 +259,21 @@ class NativeAdapter(Adapter):
             handle.execution.id, inner, handle.execution.target.id
         )
 
+    def active_executions(self) -> list[dict[str, Any]]:
+        """What every online agent has injected now, each entry naming its ``agent``; for the
+        hub's reconciliation after a restart. Unreachable agents are left out (logged)."""
+        out: list[dict[str, Any]] = []
+        for name in [n for n, a in self.agents.items() if a.get("online", True)]:
+            try:
+                found = self._client(name).executions()
+            except HubError as exc:
+                log.warning(
+                    "agent unreachable for executions", extra={"agent": name, "error": str(exc)}
+                )
+                continue
+            out += [{**e, "agent": name} for e in found]
+        return out
+
     def health(self) -> Health:
         online = [n for n, a in self.agents.items() if a.get("online", True)]
         if not online:

@@ -165,6 +165,20 @@ class TestNativeAdapterConformance(AdapterConformance):
         with pytest.raises(BackendUnavailable):
             adapter.inject(execution)
 
+    def test_active_executions_name_their_agent(self, adapter, case, sleeper):
+        from hub.contract import Execution, Handle
+
+        (target,) = adapter.discover(case.fault, case.selector)
+        execution = Execution(
+            id=f"active-{sleeper.pid}", fault=case.fault, params={}, target=target, lease_seconds=60
+        )
+        data, _ = adapter.inject(execution)
+        try:
+            active = [e for e in adapter.active_executions() if e["execution_id"] == execution.id]
+            assert [(e["agent"], e["fault"]) for e in active] == [("local", "process-pause")]
+        finally:
+            adapter.recover(Handle(execution, data))
+
     def test_health_merges_the_agents_capabilities(self, adapter):
         health = adapter.health()
         assert health.ok
