@@ -184,3 +184,29 @@ def test_an_abort_held_by_a_stuck_finalizer_stays_recovering_until_it_finishes(
     aborted = wait_for(_phase(hub, run_id, "aborted"), 60, what="abort")
     assert not aborted["targets"][0]["mayCarryFault"]
     assert not west.api.store.all(NETWORK)
+
+
+def test_a_chaos_mesh_run_pauses_and_resumes_with_a_new_object_per_round(
+    hub: GraphQL, clusters: dict[str, FakeCluster], backends: dict[str, str]
+) -> None:
+    east = clusters["east"]
+    run_id = _start(
+        hub,
+        backends["chaos-mesh/east"],
+        "chaos-mesh/stress-cpu",
+        {"labels": {"app": "cart"}, "mode": "one"},
+        durationSeconds=600,
+    )
+    wait_for(_phase(hub, run_id, "running"), 60, what="running")
+    (first,) = east.api.store.all(CHAOS_MESH[2])
+    assert first["metadata"]["name"].endswith(f"{run_id}-0")
+    assert hub(Q.PAUSE, id=run_id)["pauseRun"]["__typename"] == "Run"
+    wait_for(_phase(hub, run_id, "paused"), 60, what="paused")
+    assert not east.api.store.all(CHAOS_MESH[2]), "pausing reverts: the object is deleted"
+    assert hub(Q.RESUME, id=run_id)["resumeRun"]["__typename"] == "Run"
+    wait_for(_phase(hub, run_id, "running"), 60, what="running again")
+    (second,) = east.api.store.all(CHAOS_MESH[2])
+    assert second["metadata"]["name"].endswith(f"{run_id}-0-r1")
+    assert hub(Q.ABORT, id=run_id)["abortRun"]["__typename"] == "Run"
+    wait_for(_phase(hub, run_id, "aborted"), 60, what="abort")
+    assert not east.api.store.all(CHAOS_MESH[2])
