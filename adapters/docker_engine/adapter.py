@@ -195,7 +195,7 @@ class DockerAdapter(Adapter):
             with self.translate_errors(target):
                 engine = self._engine()
                 try:
-                    observation = driver.recover(engine, execution)
+                    observation = driver.recover(engine, execution, handle.data)
                 except docker.errors.NotFound:
                     if engine.inspect(target) is not None:
                         raise

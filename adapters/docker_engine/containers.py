@@ -61,7 +61,9 @@ class _Instant(Driver):
             return Observation(Observed.RECOVERED, native="nothing held")
         return Observation(Observed.DONE, native=describe(engine.inspect(execution.target.id)))
 
-    def recover(self, engine: Engine, execution: Execution) -> Observation:
+    def recover(
+        self, engine: Engine, execution: Execution, data: Mapping[str, Any] | None = None
+    ) -> Observation:
         engine.ledger.forget(execution.id, execution.target.id)
         return Observation(Observed.RECOVERED, native="an instant fault leaves nothing to revert")
 
@@ -75,7 +77,7 @@ class _Held(Driver):
     def apply(self, engine: Engine, container_id: str, params: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
-    def revert(self, engine: Engine, container_id: str, recorded: Mapping[str, Any]) -> str:
+    def revert(self, engine: Engine, container_id: str, params: Mapping[str, Any]) -> str:
         raise NotImplementedError
 
     def precondition(self, attrs: Mapping[str, Any]) -> None:
@@ -117,17 +119,22 @@ class _Held(Driver):
             messages=("the fault was undone outside the hub",),
         )
 
-    def recover(self, engine: Engine, execution: Execution) -> Observation:
+    def recover(
+        self, engine: Engine, execution: Execution, data: Mapping[str, Any] | None = None
+    ) -> Observation:
         cid = execution.target.id
-        mark = engine.ledger.find(execution.id, cid)
-        if mark is None:
-            return Observation(Observed.RECOVERED, native="nothing held by this execution")
-        attrs = engine.inspect(cid)
         messages: tuple[str, ...] = ()
+        if engine.ledger.find(execution.id, cid) is None:
+            # no record: nothing of ours, unless the stored handle says this execution applied
+            # it and the record was pruned away (`podman volume prune`) with no other claim
+            if not data or data.get("fault") != self.name or engine.ledger.marks_on(cid):
+                return Observation(Observed.RECOVERED, native="nothing held by this execution")
+            messages = ("its ledger record was gone; reverted on the stored handle's word",)
+        attrs = engine.inspect(cid)
         if attrs is None:
-            messages = ("the container vanished; counted as recovered",)
+            messages += ("the container vanished; counted as recovered",)
         elif self.in_effect(attrs):
-            messages = (self.revert(engine, cid, mark.data),)
+            messages += (self.revert(engine, cid, execution.params),)
         engine.ledger.forget(execution.id, cid)
         return Observation(
             Observed.RECOVERED, native=describe(engine.inspect(cid)), messages=messages
@@ -179,8 +186,8 @@ class Stop(_Held):
     def apply(self, engine: Engine, container_id: str, params: Mapping[str, Any]) -> None:
         engine.client.api.stop(container_id, timeout=int(params.get("grace_seconds", 5)))
 
-    def revert(self, engine: Engine, container_id: str, recorded: Mapping[str, Any]) -> str:
-        if not recorded.get("restart"):
+    def revert(self, engine: Engine, container_id: str, params: Mapping[str, Any]) -> str:
+        if not params.get("restart"):
             return "left stopped, as asked (restart is false)"
         engine.client.api.start(container_id)
         return "started again"
@@ -202,6 +209,6 @@ class Pause(_Held):
     def apply(self, engine: Engine, container_id: str, params: Mapping[str, Any]) -> None:
         engine.client.api.pause(container_id)
 
-    def revert(self, engine: Engine, container_id: str, recorded: Mapping[str, Any]) -> str:
+    def revert(self, engine: Engine, container_id: str, params: Mapping[str, Any]) -> str:
         engine.client.api.unpause(container_id)
         return "unpaused"

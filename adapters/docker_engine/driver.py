@@ -71,7 +71,9 @@ class Driver:
     def status(self, engine: Engine, execution: Execution) -> Observation:
         raise NotImplementedError
 
-    def recover(self, engine: Engine, execution: Execution) -> Observation:
+    def recover(
+        self, engine: Engine, execution: Execution, data: Mapping[str, Any] | None = None
+    ) -> Observation:
         raise NotImplementedError
 
 

@@ -9,7 +9,10 @@ the change and removed on recovery:
 - a retried inject finds its record and adopts instead of acting twice;
 - ``recover`` with ``handle.data`` None finds it by name;
 - a container paused by someone else has no record of ours, so it is neither adopted nor
-  unpaused.
+  unpaused;
+- if a record was pruned away (``podman volume prune`` removes unused named volumes; Docker
+  23+ keeps named ones unless ``--all``), recovery trusts the stored handle instead, as
+  long as no other execution claims the container.
 
 Records of instant faults (nothing to recover) carry an expiry and are pruned by later
 injections. Operators see them as ``chaoshub-mark-*`` volumes.
@@ -81,6 +84,16 @@ class Ledger:
             },
         )
         return Mark(name, fault, data)
+
+    def marks_on(self, container_id: str) -> list[Mark]:
+        """Every execution's record about one container (filtered here: podman ORs labels)."""
+        found = []
+        for volume in self.client.volumes.list(filters={"label": LABEL}):
+            labels = volume.attrs.get("Labels") or {}
+            if labels.get("chaoshub.target") == container_id:
+                data = json.loads(labels.get("chaoshub.data") or "{}")
+                found.append(Mark(volume.name, labels.get("chaoshub.fault", ""), data))
+        return found
 
     def forget(self, execution_id: str, container_id: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):

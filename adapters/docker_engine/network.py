@@ -138,7 +138,9 @@ class _Qdisc(Driver):
             )
         return Observation(Observed.RECOVERED, native=line or "no root qdisc")
 
-    def recover(self, engine: Engine, execution: Execution) -> Observation:
+    def recover(
+        self, engine: Engine, execution: Execution, data: Mapping[str, Any] | None = None
+    ) -> Observation:
         gone = _gone(engine, execution)
         if gone is not None:
             return gone
@@ -364,7 +366,9 @@ class IptablesLoss(Driver):
             )
         return Observation(Observed.RECOVERED, native="no rule of this execution")
 
-    def recover(self, engine: Engine, execution: Execution) -> Observation:
+    def recover(
+        self, engine: Engine, execution: Execution, data: Mapping[str, Any] | None = None
+    ) -> Observation:
         gone = _gone(engine, execution)
         if gone is not None:
             return gone

@@ -250,7 +250,9 @@ class Stress(Driver):
         observed = self._placement(execution).status(engine, execution)
         return Observation(observed.state, native=observed.native, metrics=_metrics(execution))
 
-    def recover(self, engine: Engine, execution: Execution) -> Observation:
+    def recover(
+        self, engine: Engine, execution: Execution, data: Mapping[str, Any] | None = None
+    ) -> Observation:
         if isinstance(self._placement(execution), _Inside) and not _running(engine, execution):
             return Observation(
                 Observed.RECOVERED,

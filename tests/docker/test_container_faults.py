@@ -170,3 +170,22 @@ def test_a_container_that_vanished_counts_as_recovered_with_a_note(
     assert recovered.state is Observed.RECOVERED
     assert any("vanished" in m for m in recovered.messages)
     assert marks_for(client, container.id) == []
+
+
+def test_a_pruned_ledger_record_still_lets_the_stored_handle_unpause(
+    run: Any, adapter: DockerAdapter, make_container: Any, client: docker.DockerClient
+) -> None:
+    container = make_container()
+    handle, _ = run("container-pause", container)
+    for name in marks_for(client, container.id):  # as `podman volume prune` would
+        client.volumes.get(name).remove(force=True)
+
+    assert state(client, container.id)["Paused"] is True
+    without_handle = adapter.recover(Handle(handle.execution, None))
+    assert without_handle.native == "nothing held by this execution"
+    assert state(client, container.id)["Paused"] is True, "no record, no handle: not ours to touch"
+
+    recovered = adapter.recover(handle)
+    assert recovered.state is Observed.RECOVERED
+    assert any("stored handle" in m for m in recovered.messages)
+    assert state(client, container.id)["Paused"] is False
