@@ -151,9 +151,14 @@ class DockerConfig:
                 ca_cert=self.tls.get("ca_cert"),
                 verify=bool(self.tls.get("verify", True)),
             )
-        return docker.DockerClient(
+        client = docker.DockerClient(
             base_url=self.base_url, version=version, timeout=self.timeout, tls=tls
         )
+        if self.tls is not None:
+            # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's own CA or
+            # verify=False (psf/requests#4726, #3829): the backend's TLS settings must win
+            client.api.trust_env = False
+        return client
 
 
 def _version_key(version: str) -> tuple[int, ...]:
