@@ -1,17 +1,26 @@
-import { useMemo } from 'react';
+import { Center, Loader } from '@mantine/core';
+import { lazy, Suspense, useMemo } from 'react';
 import { Navigate, Route, Routes } from 'react-router-dom';
 import { Provider } from 'urql';
 import { makeClient } from './api/client';
 import { useAuth } from './auth';
 import { Shell } from './components/Shell';
-import { CatalogPage } from './pages/Catalog';
-import { ExperimentsPage } from './pages/Experiments';
-import { FaultPage } from './pages/Fault';
-import { FleetPage } from './pages/Fleet';
-import { NewExperimentPage } from './pages/NewExperiment';
-import { RunPage } from './pages/Run';
-import { RunsPage } from './pages/Runs';
 import { SignInPage } from './pages/SignIn';
+
+// Pages load on first visit: the generated forms and the charts are the heavy parts.
+const CatalogPage = lazy(() => import('./pages/Catalog').then((m) => ({ default: m.CatalogPage })));
+const ExperimentsPage = lazy(() => import('./pages/Experiments').then((m) => ({ default: m.ExperimentsPage })));
+const FaultPage = lazy(() => import('./pages/Fault').then((m) => ({ default: m.FaultPage })));
+const FleetPage = lazy(() => import('./pages/Fleet').then((m) => ({ default: m.FleetPage })));
+const NewExperimentPage = lazy(() => import('./pages/NewExperiment').then((m) => ({ default: m.NewExperimentPage })));
+const RunPage = lazy(() => import('./pages/Run').then((m) => ({ default: m.RunPage })));
+const RunsPage = lazy(() => import('./pages/Runs').then((m) => ({ default: m.RunsPage })));
+
+const loading = (
+  <Center h={200}>
+    <Loader />
+  </Center>
+);
 
 export function App() {
   const { session, signOut } = useAuth();
@@ -22,17 +31,19 @@ export function App() {
   return (
     <Provider value={client}>
       <Shell>
-        <Routes>
-          <Route path="/" element={<Navigate to="/runs" replace />} />
-          <Route path="/catalog" element={<CatalogPage />} />
-          <Route path="/catalog/:adapter/:name" element={<FaultPage />} />
-          <Route path="/experiments" element={<ExperimentsPage />} />
-          <Route path="/experiments/new" element={<NewExperimentPage />} />
-          <Route path="/runs" element={<RunsPage />} />
-          <Route path="/runs/:id" element={<RunPage />} />
-          <Route path="/fleet" element={<FleetPage />} />
-          <Route path="*" element={<Navigate to="/runs" replace />} />
-        </Routes>
+        <Suspense fallback={loading}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/runs" replace />} />
+            <Route path="/catalog" element={<CatalogPage />} />
+            <Route path="/catalog/:adapter/:name" element={<FaultPage />} />
+            <Route path="/experiments" element={<ExperimentsPage />} />
+            <Route path="/experiments/new" element={<NewExperimentPage />} />
+            <Route path="/runs" element={<RunsPage />} />
+            <Route path="/runs/:id" element={<RunPage />} />
+            <Route path="/fleet" element={<FleetPage />} />
+            <Route path="*" element={<Navigate to="/runs" replace />} />
+          </Routes>
+        </Suspense>
       </Shell>
     </Provider>
   );

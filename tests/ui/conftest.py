@@ -182,6 +182,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # fixed header and navbar drawn at the top
     page.wait_for_timeout(300)  # let transitions settle
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 

@@ -16,9 +16,15 @@ export function ErrorAlert({
 }) {
   const text = hubError ? hubError.message : errorText(error);
   if (!text) return null;
-  const where = hubError?.field?.length ? ` (${hubError.field.join('.')})` : '';
+  const local = hubError?.__typename === 'local';
+  const where = hubError?.field?.length && !local ? ` (${hubError.field.join('.')})` : '';
   return (
-    <Alert color="red" icon={<IconAlertTriangle size={18} />} title={title ?? 'The hub refused this'} role="alert">
+    <Alert
+      color="red"
+      icon={<IconAlertTriangle size={18} />}
+      title={title ?? (local ? 'Check the form' : 'The hub refused this')}
+      role="alert"
+    >
       {text}
       {where}
     </Alert>

@@ -3,16 +3,26 @@ import type { ErrorSchema, RJSFSchema, UiSchema } from '@rjsf/utils';
 import validator from '@rjsf/validator-ajv8';
 import type { Ref } from 'react';
 import type { JsonObject, JsonSchema } from '../api/types';
+import { DescriptionField, LabelsField, StringListField, TitleField, customFieldFor } from './SchemaFields';
+
+const FIELDS = { StringList: StringListField, Labels: LabelsField };
+const TEMPLATES = { TitleFieldTemplate: TitleField, DescriptionFieldTemplate: DescriptionField };
 
 export type SchemaFormHandle = { validateForm: () => boolean };
 
 /** No submit button of its own (the page has its buttons), and numbers that are out of range
  * stay as typed with the error under them instead of being clamped silently on blur. */
 function uiSchemaFor(schema: JsonSchema): UiSchema {
-  const ui: UiSchema = { 'ui:submitButtonOptions': { norender: true } };
+  const count = Object.keys(schema.properties ?? {}).length;
+  const ui: UiSchema = {
+    'ui:submitButtonOptions': { norender: true },
+    'ui:options': { gridCols: count > 2 ? 2 : 1, gridSpacing: 'md', gridVerticalSpacing: 'sm' },
+  };
   for (const [name, prop] of Object.entries(schema.properties ?? {})) {
     const types = Array.isArray(prop.type) ? prop.type : [prop.type];
     if (types.includes('number') || types.includes('integer')) ui[name] = { 'ui:options': { clampBehavior: 'none' } };
+    const custom = customFieldFor(prop);
+    if (custom) ui[name] = { 'ui:field': custom };
   }
   return ui;
 }
@@ -48,6 +58,7 @@ export function SchemaForm({
   formRef,
   idPrefix,
   disabled,
+  defaults = 'all',
 }: {
   schema: JsonSchema;
   value: JsonObject;
@@ -56,21 +67,33 @@ export function SchemaForm({
   formRef?: Ref<SchemaFormHandle>;
   idPrefix: string;
   disabled?: boolean;
+  /** ``all``: show every default (parameters); ``required``: fill in only what is required, so
+   * optional parts (a selector's alternatives) stay out until someone fills them. */
+  defaults?: 'all' | 'required';
 }) {
   return (
-    <Form
-      ref={formRef as never}
-      schema={formSchema(schema)}
-      uiSchema={uiSchemaFor(schema)}
-      validator={validator}
-      formData={value}
-      onChange={(e) => onChange((e.formData ?? {}) as JsonObject)}
-      liveValidate="onChange"
-      showErrorList={false}
-      noHtml5Validate
-      extraErrors={extraErrors}
-      idPrefix={idPrefix}
-      disabled={disabled}
-    />
+    <div className="schema-form">
+      <Form
+        ref={formRef as never}
+        schema={formSchema(schema)}
+        uiSchema={uiSchemaFor(schema)}
+        validator={validator}
+        fields={FIELDS}
+        templates={TEMPLATES}
+        experimental_defaultFormStateBehavior={
+          defaults === 'required'
+            ? { emptyObjectFields: 'populateRequiredDefaults', arrayMinItems: { populate: 'never' } }
+            : { arrayMinItems: { populate: 'never' } }
+        }
+        formData={value}
+        onChange={(e) => onChange((e.formData ?? {}) as JsonObject)}
+        liveValidate="onChange"
+        showErrorList={false}
+        noHtml5Validate
+        extraErrors={extraErrors}
+        idPrefix={idPrefix}
+        disabled={disabled}
+      />
+    </div>
   );
 }

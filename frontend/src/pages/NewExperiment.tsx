@@ -299,7 +299,14 @@ export function NewExperimentPage() {
                     </Text>
                   ) : null}
                   {mode === 'form' ? (
-                    <SchemaForm idPrefix="selector" schema={fault.selector} value={selector} onChange={setSelector} />
+                    <SchemaForm
+                      key={fault.id}
+                      idPrefix="selector"
+                      schema={fault.selector}
+                      value={selector}
+                      onChange={setSelector}
+                      defaults="required"
+                    />
                   ) : (
                     <JsonInput
                       aria-label="Selector (JSON)"
@@ -338,7 +345,7 @@ export function NewExperimentPage() {
                         </Text>
                         <Group gap={6}>
                           {preview.targets.map((t) => (
-                            <Badge key={t.id} variant="light" data-testid="preview-target" title={t.id}>
+                            <Badge key={t.id} variant="light" tt="none" data-testid="preview-target" title={t.id}>
                               {t.label}
                             </Badge>
                           ))}
@@ -420,7 +427,8 @@ export function NewExperimentPage() {
               <ErrorAlert error={networkError} />
               {refusal && !generalRefusal && (
                 <Text c="red" size="sm" role="alert" data-testid="refusal">
-                  Refused: {refusal.message} {refusal.field.length ? <Code>{refusal.field.join('.')}</Code> : null}
+                  {refusal.__typename === 'local' ? 'Not sent' : 'Refused by the hub'}: {refusal.message}{' '}
+                  {refusal.field.length && refusal.__typename !== 'local' ? <Code>{refusal.field.join('.')}</Code> : null}
                 </Text>
               )}
               <Group>
