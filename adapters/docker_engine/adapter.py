@@ -71,6 +71,7 @@ class DockerAdapter(Adapter):
         docker.errors.APIError: RejectedByTool,
         requests.exceptions.ConnectionError: BackendUnavailable,
         requests.exceptions.Timeout: BackendUnavailable,
+        docker.errors.TLSParameterError: InvalidInput,  # a cert/key file the config names is missing
         docker.errors.DockerException: BackendUnavailable,
     }
 

@@ -39,6 +39,7 @@ def _api_error(status: int, message: str) -> docker.errors.APIError:
             docker.errors.DockerException("Error while fetching server API version"),
             BackendUnavailable,
         ),
+        (docker.errors.TLSParameterError("a client certificate file is missing"), InvalidInput),
     ],
 )
 def test_engine_errors_map_to_what_the_caller_must_do(
