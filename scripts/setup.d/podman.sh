@@ -45,9 +45,12 @@ ping_() { curl -sf --max-time 3 --unix-socket "$SOCK" http://d/_ping >/dev/null 
 
 # -- the API service ------------------------------------------------------------------------
 if ! ping_; then
-  if [ -f "$DIR/service.pid" ] && kill -0 "$(cat "$DIR/service.pid")" 2>/dev/null; then
-    kill "$(cat "$DIR/service.pid")" 2>/dev/null || true
-    sleep 1
+  # a service of ours that no longer answers: end it, but only if that pid still is it
+  old=$(cat "$DIR/service.pid" 2>/dev/null || true)
+  if [ -n "$old" ] && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF "system service --time=0 unix://$SOCK"; then
+    kill "$old" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$old" 2>/dev/null || true
   fi
   rm -f "$SOCK"
   setsid podman --root "$DIR/root" --runroot "$DIR/run" --tmpdir "$DIR/tmp" \
@@ -108,9 +111,9 @@ build_image() {
     mkdir -p "$work/rootfs$plugins"
     cp -a "$plugins"/. "$work/rootfs$plugins"/
     for so in "$plugins"/*.so; do add_binary "$work/rootfs" "$so"; done
-    [ -d /etc/iproute2 ] && cp -a /etc/iproute2 "$work/rootfs/etc/"
-    [ -f /etc/ethertypes ] && cp /etc/ethertypes "$work/rootfs/etc/"
-    [ -f /etc/protocols ] && cp /etc/protocols "$work/rootfs/etc/"
+    for conf in /etc/iproute2 /etc/ethertypes /etc/protocols; do
+      if [ -e "$conf" ]; then cp -a "$conf" "$work/rootfs/etc/"; fi
+    done
   fi
   tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
   podman_ import --change 'CMD ["/bin/sh"]' --change "LABEL chaoshub.image-version=$IMAGE_VERSION" \
