@@ -45,6 +45,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"cases tried: {tried}; clean (no fault left on the target): {clean}; "
         f"clean and in the right terminal phase: {right}"
     )
+    helpers = sum(1 for r in REPORT.values() if r["artifacts"])
+    if helpers:
+        tr.write_line(
+            f"clean+helper: the fault is gone, but a Docker network helper container the worker "
+            f"was using when it died still sits in the target's namespace ({helpers} cases; "
+            "see test_docker_helper_leak.py)"
+        )
     for (point, fault), r in REPORT.items():
-        if not (r["clean"] and r["phase_ok"]):
+        if not (r["clean"] and r["phase_ok"]) or r["artifacts"]:
             tr.write_line(f"  {point} / {fault}: {r['detail']}")

@@ -563,15 +563,20 @@ class Targets:
             attrs = self.w.docker.api.inspect_container(self.containers["pause"].id)
             return "container paused" if attrs["State"].get("Paused") else ""
         attrs = self.w.docker.api.inspect_container(self.containers["loss"].id)
-        helpers = self.helpers(self.containers["loss"].id)
         pid = str(attrs["State"]["Pid"])
         rules = _run("nsenter", "-t", pid, "-n", "iptables", "-w", "5", "-S").stdout
         found = [line for line in rules.splitlines() if "chaoshub" in line]
         qdisc = _run("nsenter", "-t", pid, "-n", "tc", "qdisc", "show", "dev", "eth0").stdout
         if any(kind in qdisc for kind in ("netem", "tbf", "htb", "prio")):
             found.append(qdisc.strip())
-        found += [f"helper container {h[:12]} still in the namespace" for h in helpers]
         return "; ".join(found)
+
+    def artifacts(self, fault: str) -> str:
+        """What the hub's tools left beside the target that is not the fault itself."""
+        if fault != "docker/network-loss-iptables":
+            return ""
+        helpers = self.helpers(self.containers["loss"].id)
+        return "; ".join(f"helper container {h[:12]} still in the namespace" for h in helpers)
 
     def injected(self, fault: str) -> bool:
         return bool(self.leftover(fault))

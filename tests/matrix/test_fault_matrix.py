@@ -51,6 +51,8 @@ class Outcome:
     expected: str
     phase: str = ""
     leftover: str = ""
+    #: left beside the target by a tool, not a fault (a Docker network helper container)
+    artifacts: str = ""
     detail: str = ""
 
 
@@ -131,7 +133,12 @@ def conclude(
     outcomes = {}
     for fault in FAULTS:
         run = runs[fault]
-        o = Outcome(expected=expected[fault], phase=run["phase"], leftover=targets.leftover(fault))
+        o = Outcome(
+            expected=expected[fault],
+            phase=run["phase"],
+            leftover=targets.leftover(fault),
+            artifacts=targets.artifacts(fault),
+        )
         moves = (
             " → ".join(
                 [run["events"][0]["fromPhase"] or "?"]
@@ -143,6 +150,8 @@ def conclude(
         o.detail = f"phase {o.phase} (expected {o.expected}); moves {moves}; error {run['error']!r}"
         if o.leftover:
             o.detail = f"LEFT BEHIND: {o.leftover}; " + o.detail
+        if o.artifacts:
+            o.detail = f"artifact: {o.artifacts}; " + o.detail
         outcomes[fault] = o
     return outcomes
 
@@ -273,12 +282,17 @@ def outcomes(w: World, point: str) -> dict[str, Outcome]:
             w.ensure_hub()
         _seen[point] = result
         for fault, o in result.items():
+            if o.leftover:
+                cell = "LEFT"
+            elif o.phase != o.expected:
+                cell = o.phase
+            else:
+                cell = "clean+helper" if o.artifacts else "clean"
             REPORT[(point, fault)] = {
                 "clean": not o.leftover,
                 "phase_ok": o.phase == o.expected,
-                "cell": "clean"
-                if not o.leftover and o.phase == o.expected
-                else ("LEFT" if o.leftover else o.phase),
+                "artifacts": o.artifacts,
+                "cell": cell,
                 "detail": o.detail,
             }
     seen = _seen[point]
