@@ -189,7 +189,8 @@ def probe(client: docker.DockerClient, config: DockerConfig) -> dict[str, str]:
                 reasons[feature] = "" if result.ok else f"{_EXPLAIN[feature]} ({result.describe()})"
                 if result.ok and argv[0] == "tc":
                     shell.run(_UNDO)
-    except RejectedByTool as exc:
+    except (RejectedByTool, docker.errors.APIError) as exc:
+        # the helper could not run: the network faults cannot either, the backend may be fine
         reasons = dict.fromkeys(_PROBES, f"cannot probe: {exc}")
     with _cache_lock:
         _cache[key] = (time.monotonic(), reasons)

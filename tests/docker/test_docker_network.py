@@ -277,3 +277,19 @@ def test_rate_slows_a_download_to_the_asked_bandwidth(
     # 512 KiB is 4.19 Mbit: at 1000 kbit/s it cannot arrive in less than about 4 s
     assert limited >= 3.5, f"{limited:.2f}s with the limit"
     assert free < limited / 2, f"{free:.2f}s without the limit, {limited:.2f}s with it"
+
+
+def test_without_a_helper_image_network_faults_are_unavailable_not_the_backend(
+    adapter_config: dict[str, Any], catalog: catalog_mod.Catalog, make_container: Any
+) -> None:
+    config = {**adapter_config, "helper_image": "localhost/chaoshub-no-such-image:1"}
+    adapter = DockerAdapter(config, backend="no-helper")
+    health = adapter.health()
+    assert health.ok
+    assert health.faults["container-pause"].available
+    for fault in ("network-loss-iptables", "network-rate"):
+        assert not health.faults[fault].available
+        assert "chaoshub-no-such-image" in health.faults[fault].reason
+    container = make_container()
+    with pytest.raises(RejectedByTool, match="not available"):
+        adapter.inject(_execution(adapter, catalog, "network-loss-iptables", container))
