@@ -185,7 +185,10 @@ def main(
         log.info(
             "capability", extra={"fault": fault, "available": check.ok, "reason": check.detail}
         )
-    restart.restore(injector)
+    try:
+        restart.restore(injector)
+    except Exception:  # serve anyway: the hub can still see and recover what is recorded
+        log.exception("restoring the previous run's injections failed")
     watcher = LeaseWatcher(injector)
     watcher.start()
 

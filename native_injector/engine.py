@@ -234,7 +234,10 @@ class Injector:
             return observation("failed", record.reason, record.metrics)
         if record.state == APPLYING:
             return observation("pending", "being applied", record.metrics)
-        present, native = FAULTS[record.fault].present(record, self.ctx)
+        try:
+            present, native = FAULTS[record.fault].present(record, self.ctx)
+        except Exception as exc:  # the host could not be asked; say so rather than guess
+            return observation("unknown", f"cannot tell whether it holds: {exc}", record.metrics)
         if present:
             return observation("injected", native, record.metrics)
         return observation(

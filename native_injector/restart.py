@@ -40,7 +40,10 @@ def restore(injector: Injector) -> None:
         elif record.expires_at <= now:
             reason = "lease lapsed while the injector was down"
         else:
-            present, native = fault.present(record, injector.ctx)
+            try:
+                present, native = fault.present(record, injector.ctx)
+            except Exception as exc:  # one target that cannot be asked must not stop the rest
+                present, native = False, f"cannot tell whether it holds: {exc}"
             if present:
                 record.native = f"re-adopted after restart: {native}"
                 injector.store.save(record)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from native_injector import system
 from native_injector.faults.base import Context
-from native_injector.faults.netif import InterfaceFault, networks, parse_target
+from native_injector.faults.netif import InterfaceFault, namespace_gone, networks, parse_target
 from native_injector.state import Record
 
 COMMENT_PREFIX = "chaoshub:"
@@ -115,6 +115,8 @@ class _DropFault(InterfaceFault):
 
     def present(self, record: Record, ctx: Context) -> tuple[bool, str]:
         netns = record.applied.get("netns")
+        if namespace_gone(netns):
+            return False, f"network namespace {netns} is gone, and its rules with it"
         count = sum(1 for _, t in rules(netns) if t == comment(record.execution_id))
         return count > 0, f"{count} iptables rule(s) tagged {comment(record.execution_id)}"
 
@@ -122,7 +124,8 @@ class _DropFault(InterfaceFault):
         netns = record.applied.get("netns")
         if "netns" not in record.applied:
             netns = parse_target(record.target)[1]
-        delete_rules(netns, comment(record.execution_id))
+        if not namespace_gone(netns):
+            delete_rules(netns, comment(record.execution_id))
 
 
 class NetworkLoss(_DropFault):

@@ -56,8 +56,13 @@ def parse_target(target: dict[str, Any]) -> tuple[str, str | None]:
     return interface, netns
 
 
+def namespace_gone(netns: str | None) -> bool:
+    """A named namespace that no longer exists took its rules and qdiscs with it."""
+    return bool(netns) and not os.path.exists(f"/run/netns/{netns}")
+
+
 def interface_exists(interface: str, netns: str | None) -> bool:
-    if netns and not os.path.exists(f"/run/netns/{netns}"):
+    if namespace_gone(netns):
         return False
     try:
         out = system.run(

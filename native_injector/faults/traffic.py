@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from native_injector import system
 from native_injector.faults.base import Context
-from native_injector.faults.netif import InterfaceFault, networks, parse_target
+from native_injector.faults.netif import InterfaceFault, namespace_gone, networks, parse_target
 from native_injector.problems import Rejected
 from native_injector.state import Record
 
@@ -67,6 +67,8 @@ class _QdiscFault(InterfaceFault):
 
     def present(self, record: Record, ctx: Context) -> tuple[bool, str]:
         interface, netns = parse_target(record.target)
+        if namespace_gone(netns):
+            return False, f"network namespace {netns} is gone, and its qdiscs with it"
         try:
             current = root_qdisc(netns, interface)
         except system.CommandFailed:
@@ -76,6 +78,8 @@ class _QdiscFault(InterfaceFault):
 
     def revert(self, record: Record, ctx: Context) -> None:
         interface, netns = parse_target(record.target)
+        if namespace_gone(netns):
+            return
         try:
             current = root_qdisc(netns, interface)
         except system.CommandFailed:
@@ -217,7 +221,7 @@ class NetworkBandwidth(_QdiscFault):
         if record.params.get("direction", "egress") == "egress" or not ifb:
             return super().present(record, ctx)
         interface, netns = parse_target(record.target)
-        if not link_exists(netns, ifb):
+        if namespace_gone(netns) or not link_exists(netns, ifb):
             return False, f"{ifb} is gone"
         shaped = root_qdisc(netns, ifb).get("handle") == f"{handle_for(record.execution_id)}:"
         redirected = link_exists(netns, interface) and has_ingress(netns, interface)
@@ -229,6 +233,8 @@ class NetworkBandwidth(_QdiscFault):
             super().revert(record, ctx)
             return
         interface, netns = parse_target(record.target)
+        if namespace_gone(netns):
+            return
         if link_exists(netns, interface) and has_ingress(netns, interface):
             _tc(netns, "qdisc", "del", "dev", interface, "ingress")
         if link_exists(netns, ifb):

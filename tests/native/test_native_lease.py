@@ -194,3 +194,26 @@ def test_a_stressor_whose_pid_was_never_stored_is_still_found(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_a_restart_after_a_namespace_went_away_recovers_the_rest(
+    fresh_injector: Injector, sleeper, netpair: NetPair
+):
+    with fresh_injector.start().client() as api:
+        inject(api, "gone-pause", "process-pause", {"pid": sleeper.pid}, lease=120)
+        inject(api, "gone-loss", "network-loss", netpair.selector, {"percent": 50}, lease=120)
+        inject(
+            api, "gone-bw", "network-bandwidth", netpair.selector, {"rate_kbit": 1000}, lease=120
+        )
+    fresh_injector.kill9()
+    netpair.delete()  # a container or pod went away while the injector was down
+
+    with fresh_injector.start().client() as api:
+        assert [e["execution_id"] for e in api.get("/v1/executions").json()["executions"]] == [
+            "gone-pause"
+        ]
+        for eid in ("gone-loss", "gone-bw"):
+            seen = observe(api, "status", eid)
+            assert seen["phase"] == "recovered" and "is gone" in seen["native"], seen
+        assert observe(api, "recover", "gone-pause")["phase"] == "recovered"
+    assert proc_state(sleeper.pid) in ("S", "R")
