@@ -51,9 +51,9 @@ def _in_netns(client: docker.DockerClient, container: Any, *argv: str) -> str:
     ).stdout
 
 
-def _loss_percent(client_container: Any, address: str) -> float:
+def _loss_percent(client_container: Any, address: str, count: int = PINGS) -> float:
     result = client_container.exec_run(
-        ["ping", "-q", "-c", str(PINGS), "-i", "0.01", "-W", "1", address]
+        ["ping", "-q", "-c", str(count), "-i", "0.01", "-W", "1", address]
     )
     match = re.search(rb"(\d+) packets transmitted, (\d+) (?:packets )?received", result.output)
     assert match, result.output
@@ -293,3 +293,25 @@ def test_without_a_helper_image_network_faults_are_unavailable_not_the_backend(
     container = make_container()
     with pytest.raises(RejectedByTool, match="not available"):
         adapter.inject(_execution(adapter, catalog, "network-loss-iptables", container))
+
+
+def test_iptables_loss_with_sources_drops_only_those_peers(
+    adapter: DockerAdapter,
+    catalog: catalog_mod.Catalog,
+    pair: tuple[Any, Any, str],
+    make_container: Any,
+    internal_network: str,
+) -> None:
+    server, blocked, address = pair
+    other = make_container("other", network=internal_network, cap_add=["NET_RAW"])
+    blocked_ip = blocked.attrs["NetworkSettings"]["Networks"][internal_network]["IPAddress"]
+    execution = _execution(
+        adapter, catalog, "network-loss-iptables", server, percent=100, sources=[f"{blocked_ip}/32"]
+    )
+    adapter.inject(execution)
+    try:
+        assert _loss_percent(blocked, address, 20) == 100.0
+        assert _loss_percent(other, address, 20) == 0.0
+    finally:
+        adapter.recover(Handle(execution, None))
+    assert _loss_percent(blocked, address, 20) == 0.0
