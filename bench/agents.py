@@ -46,9 +46,12 @@ AGENTS = "{ agents { name online lastHeartbeat } }"
 @contextlib.contextmanager
 def api_and_beat(db: str) -> Iterator[Hub]:
     with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaoshub-bench-ag-")))
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="chaoshub-bench-ag-"))
+        )
         url = (
-            f"sqlite:///{workdir / 'hub.db'}" if db == "sqlite"
+            f"sqlite:///{workdir / 'hub.db'}"
+            if db == "sqlite"
             else stack.enter_context(hubs.postgres_database())
         )
         import redis
@@ -109,10 +112,17 @@ class Fleet:
         return ok
 
     async def _agent(self, name: str) -> None:
-        await self._post("/agents/register", {
-            "name": name, "url": f"http://127.0.0.1:1/{name}", "labels": {"sim": "true"},
-            "version": "bench", "api_token": "unused", "capabilities": {},
-        })
+        await self._post(
+            "/agents/register",
+            {
+                "name": name,
+                "url": f"http://127.0.0.1:1/{name}",
+                "labels": {"sim": "true"},
+                "version": "bench",
+                "api_token": "unused",
+                "capabilities": {},
+            },
+        )
         await asyncio.sleep(random.uniform(0, HEARTBEAT_SECONDS))
         while name not in self.silent:
             began = time.perf_counter()
@@ -143,17 +153,22 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
             agents = await asyncio.to_thread(lambda: hub.gql(AGENTS)["agents"])
             offline = sum(1 for a in agents if not a["online"])
             ok = fleet.failures == 0 and offline == 0 and (stats["p99"] or 0) < LATENCY_BUDGET_MS
-            out["levels"].append({
-                "agents": level,
-                "heartbeats_per_second": round(len(fleet.latencies) / hold, 1),
-                "heartbeat_ms": stats,
-                "failures": fleet.failures,
-                "shown_offline": offline,
-                "absorbed": ok,
-                "api_rss_kib": common.rss_kib(hub.api_pid),
-            })
-            print(f"  {level} agents: p99 {stats['p99']} ms, {fleet.failures} failed, "
-                  f"{offline} offline", file=sys.stderr)
+            out["levels"].append(
+                {
+                    "agents": level,
+                    "heartbeats_per_second": round(len(fleet.latencies) / hold, 1),
+                    "heartbeat_ms": stats,
+                    "failures": fleet.failures,
+                    "shown_offline": offline,
+                    "absorbed": ok,
+                    "api_rss_kib": common.rss_kib(hub.api_pid),
+                }
+            )
+            print(
+                f"  {level} agents: p99 {stats['p99']} ms, {fleet.failures} failed, "
+                f"{offline} offline",
+                file=sys.stderr,
+            )
             if not ok:
                 break
             absorbed = level
@@ -171,19 +186,26 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
             await asyncio.sleep(0.1)
         # from the silent agent's last answered heartbeat to the API showing it offline
         out["offline_noticed_after_seconds"] = round(noticed, 2) if noticed else None
-        out["offline_rule"] = "agent timeout 15 s (hub default) + up to one reconcile interval (1 s)"
+        out["offline_rule"] = (
+            "agent timeout 15 s (hub default) + up to one reconcile interval (1 s)"
+        )
     finally:
         await fleet.close()
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.agents", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"],
-                        help="repeatable; default both")
-    parser.add_argument("--levels", default="100,250,500,1000,2000",
-                        help="fleet sizes, comma-separated")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.agents",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--db", action="append", choices=["sqlite", "postgresql"], help="repeatable; default both"
+    )
+    parser.add_argument(
+        "--levels", default="100,250,500,1000,2000", help="fleet sizes, comma-separated"
+    )
     parser.add_argument("--hold", type=float, default=15.0, help="seconds measured per level")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
@@ -198,14 +220,40 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for r in results:
         for lv in r["levels"]:
-            rows.append([r["db"], lv["agents"], lv["heartbeats_per_second"], lv["heartbeat_ms"]["p50"],
-                         lv["heartbeat_ms"]["p99"], lv["failures"], lv["shown_offline"],
-                         round(lv["api_rss_kib"] / 1024), "yes" if lv["absorbed"] else "no"])
-    print(common.table(["db", "agents", "beats/s", "p50 ms", "p99 ms", "failed", "offline",
-                        "API RSS MiB", "absorbed"], rows))
+            rows.append(
+                [
+                    r["db"],
+                    lv["agents"],
+                    lv["heartbeats_per_second"],
+                    lv["heartbeat_ms"]["p50"],
+                    lv["heartbeat_ms"]["p99"],
+                    lv["failures"],
+                    lv["shown_offline"],
+                    round(lv["api_rss_kib"] / 1024),
+                    "yes" if lv["absorbed"] else "no",
+                ]
+            )
+    print(
+        common.table(
+            [
+                "db",
+                "agents",
+                "beats/s",
+                "p50 ms",
+                "p99 ms",
+                "failed",
+                "offline",
+                "API RSS MiB",
+                "absorbed",
+            ],
+            rows,
+        )
+    )
     for r in results:
-        print(f"{r['db']}: most agents absorbed {r['most_agents_absorbed']}; a silent agent "
-              f"shown offline {r['offline_noticed_after_seconds']} s after its last heartbeat")
+        print(
+            f"{r['db']}: most agents absorbed {r['most_agents_absorbed']}; a silent agent "
+            f"shown offline {r['offline_noticed_after_seconds']} s after its last heartbeat"
+        )
     print(f"written to {path}")
     return 0
 

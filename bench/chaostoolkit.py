@@ -63,8 +63,17 @@ def experiment(pid: int) -> dict[str, Any]:
 
 
 def one_run(pid: int, path: Path, workdir: Path, samples: dict[str, list[float]]) -> str:
-    argv = [str(CHAOS), "--no-version-check", "--no-log-file", "run", "--rollback-strategy",
-            "always", "--journal-path", str(workdir / "journal.json"), str(path)]
+    argv = [
+        str(CHAOS),
+        "--no-version-check",
+        "--no-log-file",
+        "run",
+        "--rollback-strategy",
+        "always",
+        "--journal-path",
+        str(workdir / "journal.json"),
+        str(path),
+    ]
     sent = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -95,14 +104,24 @@ def hub_figures() -> list[list[Any]]:
     for r in json.loads(path.read_text())["results"]:
         if r["adapter"] == "native":
             s = r["ms"]
-            rows.append([f"hub {r['config']} (native)", s["inject"]["p50"], s["inject"]["p99"],
-                         s["recover"]["p50"], s["recover"]["p99"]])
+            rows.append(
+                [
+                    f"hub {r['config']} (native)",
+                    s["inject"]["p50"],
+                    s["inject"]["p99"],
+                    s["recover"]["p50"],
+                    s["recover"]["p99"],
+                ]
+            )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.chaostoolkit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.chaostoolkit",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
@@ -121,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             statuses[status] = statuses.get(status, 0) + 1
             if (i + 1) % 10 == 0:
                 print(f"  {i + 1}/{args.runs}", file=sys.stderr, flush=True)
-    version = subprocess.run([str(CHAOS), "--version"], capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        [str(CHAOS), "--version"], capture_output=True, text=True
+    ).stdout.strip()
     results = {
         "chaostoolkit": version,
         "runs": args.runs,
@@ -130,10 +151,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = common.save("chaostoolkit", vars(args), results, out=Path(args.out) if args.out else None)
     s = results["ms"]
-    rows = [[f"chaos run ({version})", s["inject"]["p50"], s["inject"]["p99"], s["recover"]["p50"],
-             s["recover"]["p99"]], *hub_figures()]
-    print(common.table(["process pause (ms)", "inject p50", "inject p99", "recover p50", "recover p99"],
-                       rows))
+    rows = [
+        [
+            f"chaos run ({version})",
+            s["inject"]["p50"],
+            s["inject"]["p99"],
+            s["recover"]["p50"],
+            s["recover"]["p99"],
+        ],
+        *hub_figures(),
+    ]
+    print(
+        common.table(
+            ["process pause (ms)", "inject p50", "inject p99", "recover p50", "recover p99"], rows
+        )
+    )
     print(f"journal statuses: {statuses}")
     print(f"written to {out}")
     return 0

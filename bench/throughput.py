@@ -96,22 +96,36 @@ def time_reads(hub: Hub, ids: list[str], reads: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=300, help="runs for the start rate (default 300)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.throughput",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--runs", type=int, default=300, help="runs for the start rate (default 300)"
+    )
     parser.add_argument("--clients", type=int, default=8, help="concurrent callers (default 8)")
-    parser.add_argument("--levels", default="100,250,500,1000,2000",
-                        help="active-run levels to hold, comma-separated")
-    parser.add_argument("--reads", type=int, default=200, help="reads timed per level (default 200)")
+    parser.add_argument(
+        "--levels",
+        default="100,250,500,1000,2000",
+        help="active-run levels to hold, comma-separated",
+    )
+    parser.add_argument(
+        "--reads", type=int, default=200, help="reads timed per level (default 200)"
+    )
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     levels = sorted(int(x) for x in args.levels.split(","))
     results: dict[str, Any] = {}
     with hubs.production(env={"CHAOSHUB_EXTRA_ADAPTERS": MEMORY}, with_agent=False) as hub:
-        made = hub.gql(CREATE_BACKEND, input={
-            "name": "bench-memory", "adapter": "memory",
-            "config": {"targets": [f"t{i}" for i in range(50)]},
-        })
+        made = hub.gql(
+            CREATE_BACKEND,
+            input={
+                "name": "bench-memory",
+                "adapter": "memory",
+                "config": {"targets": [f"t{i}" for i in range(50)]},
+            },
+        )
         assert made["createBackend"]["__typename"] == "Backend", made
         print(f"starting {args.runs} runs from {args.clients} callers", file=sys.stderr)
         idle_reads = time_reads(hub, ["none"], 20)
@@ -135,26 +149,60 @@ def main(argv: list[str] | None = None) -> int:
                 wait_running(hub, len(ids), timeout=900)
             reads = time_reads(hub, ids, args.reads)
             ok = reads["p99"] is not None and reads["p99"] < READ_BUDGET_MS
-            results["levels"].append({"active_runs": len(ids), "reads_ms": reads, "under_budget": ok,
-                                      "api_rss_kib": common.rss_kib(hub.api_pid)})
+            results["levels"].append(
+                {
+                    "active_runs": len(ids),
+                    "reads_ms": reads,
+                    "under_budget": ok,
+                    "api_rss_kib": common.rss_kib(hub.api_pid),
+                }
+            )
             print(f"  {len(ids)} active runs: read p99 {reads['p99']} ms", file=sys.stderr)
             if not ok:
                 break
             held = len(ids)
         results["most_active_runs_under_100ms_p99"] = held
-    path = common.save("throughput", vars(args), results, out=common.Path(args.out) if args.out else None)
+    path = common.save(
+        "throughput", vars(args), results, out=common.Path(args.out) if args.out else None
+    )
     s = results["start"]
-    print(common.table(
-        ["start rate", "runs", "accepted/s", "running/s"],
-        [["production (memory adapter)", s["runs"], s["accepted_per_second"], s["running_per_second"]]],
-    ))
+    print(
+        common.table(
+            ["start rate", "runs", "accepted/s", "running/s"],
+            [
+                [
+                    "production (memory adapter)",
+                    s["runs"],
+                    s["accepted_per_second"],
+                    s["running_per_second"],
+                ]
+            ],
+        )
+    )
     print()
-    print(common.table(
-        ["active runs", "read p50 ms", "read p95 ms", "read p99 ms", "API RSS MiB", "< 100 ms p99"],
-        [[lv["active_runs"], lv["reads_ms"]["p50"], lv["reads_ms"]["p95"], lv["reads_ms"]["p99"],
-          round(lv["api_rss_kib"] / 1024), "yes" if lv["under_budget"] else "no"]
-         for lv in results["levels"]],
-    ))
+    print(
+        common.table(
+            [
+                "active runs",
+                "read p50 ms",
+                "read p95 ms",
+                "read p99 ms",
+                "API RSS MiB",
+                "< 100 ms p99",
+            ],
+            [
+                [
+                    lv["active_runs"],
+                    lv["reads_ms"]["p50"],
+                    lv["reads_ms"]["p95"],
+                    lv["reads_ms"]["p99"],
+                    round(lv["api_rss_kib"] / 1024),
+                    "yes" if lv["under_budget"] else "no",
+                ]
+                for lv in results["levels"]
+            ],
+        )
+    )
     print(f"\nmost active runs held with GraphQL reads under 100 ms p99: {held}")
     print(f"written to {path}")
     return 0
