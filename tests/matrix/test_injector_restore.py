@@ -29,14 +29,6 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
         proc.wait()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "native_injector.engine.Injector.restore() lets system.CommandFailed from "
-        "fault.present() (iptables in a namespace that no longer exists) escape, so "
-        "chaoshub-injector exits at start-up and the faults it still holds are never recovered"
-    ),
-)
 def test_a_restarted_injector_whose_namespace_went_away_still_recovers_the_rest(
     tmp_path: Path, sleeper: subprocess.Popen[bytes]
 ) -> None:
