@@ -272,7 +272,7 @@ def _wait_for_mark(mesh: ChaosMeshAdapter, ns: str, name: str, seen: list[Any]) 
         return bool(o and o["metadata"]["labels"].get("marker"))
 
     thread = threading.Thread(
-        target=lambda: seen.append(mesh.cluster.wait_for(NETWORK, ns, name, marked, 5))
+        target=lambda: seen.append(mesh.cluster.wait_for(NETWORK, ns, name, marked, 15))
     )
     thread.start()
     return thread
@@ -298,7 +298,7 @@ def test_a_dropped_watch_is_resumed_from_its_resource_version(
     assert kube.api.drop_watches() >= 1
     _watches_reach(kube, before + 2)
     _mark(kube, ns, data["name"])
-    thread.join(timeout=10)
+    thread.join(timeout=20)
     assert seen and seen[0] is not None and seen[0]["metadata"]["labels"]["marker"] == "x"
     first, second = kube.api.watch_requests(NETWORK.plural)[before : before + 2]
     assert second["resourceVersion"] == first["resourceVersion"], "resumed where it was cut"
@@ -319,7 +319,7 @@ def test_an_expired_watch_lists_again(kube: FakeCluster, mesh: ChaosMeshAdapter,
     assert kube.api.drop_watches() >= 1
     _watches_reach(kube, before + 3)
     _mark(kube, ns, data["name"])
-    thread.join(timeout=10)
+    thread.join(timeout=20)
     assert seen and seen[0] is not None and seen[0]["metadata"]["labels"]["marker"] == "x"
     watches = kube.api.watch_requests(NETWORK.plural)[before:]
     first, expired, fresh = watches[:3]
