@@ -413,7 +413,10 @@ def test_runs_and_events_page_with_cursors(env: Any) -> None:
     client, _, _ = env
     make_backend(client)
     ids = [data(client, Q.START_RUN, input=GOOD)["startRun"]["id"] for _ in range(3)]
-    page = "query($after: String) { runs(first: 2, after: $after) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }"
+    page = (
+        "query($after: String) { runs(first: 2, after: $after) {"
+        " totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }"
+    )
     first = data(client, page)["runs"]
     assert first["totalCount"] == 3 and first["pageInfo"]["hasNextPage"]
     second = data(client, page, after=first["pageInfo"]["endCursor"])["runs"]
