@@ -6,6 +6,9 @@ reads the database: the hub passes the agents in the backend config (``needs_age
     {"agents": [{"name", "url", "token", "labels": {}, "online": bool}], "timeout"?,
      "ca_file"?, "cert_file"?, "key_file"?}   # TLS files apply to every https agent
 
+An injector that never registers can be added by hand as a backend: its config lists it
+under ``static_agents`` (same shape; always taken as online), beside the hub's agents.
+
 Selector: ``agents`` (names) or ``labels`` (all must match) choose the agents — neither
 means every online agent; ``limit`` with ``random`` sampling bounds the targets in all;
 every other key is the fault's own selector, forwarded to each agent's ``/v1/discover``.
@@ -62,6 +65,19 @@ NATIVE_FAULTS = frozenset(
 AGENT_KEYS = frozenset({"agents", "labels", "limit", "random"})
 
 
+_AGENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "url", "token"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "url": {"type": "string", "pattern": "^https?://"},
+        "token": {"type": "string", "description": "the injector's API token"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "online": {"type": "boolean"},
+    },
+}
+
+
 class NativeAdapter(Adapter):
     """Runs native faults on the agents (native injectors) the hub knows."""
 
@@ -72,19 +88,11 @@ class NativeAdapter(Adapter):
     config_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
         "properties": {
-            "agents": {
+            "agents": {"type": "array", "items": _AGENT, "description": "filled in by the hub"},
+            "static_agents": {
                 "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "url", "token"],
-                    "properties": {
-                        "name": {"type": "string", "minLength": 1},
-                        "url": {"type": "string", "pattern": "^https?://"},
-                        "token": {"type": "string"},
-                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "online": {"type": "boolean"},
-                    },
-                },
+                "items": _AGENT,
+                "description": "injectors added by hand (not registered); always online",
             },
             "timeout": {"type": "number", "exclusiveMinimum": 0},
             **TLS_CONFIG,
@@ -93,9 +101,11 @@ class NativeAdapter(Adapter):
 
     def __init__(self, config: Mapping[str, Any], *, backend: str = "") -> None:
         super().__init__(config, backend=backend)
-        self.agents: dict[str, dict[str, Any]] = {
-            str(a["name"]): dict(a) for a in config.get("agents") or []
-        }
+        # registered agents first, so a name taken by a registered agent keeps meaning it
+        listed = [*(config.get("agents") or []), *(config.get("static_agents") or [])]
+        self.agents: dict[str, dict[str, Any]] = {}
+        for agent in listed:
+            self.agents.setdefault(str(agent["name"]), dict(agent))
         self._timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
         self._tls = tls_context(config)
         self._clients: dict[str, ProtocolClient] = {}

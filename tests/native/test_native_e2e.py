@@ -140,6 +140,36 @@ def test_a_run_needing_a_capability_the_host_lacks_is_refused_before_injecting(g
         assert api.get("/v1/executions").json()["executions"] == []
 
 
+def test_an_injector_added_by_hand_as_a_backend_runs_faults(gql, injector, sleeper):
+    created = gql(
+        Q.CREATE_BACKEND,
+        input={
+            "name": f"lab-{uuid.uuid4().hex[:6]}",
+            "adapter": "native",
+            "config": {
+                "static_agents": [{"name": "lab-box", "url": injector.url, "token": injector.token}]
+            },
+        },
+    )["createBackend"]
+    assert created["__typename"] == "Backend", created
+    started = gql(
+        Q.START_RUN,
+        input={
+            "faultType": "native/process-pause",
+            "backend": created["name"],
+            "params": {},
+            "selector": {"agents": ["lab-box"], "pid": sleeper.pid},
+            "durationSeconds": 120,
+        },
+    )["startRun"]
+    assert started["__typename"] == "Run", started
+    wait_for(lambda: gql(Q.RUN, id=started["id"])["run"]["phase"] == "running", 30, what="running")
+    assert proc_state(sleeper.pid) == "T"
+    gql(Q.ABORT, id=started["id"])
+    wait_for(lambda: gql(Q.RUN, id=started["id"])["run"]["phase"] == "aborted", 30, what="aborted")
+    assert proc_state(sleeper.pid) in ("S", "R")
+
+
 def test_an_agent_that_stops_heartbeating_goes_offline(gql, agent):
     name = _name(agent)
     wait_for(lambda: (_agent(gql, name) or {}).get("online"), 20, what="agent online")
