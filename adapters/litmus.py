@@ -122,15 +122,10 @@ POD_SELECTOR: dict[str, Any] = {
             "description": "the application's namespace (default: the backend's)",
         },
         "labels": {
-            "description": "label selector of the application, e.g. app=web or {app: web}",
-            "oneOf": [
-                {"type": "string", "minLength": 1},
-                {
-                    "type": "object",
-                    "minProperties": 1,
-                    "additionalProperties": {"type": "string"},
-                },
-            ],
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"type": "string"},
+            "description": "labels of the application's pods (the engine's applabel), e.g. app=web",
         },
         "kind": {"enum": list(APP_KINDS), "default": "deployment"},
         "service_account": {
@@ -155,11 +150,10 @@ NODE_SELECTOR: dict[str, Any] = {
             "items": {"type": "string", "minLength": 1},
         },
         "node_labels": {
-            "description": "label selector of the nodes, e.g. node-role=worker",
-            "oneOf": [
-                {"type": "string", "minLength": 1},
-                {"type": "object", "minProperties": 1},
-            ],
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"type": "string"},
+            "description": "labels of the nodes, e.g. node-role=worker",
         },
         "limit": {"type": "integer", "minimum": 1, "description": "at most this many nodes"},
         "service_account": {"type": "string", "minLength": 1},

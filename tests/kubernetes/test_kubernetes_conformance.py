@@ -38,9 +38,9 @@ class TestLitmus(AdapterConformance):
         return FaultCase(
             fault="pod-cpu-hog",
             params={"CPU_LOAD": 50, "CPU_CORES": 1},
-            selector={"labels": "app=web"},
+            selector={"labels": {"app": "web"}},
             invalid_params={"CPU_LOAD": 150},
-            unknown_selector={"labels": "app=nothing"},
+            unknown_selector={"labels": {"app": "nothing"}},
         )
 
     def fault_is_present(self, adapter: Adapter, handle: Handle) -> bool:

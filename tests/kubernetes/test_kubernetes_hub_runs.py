@@ -128,7 +128,9 @@ def test_litmus_runs_on_two_clusters_keep_their_own_verdicts(
     hub: GraphQL, clusters: dict[str, FakeCluster], backends: dict[str, str]
 ) -> None:
     runs = {
-        name: _start(hub, backends[f"litmus/{name}"], "litmus/pod-delete", {"labels": "app=cart"})
+        name: _start(
+            hub, backends[f"litmus/{name}"], "litmus/pod-delete", {"labels": {"app": "cart"}}
+        )
         for name in ("east", "west")
     }
     done = {

@@ -20,7 +20,9 @@ from hub.errors import BackendUnavailable, InvalidInput, NotFound, RecoveryFaile
 
 
 def execution(adapter: LitmusAdapter, fault: str = "pod-delete", **params: Any) -> Execution:
-    selector = {"labels": "app=web"} if not fault.startswith("node-") else {"nodes": ["node-a"]}
+    selector = (
+        {"labels": {"app": "web"}} if not fault.startswith("node-") else {"nodes": ["node-a"]}
+    )
     target = adapter.discover(fault, selector)[0]
     suffix = str(time.monotonic_ns())[-8:]
     return Execution(
@@ -47,14 +49,14 @@ def test_discover_turns_the_appinfo_into_one_target(litmus: LitmusAdapter, ns: s
 
 def test_discover_refuses_a_selector_without_running_pods(litmus: LitmusAdapter) -> None:
     with pytest.raises(NotFound) as err:
-        litmus.discover("pod-delete", {"labels": "app=nothing"})
+        litmus.discover("pod-delete", {"labels": {"app": "nothing"}})
     assert err.value.field == ["selector", "labels"]
 
 
 def test_node_faults_get_one_target_per_node(kube: FakeCluster, litmus: LitmusAdapter) -> None:
     kube.api.store.add_node("node-a", {"role": "worker"})
     kube.api.store.add_node("node-b", {"role": "worker"})
-    targets = litmus.discover("node-cpu-hog", {"node_labels": "role=worker"})
+    targets = litmus.discover("node-cpu-hog", {"node_labels": {"role": "worker"}})
     assert [t.id for t in targets] == ["node/node-a", "node/node-b"]
     with pytest.raises(NotFound):
         litmus.discover("node-drain", {"nodes": ["node-z"]})
@@ -268,7 +270,7 @@ def test_an_unreachable_cluster_is_backend_unavailable(
     gone = LitmusAdapter({"kubeconfig": str(unreachable_kubeconfig), "request_timeout_seconds": 2})
     ex = execution(litmus)
     for call in (
-        lambda: gone.discover("pod-delete", {"labels": "app=web"}),
+        lambda: gone.discover("pod-delete", {"labels": {"app": "web"}}),
         lambda: gone.inject(ex),
         lambda: gone.status(Handle(ex, None)),
         lambda: gone.recover(Handle(ex, None)),
@@ -310,5 +312,5 @@ def test_health_reports_the_crd_versions(kube: FakeCluster, litmus: LitmusAdapte
 
 def test_validate_refuses_a_node_selector_for_a_pod_fault(litmus: LitmusAdapter) -> None:
     with pytest.raises(InvalidInput) as err:
-        litmus.validate("pod-delete", {}, {"labels": "app=web", "nodes": ["a"]})
+        litmus.validate("pod-delete", {}, {"labels": {"app": "web"}, "nodes": ["a"]})
     assert err.value.field == ["selector", "nodes"]
