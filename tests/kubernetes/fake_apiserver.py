@@ -415,14 +415,16 @@ class _Server(ThreadingHTTPServer):
 class FakeApiServer:
     """The fake, listening on ``127.0.0.1`` in a thread of the test process."""
 
-    def __init__(self, *, token: str | None = None) -> None:
-        self.store = Store()
+    def __init__(
+        self, *, token: str | None = None, store: Store | None = None, port: int = 0
+    ) -> None:
+        self.store = store or Store()
         self.token = token or uuid.uuid4().hex
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.watches: list[_WatchStream] = []
         self.crd_forbidden = False
         self._failures: list[tuple[str, str, ApiError]] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -439,6 +441,11 @@ class FakeApiServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def restarted(self) -> FakeApiServer:
+        """A new server on this one's port, token and store (the cluster came back)."""
+        port = int(self._server.server_address[1])
+        return FakeApiServer(token=self.token, store=self.store, port=port).start()
 
     def drop_watches(self) -> int:
         streams = list(self.watches)

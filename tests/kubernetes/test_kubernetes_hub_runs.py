@@ -29,7 +29,7 @@ NETWORK = CHAOS_MESH[1]
 def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, FakeCluster]]:
     started: dict[str, FakeCluster] = {}
     try:
-        for name in ("east", "west"):
+        for name in ("east", "west", "south"):
             cluster = start_cluster(tmp_path_factory.mktemp(name) / "kubeconfig")
             started[name] = cluster
             for i in range(2):
@@ -140,17 +140,13 @@ def test_litmus_runs_on_two_clusters_keep_their_own_verdicts(
     assert (done["east"]["phase"], done["east"]["verdict"]) == ("completed", "pass")
     assert (done["west"]["phase"], done["west"]["verdict"]) == ("completed", "fail")
     assert "verdict=Fail" in done["west"]["targets"][0]["nativeStatus"]
-    for name, cluster in clusters.items():
-        assert not cluster.api.store.all(ENGINE), f"{name}: the run's engine is deleted"
-        assert not cluster.api.store.all(RESULT), f"{name}: the run's result is deleted"
-        mine = [
-            e
-            for e in cluster.api.store.events
-            if e.resource == ENGINE.resource and e.type == "ADDED"
-        ]
-        assert len(mine) == 1 and mine[0].obj["metadata"]["annotations"][
-            "chaoshub.io/execution-id"
-        ].startswith(runs[name])
+    for name, run_id in runs.items():
+        store = clusters[name].api.store
+        assert not store.all(ENGINE), f"{name}: the run's engine is deleted"
+        assert not store.all(RESULT), f"{name}: the run's result is deleted"
+        created = [e for e in store.events if e.resource == ENGINE.resource and e.type == "ADDED"]
+        (engine,) = (e.obj for e in created)  # each cluster saw its own run's engine only
+        assert engine["metadata"]["annotations"]["chaoshub.io/execution-id"] == f"{run_id}-0"
 
 
 def test_an_abort_held_by_a_stuck_finalizer_stays_recovering_until_it_finishes(
@@ -212,3 +208,35 @@ def test_a_chaos_mesh_run_pauses_and_resumes_with_a_new_object_per_round(
     assert hub(Q.ABORT, id=run_id)["abortRun"]["__typename"] == "Run"
     wait_for(_phase(hub, run_id, "aborted"), 60, what="abort")
     assert not east.api.store.all(CHAOS_MESH[2])
+
+
+def test_a_run_whose_cluster_went_away_keeps_recovering_until_it_comes_back(
+    hub: GraphQL, clusters: dict[str, FakeCluster], backends: dict[str, str]
+) -> None:
+    south = clusters["south"]
+    run_id = _start(
+        hub,
+        backends["chaos-mesh/south"],
+        "chaos-mesh/network-loss",
+        {"labels": {"app": "cart"}},
+        params={"loss": 50},
+        durationSeconds=600,
+    )
+    wait_for(_phase(hub, run_id, "running"), 60, what="running")
+    south.api.stop()  # the operators keep their state; only the API is gone
+    try:
+        assert hub(Q.ABORT, id=run_id)["abortRun"]["__typename"] == "Run"
+
+        def held() -> dict[str, Any] | None:
+            run: dict[str, Any] = hub(Q.RUN, id=run_id)["run"]
+            unreachable = "cannot be reached" in (run["error"] or "")
+            return run if run["phase"] == "recovering" and unreachable else None
+
+        run = wait_for(held, 60, what="recovery waiting for the cluster")
+        assert run["targets"][0]["mayCarryFault"]
+        assert len(south.api.store.all(NETWORK)) == 1, "nothing was deleted while unreachable"
+    finally:
+        south.api = south.api.restarted()
+    aborted = wait_for(_phase(hub, run_id, "aborted"), 60, what="abort once reachable")
+    assert not aborted["targets"][0]["mayCarryFault"]
+    assert not south.api.store.all(NETWORK)
