@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -104,6 +105,21 @@ def ensure_image(client: docker.DockerClient, image: str, pull: bool) -> None:
     client.images.pull(image)
 
 
+def _same_process(pid: int, container_id: str) -> None:
+    """The engine's pid must be that container's process here, or nsenter would enter
+    another namespace: a worker not on the Docker host (or not in its pid namespace) sees
+    other processes under the same numbers."""
+    try:
+        cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        cgroups = ""
+    if container_id not in cgroups:
+        raise RejectedByTool(
+            f"process {pid} on this machine is not container {container_id[:12]}: "
+            "network_helper nsenter needs the worker on the Docker host, in its pid namespace"
+        )
+
+
 @contextlib.contextmanager
 def enter(
     client: docker.DockerClient,
@@ -120,6 +136,7 @@ def enter(
         pid = int(client.api.inspect_container(container_id)["State"].get("Pid") or 0)
         if pid <= 0:
             raise RejectedByTool("the container is not running: it has no network namespace")
+        _same_process(pid, container_id)
         yield _NsenterShell(["nsenter", "-t", str(pid), "-n", "--"])
         return
 
