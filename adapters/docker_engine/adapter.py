@@ -71,6 +71,7 @@ class DockerAdapter(Adapter):
         docker.errors.APIError: RejectedByTool,
         requests.exceptions.ConnectionError: BackendUnavailable,
         requests.exceptions.Timeout: BackendUnavailable,
+        requests.exceptions.RequestException: BackendUnavailable,  # e.g. /_ping answering 5xx
         docker.errors.TLSParameterError: InvalidInput,  # a cert/key file the config names is missing
         docker.errors.DockerException: BackendUnavailable,
     }
