@@ -319,7 +319,6 @@ class NetPair:
             text=True,
         )
         try:
-            time.sleep(0.5)
             run(
                 "ip",
                 "netns",
@@ -359,7 +358,12 @@ print(total, max(time.monotonic() - (first or time.monotonic()), 1e-6))
 
 _SENDER = """
 import socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+for _ in range(200):  # until the receiver listens
+    try:
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.05)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
 end = time.monotonic() + float(sys.argv[3]); chunk = b"x" * 8192
 while time.monotonic() < end:
