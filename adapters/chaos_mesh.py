@@ -44,7 +44,8 @@ still present with a ``deletionTimestamp`` after the wait is ``RecoveryFailed`` 
 the finalizer, so the run stays ``recovering`` and a person sees why (Chaos Mesh's escape
 hatch, the ``chaos-mesh.chaos-mesh.org/cleanFinalizer=forced`` annotation, is left to
 that person: it skips the revert). With the param ``keep_resources`` the object is paused
-instead of deleted (the fault reverted, the object kept for debugging).
+instead of deleted (the fault reverted, the object kept for debugging); a one-shot kill,
+which has nothing to revert, is kept as it is.
 
 What it cannot do:
 
@@ -201,12 +202,12 @@ def observe(obj: Mapping[str, Any] | None, fault: Fault, where: str) -> Observat
     if meta(obj).get("deletionTimestamp"):
         finalizers = ", ".join(meta(obj).get("finalizers") or []) or "none"
         state, text = Observed.UNKNOWN, f"{text}; deleting (finalizers: {finalizers})"
+    elif (meta(obj).get("annotations") or {}).get(RECOVERED_MARK) == "true" and (
+        fault.one_shot or (cond.get("Paused") and cond.get("AllRecovered"))
+    ):
+        state, text = Observed.RECOVERED, f"{text}; kept after recovery"
     elif cond.get("Paused") or (meta(obj).get("annotations") or {}).get(PAUSE) == "true":
-        kept = (meta(obj).get("annotations") or {}).get(RECOVERED_MARK) == "true"
-        if cond.get("AllRecovered") and kept:
-            state, text = Observed.RECOVERED, f"{text}; paused and kept"
-        else:
-            state, text = Observed.PENDING, f"{text}; paused"
+        state, text = Observed.PENDING, f"{text}; paused"
     elif cond.get("Selected") and cond.get("AllInjected"):
         state = Observed.DONE if fault.one_shot else Observed.INJECTED
     elif desired == "Stop" and cond.get("Selected") and cond.get("AllRecovered"):
@@ -449,11 +450,20 @@ class ChaosMeshAdapter(Adapter):
     def recover(self, handle: Handle) -> Observation:
         fault, namespace, name = self._where(handle)
         if handle.execution.params.get(KEEP):
+            if fault.one_shot:  # nothing to revert: a kill is done; keep the object as it is
+                return self._mark_kept(handle)
             return self._set_pause(handle, True, kept=True)
         with self.translate_errors(handle.execution.target.label):
             removed = self.cluster.remove(resource(fault), namespace, name)
         text = f"{fault.kind} {namespace}/{name} " + ("deleted" if removed else "is gone")
         return Observation(Observed.RECOVERED, text)
+
+    def _mark_kept(self, handle: Handle) -> Observation:
+        fault, namespace, name = self._where(handle)
+        patch = {"metadata": {"annotations": {RECOVERED_MARK: "true"}}}
+        with self.translate_errors(handle.execution.target.label):
+            obj = self.cluster.merge_patch(resource(fault), namespace, name, patch)
+        return observe(obj, fault, f"{namespace}/{name}")
 
     # -- health ----------------------------------------------------------------------------------
 

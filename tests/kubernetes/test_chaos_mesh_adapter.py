@@ -201,6 +201,19 @@ def test_keep_resources_pauses_instead_of_deleting(
     kube.api.store.delete(NETWORK, ns, data["name"])
 
 
+def test_keep_resources_of_a_one_shot_kill_keeps_the_object_as_it_is(
+    kube: FakeCluster, mesh: ChaosMeshAdapter, ns: str
+) -> None:
+    ex = execution(mesh, "pod-kill", duration=None, keep_resources=True)
+    data, _ = mesh.inject(ex)
+    observation = mesh.recover(Handle(ex, data))
+    assert observation.state is Observed.RECOVERED and "kept" in observation.native
+    obj = kube.api.store.get(POD, ns, data["name"])
+    assert PAUSE not in (obj["metadata"].get("annotations") or {})
+    assert mesh.status(Handle(ex, data)).state is Observed.RECOVERED
+    kube.api.store.delete(POD, ns, data["name"])
+
+
 def test_one_shot_pod_kill_is_done_once_every_record_is_injected(
     kube: FakeCluster, mesh: ChaosMeshAdapter, ns: str
 ) -> None:
