@@ -25,11 +25,11 @@ class Problem(Exception):
         self.detail = detail
         self.field = [str(p) for p in field] if field else []
 
-    def body(self, instance: str = "") -> dict[str, Any]:
+    def body(self, instance: str = "", status: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": self.type,
             "title": self.title,
-            "status": self.status,
+            "status": status or self.status,
             "detail": self.detail,
         }
         if instance:
@@ -38,10 +38,15 @@ class Problem(Exception):
             out["field"] = self.field
         return out
 
-    def response(self, instance: str = "") -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+    def response(self, instance: str = "", status: int | None = None) -> JSONResponse:
+        """The problem as an HTTP answer; ``status`` overrides the class's own."""
+        status = status or self.status
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(
-            self.body(instance), status_code=self.status, media_type=MEDIA_TYPE, headers=headers
+            self.body(instance, status),
+            status_code=status,
+            media_type=MEDIA_TYPE,
+            headers=headers,
         )
 
 

@@ -59,19 +59,12 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return Missing(f"no route {request.url.path}").response(request.url.path)
-        problem = InvalidRequest(str(exc.detail))
-        body = problem.body(request.url.path)
-        body["status"] = exc.status_code
-        return JSONResponse(
-            body, status_code=exc.status_code, media_type="application/problem+json"
-        )
+        return InvalidRequest(str(exc.detail)).response(request.url.path, exc.status_code)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        body = Unavailable(f"internal error: {exc}").body(request.url.path)
-        body["status"] = 500
-        return JSONResponse(body, status_code=500, media_type="application/problem+json")
+        return Unavailable(f"internal error: {exc}").response(request.url.path, 500)
 
     @app.get("/livez")
     def livez() -> dict[str, str]:
