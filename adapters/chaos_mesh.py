@@ -417,6 +417,11 @@ class ChaosMeshAdapter(Adapter):
 
     def _set_pause(self, handle: Handle, paused: bool, *, kept: bool = False) -> Observation:
         fault, namespace, name = self._where(handle)
+        if fault.one_shot:
+            raise InvalidInput(
+                f"{handle.execution.fault} is a one-shot action: Chaos Mesh never pauses it",
+                field=["faultType"],
+            )
         res, where = resource(fault), f"{namespace}/{name}"
         annotations: dict[str, str | None] = {PAUSE: "true" if paused else None}
         if kept:

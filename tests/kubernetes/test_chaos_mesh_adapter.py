@@ -222,6 +222,8 @@ def test_one_shot_pod_kill_is_done_once_every_record_is_injected(
     assert observation.state is Observed.DONE
     obj = kube.api.store.get(POD, ns, data["name"])
     assert "duration" not in obj["spec"] and obj["spec"]["action"] == "pod-kill"
+    with pytest.raises(InvalidInput):
+        mesh.pause(Handle(ex, data))
     assert mesh.recover(Handle(ex, data)).state is Observed.RECOVERED
 
 
