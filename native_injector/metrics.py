@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from native_injector import system
+
 if TYPE_CHECKING:
     from native_injector.engine import Injector
 
@@ -26,15 +28,6 @@ def _cpu_times() -> tuple[int, int]:
         values = [int(v) for v in fh.readline().split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)
     return sum(values), idle
-
-
-def _meminfo() -> dict[str, int]:
-    out = {}
-    with open("/proc/meminfo", encoding="ascii") as fh:
-        for line in fh:
-            key, _, rest = line.partition(":")
-            out[key] = int(rest.split()[0]) * 1024
-    return out
 
 
 class _HostAndFaults(Collector):
@@ -53,7 +46,7 @@ class _HostAndFaults(Collector):
         )
         cpu.add_metric([], 100.0 * (d_total - d_idle) / d_total if d_total > 0 else 0.0)
         yield cpu
-        mem = _meminfo()
+        mem = system.meminfo()
         yield GaugeMetricFamily(
             f"{PREFIX}_host_memory_total_bytes", "Host memory, bytes", value=mem.get("MemTotal", 0)
         )

@@ -45,6 +45,16 @@ def run(argv: Sequence[str], *, timeout: float = 15.0, check: bool = True) -> st
     return proc.stdout
 
 
+def meminfo() -> dict[str, int]:
+    """``/proc/meminfo`` in bytes."""
+    out = {}
+    with open("/proc/meminfo", encoding="ascii") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            out[key] = int(rest.split()[0]) * 1024
+    return out
+
+
 def netns_prefix(netns: str | None) -> list[str]:
     """The argv prefix that runs a command inside a named network namespace."""
     return ["ip", "netns", "exec", netns] if netns else []

@@ -26,14 +26,6 @@ _STARTUP_SECONDS = 0.4
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def _mem_total() -> int:
-    with open("/proc/meminfo", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no MemTotal in /proc/meminfo")
-
-
 class _Stress(Fault):
     requires = ("stress-ng",)
 
@@ -99,6 +91,8 @@ class _Stress(Fault):
                 child.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if record.applied.get("log"):
+            Path(record.applied["log"]).unlink(missing_ok=True)
 
 
 class CpuStress(_Stress):
@@ -117,7 +111,9 @@ class MemoryStress(_Stress):
     def argv(self, params: dict[str, Any]) -> tuple[list[str], dict[str, float]]:
         if (params.get("bytes") is None) == (params.get("percent") is None):
             raise InvalidRequest("give exactly one of bytes and percent", field=["params", "bytes"])
-        total = params.get("bytes") or int(_mem_total() * float(params["percent"]) / 100)
+        total = params.get("bytes") or int(
+            system.meminfo()["MemTotal"] * float(params["percent"]) / 100
+        )
         workers = int(params["workers"])
         per_worker = max(4096, int(total) // workers)
         # --vm-hang 0: touch the memory once, then hold it without burning CPU
