@@ -71,13 +71,12 @@ from adapters.kube import (
     DNS_LABEL,
     Cluster,
     Resource,
-    labels_for,
     meta,
     object_name,
     selector_string,
 )
 from adapters.kube.cluster import TRANSPORT_ERRORS, check_config
-from adapters.kube.naming import EXECUTION_LABEL, execution_label
+from adapters.kube.naming import KEEP, RECOVERED_MARK, made_for, metadata_for
 from hub.contract import (
     Adapter,
     Capabilities,
@@ -102,8 +101,6 @@ log = logging.getLogger("chaoshub.adapters.chaos_mesh")
 
 GROUP, VERSION = "chaos-mesh.org", "v1alpha1"
 PAUSE = "experiment.chaos-mesh.org/pause"
-RECOVERED_MARK = "chaoshub.io/recovered"
-KEEP = "keep_resources"
 MODES = ("one", "all", "fixed", "fixed-percent", "random-max-percent")
 
 #: JSON Schema of the selector; the catalog entries carry the same
@@ -346,12 +343,7 @@ class ChaosMeshAdapter(Adapter):
         return {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": fault.kind,
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": labels_for(execution.id),
-                "annotations": {"chaoshub.io/execution-id": execution.id},
-            },
+            "metadata": metadata_for(execution.id, namespace, name),
             "spec": spec,
         }
 
@@ -363,8 +355,7 @@ class ChaosMeshAdapter(Adapter):
                 res, namespace, self.object_body(execution, namespace, name)
             )
             if not created:
-                owner = (meta(obj).get("labels") or {}).get(EXECUTION_LABEL)
-                if owner != execution_label(execution.id):
+                if not made_for(meta(obj), execution.id):
                     raise RejectedByTool(
                         f"{fault.kind} {namespace}/{name} exists and was not made for"
                         f" execution {execution.id}",

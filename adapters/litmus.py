@@ -55,13 +55,12 @@ from adapters.kube import (
     DNS_LABEL,
     Cluster,
     Resource,
-    labels_for,
     meta,
     object_name,
     selector_string,
 )
 from adapters.kube.cluster import TRANSPORT_ERRORS, check_config
-from adapters.kube.naming import EXECUTION_LABEL, execution_label
+from adapters.kube.naming import KEEP, RECOVERED_MARK, made_for, metadata_for
 from hub.contract import (
     Adapter,
     Capabilities,
@@ -105,8 +104,6 @@ POD_FAULTS = frozenset(
 #: faults aimed at one node each, and the env variable that names it
 NODE_FAULTS: dict[str, str] = {"node-drain": "TARGET_NODE", "node-cpu-hog": "TARGET_NODES"}
 APP_KINDS = ("deployment", "statefulset", "daemonset", "deploymentconfig", "rollout")
-KEEP = "keep_resources"
-RECOVERED_MARK = "chaoshub.io/recovered"
 FINISHED_ENGINE = ("stopped", "completed")
 
 #: JSON Schema of the selector of pod faults; the catalog entries carry the same
@@ -380,12 +377,7 @@ class LitmusAdapter(Adapter):
         return {
             "apiVersion": ENGINE.api_version,
             "kind": ENGINE.kind,
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": labels_for(execution.id),
-                "annotations": {"chaoshub.io/execution-id": execution.id},
-            },
+            "metadata": metadata_for(execution.id, namespace, name),
             "spec": spec,
         }
 
@@ -404,8 +396,7 @@ class LitmusAdapter(Adapter):
                 ENGINE, namespace, self.engine_body(execution, namespace, name)
             )
             if not created:
-                owner = (meta(engine).get("labels") or {}).get(EXECUTION_LABEL)
-                if owner != execution_label(execution.id):
+                if not made_for(meta(engine), execution.id):
                     raise RejectedByTool(
                         f"ChaosEngine {namespace}/{name} exists and was not made for"
                         f" execution {execution.id}",

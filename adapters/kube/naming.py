@@ -13,6 +13,12 @@ from collections.abc import Mapping
 #: every object the hub creates carries these labels
 MANAGED_BY = ("app.kubernetes.io/managed-by", "chaoshub")
 EXECUTION_LABEL = "chaoshub.io/execution"
+#: the execution id in full (a label value is too short for every id)
+EXECUTION_ANNOTATION = "chaoshub.io/execution-id"
+#: set on an object kept after its recovery (the ``keep_resources`` param)
+RECOVERED_MARK = "chaoshub.io/recovered"
+#: the param that asks to keep what the run created, for debugging
+KEEP = "keep_resources"
 
 _UNSAFE = re.compile(r"[^a-z0-9-]+")
 
@@ -49,3 +55,21 @@ def selector_string(labels: Mapping[str, str] | str | None) -> str:
 
 def labels_for(execution_id: str) -> dict[str, str]:
     return {MANAGED_BY[0]: MANAGED_BY[1], EXECUTION_LABEL: execution_label(execution_id)}
+
+
+def metadata_for(execution_id: str, namespace: str, name: str) -> dict[str, object]:
+    """The metadata of an object made for ``execution_id``: its name, labels and annotation."""
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": labels_for(execution_id),
+        "annotations": {EXECUTION_ANNOTATION: execution_id},
+    }
+
+
+def made_for(obj_metadata: Mapping[str, object], execution_id: str) -> bool:
+    """Was this object made for ``execution_id`` (so a retried inject may adopt it)?"""
+    labels = obj_metadata.get("labels")
+    return isinstance(labels, Mapping) and labels.get(EXECUTION_LABEL) == execution_label(
+        execution_id
+    )
