@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 from tests.support.stack import MEMORY_ADAPTER, GraphQL, Proc, free_port, wait_for
@@ -187,8 +188,21 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def goto(page: Any, url: str) -> None:
+    """Navigate; again when Chromium drops the navigation because the machine's network changed
+    (other tests create and remove interfaces and namespaces on this host)."""
+    for attempt in range(3):
+        try:
+            page.goto(url)
+            return
+        except PlaywrightError as exc:
+            if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == 2:
+                raise
+            page.wait_for_timeout(500)
+
+
 def sign_in(page: Any, url: str, token: str) -> None:
-    page.goto(url + "/")
+    goto(page, url + "/")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Sign out").wait_for()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import Hub, shot, sign_in
+from tests.ui.conftest import Hub, goto, shot, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -153,17 +153,17 @@ def test_a_viewer_sees_every_page_without_action_buttons(hub: Hub, page: Any) ->
         expect(page.get_by_role("link", name="New experiment")).to_have_count(0)
         shot(page, "13-viewer-runs")
 
-        page.goto(f"{hub.url}/runs/{run_id}")
+        goto(page, f"{hub.url}/runs/{run_id}")
         expect(page.get_by_test_id("phase")).to_have_attribute("data-phase", "running")
         expect(page.get_by_test_id("run-actions")).to_have_count(0)
         expect(page.get_by_role("button", name="Abort")).to_have_count(0)
         shot(page, "14-viewer-run")
 
-        page.goto(f"{hub.url}/catalog/memory/latency")
+        goto(page, f"{hub.url}/catalog/memory/latency")
         expect(page.get_by_role("heading", name="Latency (in memory)")).to_be_visible()
         expect(page.get_by_role("link", name="Use this fault")).to_have_count(0)
 
-        page.goto(f"{hub.url}/fleet")
+        goto(page, f"{hub.url}/fleet")
         expect(page.get_by_test_id("backends-table")).to_contain_text("seen")
         expect(page.get_by_test_id("add-backend")).to_have_count(0)
         expect(page.get_by_role("button", name="Remove")).to_have_count(0)
@@ -198,3 +198,58 @@ def test_halt_all_stops_two_runs_and_says_which(hub: Hub, page: Any) -> None:
         record = hub.wait_phase(run_id, "aborted")
         assert {t["phase"] for t in record["targets"]} == {"recovered"}
         expect(page.locator(f'[data-run="{run_id}"]')).to_have_attribute("data-phase", "aborted")
+
+
+def test_an_admin_adds_and_removes_a_backend_through_its_config_form(hub: Hub, page: Any) -> None:
+    sign_in(page, hub.url, hub.admin_token)
+    nav(page, "Agents & backends")
+    page.get_by_test_id("add-backend").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name", exact=True).fill("ui added")
+    dialog.get_by_label("Adapter").click()
+    page.get_by_role("option", name="memory", exact=True).click()
+    targets = dialog.get_by_label("targets")
+    for name in ("delta", "epsilon"):
+        targets.fill(name)
+        targets.press("Enter")
+    delay = dialog.locator("#config_inject_delay")
+    delay.fill("-1")
+    expect(dialog.locator("#config_inject_delay-error")).to_have_text("must be >= 0")
+    page.get_by_test_id("backend-save").click()
+    expect(page.get_by_test_id("config-refusal")).to_contain_text("fix the fields marked in red")
+    delay.fill("0")
+    page.get_by_test_id("backend-save").click()
+    # The hub refuses the name and says so under the field.
+    expect(dialog.get_by_text("a name is 1-200 letters")).to_be_visible()
+    shot(page, "18-backend-refused-name")
+    dialog.get_by_label("Name", exact=True).fill("ui-added")
+    page.get_by_test_id("backend-save").click()
+    row = page.locator('[data-testid="backend-row"][data-name="ui-added"]')
+    expect(row).to_contain_text("reachable")
+    expect(row).to_contain_text('"targets":["delta","epsilon"]')
+
+    row.get_by_role("button", name="Remove").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(row).to_have_count(0)
+    names = [b["name"] for b in hub.admin("{ backends { name } }")["backends"]]
+    assert "ui-added" not in names
+
+
+def test_signing_in_and_opening_a_fault_work_from_the_keyboard(hub: Hub, page: Any) -> None:
+    goto(page, hub.url + "/")
+    expect(page.get_by_label("API token")).to_be_focused()
+    page.keyboard.type(hub.admin_token)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Sign out").wait_for()
+    goto(page, hub.url + "/catalog")
+    page.get_by_label("Search", exact=True).focus()
+    page.keyboard.type("kill in memory")
+    expect(page.get_by_test_id("fault-card")).to_have_count(1)
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.fault") == "memory/kill":
+            break
+    else:
+        pytest.fail("Tab never reached the fault's card")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Kill (in memory)")).to_be_visible()

@@ -1,11 +1,11 @@
 import { Button, Group, JsonInput, Modal, SegmentedControl, Select, Stack, Text, TextInput } from '@mantine/core';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useMutation } from 'urql';
 import { asHubError } from '../api/client';
 import { CREATE_BACKEND, UPDATE_BACKEND } from '../api/documents';
 import type { AdapterInfo, Backend, HubError, JsonObject } from '../api/types';
 import { ErrorAlert } from './ErrorText';
-import { SchemaForm, errorSchemaFor } from './SchemaForm';
+import { SchemaForm, errorSchemaFor, type SchemaFormHandle } from './SchemaForm';
 
 /** Add a backend, or edit one's name and config; the config form comes from the adapter's schema. */
 export function BackendEditor({
@@ -27,6 +27,7 @@ export function BackendEditor({
   const [mode, setMode] = useState<'form' | 'json'>('form');
   const [text, setText] = useState(JSON.stringify(backend?.config ?? {}, null, 2));
   const [refusal, setRefusal] = useState<HubError | null>(null);
+  const form = useRef<SchemaFormHandle>(null);
   const [createState, create] = useMutation(CREATE_BACKEND);
   const [updateState, update] = useMutation(UPDATE_BACKEND);
   const schema = adapters.find((a) => a.name === adapter)?.configSchema;
@@ -36,6 +37,10 @@ export function BackendEditor({
   const save = async () => {
     setRefusal(null);
     let value = config;
+    if (!useJson && form.current && !form.current.validateForm()) {
+      setRefusal({ __typename: 'local', code: 'INVALID_INPUT', message: 'fix the fields marked in red first', field: ['config'] });
+      return;
+    }
     if (useJson) {
       try {
         value = JSON.parse(text || '{}');
@@ -107,10 +112,18 @@ export function BackendEditor({
             {useJson ? (
               <JsonInput aria-label="Config (JSON)" value={text} onChange={setText} autosize minRows={4} formatOnBlur validationError="not valid JSON" />
             ) : (
-              <SchemaForm idPrefix="config" schema={schema!} value={config} onChange={setConfig} extraErrors={configErrors} />
+              <SchemaForm
+                idPrefix="config"
+                schema={schema!}
+                value={config}
+                onChange={setConfig}
+                extraErrors={configErrors}
+                formRef={form}
+                defaults="required"
+              />
             )}
             {field[0] === 'config' && (
-              <Text c="red" size="sm" role="alert">
+              <Text c="red" size="sm" role="alert" data-testid="config-refusal">
                 {refusal?.message}
               </Text>
             )}

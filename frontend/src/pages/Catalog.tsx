@@ -1,6 +1,7 @@
 import { Card, Code, Group, Select, SimpleGrid, Skeleton, Stack, Text, TextInput, Title } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
-import { useMemo } from 'react';
+import { useDebouncedValue } from '@mantine/hooks';
+import { useEffect, useMemo, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { useQuery } from 'urql';
 import { FAULT_TYPES } from '../api/documents';
@@ -36,16 +37,38 @@ export function availabilityHint(f: FaultType, backends: Pick<Backend, 'adapter'
 export function CatalogPage() {
   const [params, setParams] = useSearchParams();
   const [{ data, fetching, error }] = useQuery<Data>({ query: FAULT_TYPES });
-  const q = params.get('q') ?? '';
+  // The text is typed into local state (fast typing never loses keys) and kept in the URL,
+  // so a search can be shared and survives going back.
+  const [q, setQ] = useState(() => params.get('q') ?? '');
+  const [debouncedQ] = useDebouncedValue(q, 250);
   const adapter = params.get('adapter');
   const category = params.get('category');
   const kind = params.get('kind');
   const set = (key: string, value: string | null) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    setParams(next, { replace: true });
+    setParams(
+      (cur) => {
+        const next = new URLSearchParams(cur);
+        if (value) next.set(key, value);
+        else next.delete(key);
+        return next;
+      },
+      { replace: true },
+    );
   };
+
+  useEffect(() => {
+    // Gone to a fault's page while the text was settling: leave that navigation alone.
+    if (window.location.pathname !== '/catalog') return;
+    setParams(
+      (cur) => {
+        const next = new URLSearchParams(cur);
+        if (debouncedQ) next.set('q', debouncedQ);
+        else next.delete('q');
+        return next;
+      },
+      { replace: true },
+    );
+  }, [debouncedQ, setParams]);
 
   const all = useMemo(() => data?.faultTypes ?? [], [data]);
   const shown = all.filter(
@@ -75,7 +98,7 @@ export function CatalogPage() {
           placeholder="latency, kill, cpu…"
           leftSection={<IconSearch size={16} />}
           value={q}
-          onChange={(e) => set('q', e.currentTarget.value)}
+          onChange={(e) => setQ(e.currentTarget.value)}
           data-testid="catalog-search"
         />
         <Select label="Adapter" placeholder="any" clearable data={options(all.map((f) => f.adapter))} value={adapter} onChange={(v) => set('adapter', v)} />

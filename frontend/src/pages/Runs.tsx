@@ -33,10 +33,15 @@ export function RunsPage() {
   const archived = params.get('archived') === '1';
 
   const set = (key: string, value: string | string[] | null) => {
-    const next = new URLSearchParams(params);
-    next.delete(key);
-    for (const v of Array.isArray(value) ? value : value ? [value] : []) next.append(key, v);
-    setParams(next, { replace: true });
+    setParams(
+      (cur) => {
+        const next = new URLSearchParams(cur);
+        next.delete(key);
+        for (const v of Array.isArray(value) ? value : value ? [value] : []) next.append(key, v);
+        return next;
+      },
+      { replace: true },
+    );
   };
 
   // Rounded to the minute so the variables (and the cache key) stay stable between renders.
