@@ -72,11 +72,10 @@ from adapters.kube import (
     Cluster,
     Resource,
     meta,
-    object_name,
     selector_string,
 )
 from adapters.kube.cluster import TRANSPORT_ERRORS, check_config
-from adapters.kube.naming import KEEP, RECOVERED_MARK, made_for, metadata_for
+from adapters.kube.naming import KEEP, RECOVERED_MARK, locate, made_for, metadata_for
 from hub.contract import (
     Adapter,
     Capabilities,
@@ -304,20 +303,10 @@ class ChaosMeshAdapter(Adapter):
 
     # -- inject ----------------------------------------------------------------------------------
 
-    def _where(self, handle_or_execution: Handle | Execution) -> tuple[Fault, str, str]:
+    def _where(self, item: Handle | Execution) -> tuple[Fault, str, str]:
         """The fault, the object's namespace and name, from the handle or the execution alone."""
-        if isinstance(handle_or_execution, Handle):
-            execution = handle_or_execution.execution
-            data = handle_or_execution.data or {}
-        else:
-            execution, data = handle_or_execution, {}
-        fault = FAULTS[execution.fault]
-        namespace = (
-            data.get("namespace")
-            or execution.target.attributes.get("chaos_namespace")
-            or self.cluster.namespace
-        )
-        return fault, str(namespace), str(data.get("name") or object_name(execution.id))
+        execution = item.execution if isinstance(item, Handle) else item
+        return FAULTS[execution.fault], *locate(item, self.cluster.namespace)
 
     def object_body(self, execution: Execution, namespace: str, name: str) -> dict[str, Any]:
         fault = FAULTS[execution.fault]

@@ -56,11 +56,10 @@ from adapters.kube import (
     Cluster,
     Resource,
     meta,
-    object_name,
     selector_string,
 )
 from adapters.kube.cluster import TRANSPORT_ERRORS, check_config
-from adapters.kube.naming import KEEP, RECOVERED_MARK, made_for, metadata_for
+from adapters.kube.naming import KEEP, RECOVERED_MARK, locate, made_for, metadata_for
 from hub.contract import (
     Adapter,
     Capabilities,
@@ -336,17 +335,9 @@ class LitmusAdapter(Adapter):
 
     # -- inject ----------------------------------------------------------------------------------
 
-    def _where(self, handle_or_execution: Handle | Execution) -> tuple[str, str]:
+    def _where(self, item: Handle | Execution) -> tuple[str, str]:
         """The engine's namespace and name, from the handle or from the execution alone."""
-        if isinstance(handle_or_execution, Handle):
-            execution = handle_or_execution.execution
-            data = handle_or_execution.data or {}
-            if data.get("namespace") and data.get("engine"):
-                return str(data["namespace"]), str(data["engine"])
-        else:
-            execution = handle_or_execution
-        namespace = execution.target.attributes.get("chaos_namespace") or self.cluster.namespace
-        return str(namespace), object_name(execution.id)
+        return locate(item, self.cluster.namespace, name_key="engine")
 
     def engine_body(self, execution: Execution, namespace: str, name: str) -> dict[str, Any]:
         attrs = execution.target.attributes

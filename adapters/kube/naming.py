@@ -10,6 +10,8 @@ import hashlib
 import re
 from collections.abc import Mapping
 
+from hub.contract import Execution, Handle
+
 #: every object the hub creates carries these labels
 MANAGED_BY = ("app.kubernetes.io/managed-by", "chaoshub")
 EXECUTION_LABEL = "chaoshub.io/execution"
@@ -21,6 +23,25 @@ RECOVERED_MARK = "chaoshub.io/recovered"
 KEEP = "keep_resources"
 
 _UNSAFE = re.compile(r"[^a-z0-9-]+")
+
+
+def locate(
+    item: Handle | Execution, default_namespace: str, *, name_key: str = "name"
+) -> tuple[str, str]:
+    """The namespace and name of the object made for an execution.
+
+    From the handle's data when the hub stored it; otherwise from the execution alone:
+    the name derives from its id and the namespace was put in the target's attributes
+    (``chaos_namespace``) when the target was discovered.
+    """
+    execution = item.execution if isinstance(item, Handle) else item
+    data = (item.data if isinstance(item, Handle) else None) or {}
+    namespace = (
+        data.get("namespace")
+        or execution.target.attributes.get("chaos_namespace")
+        or default_namespace
+    )
+    return str(namespace), str(data.get(name_key) or object_name(execution.id))
 
 
 def object_name(execution_id: str, *, prefix: str = "chaoshub", max_length: int = 52) -> str:
