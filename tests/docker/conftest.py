@@ -7,8 +7,10 @@ network and ledger record a test makes is removed afterwards, pass or fail.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -91,3 +93,5 @@ def internal_network(client: docker.DockerClient, prefix: str) -> Iterator[str]:
     for container in client.containers.list(all=True, filters={"network": name}):
         remove_container(client, container.id)
     network.remove()
+    # CNI's host-local IPAM keeps a folder per network name after the network is gone
+    shutil.rmtree(Path("/var/lib/cni/networks") / name, ignore_errors=True)
