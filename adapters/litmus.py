@@ -480,13 +480,12 @@ class LitmusAdapter(Adapter):
                 return self._confirm_stopped(namespace, name, final)
             removed = self.cluster.remove(ENGINE, namespace, name)
             result_removed = self.cluster.remove(RESULT, namespace, rname)
-        if not removed and not result_removed:
-            return Observation(Observed.RECOVERED, f"ChaosEngine {namespace}/{name} is gone")
+        done = [
+            f"ChaosEngine {namespace}/{name} " + ("stopped and deleted" if removed else "is gone"),
+            *([f"ChaosResult {rname} deleted"] if result_removed else []),
+        ]
         return Observation(
-            Observed.RECOVERED,
-            f"ChaosEngine {namespace}/{name} stopped and deleted"
-            + (f"; ChaosResult {rname} deleted" if result_removed else "")
-            + (f" (last seen: {final})" if final else ""),
+            Observed.RECOVERED, "; ".join(done) + (f" (last seen: {final})" if final else "")
         )
 
     def _stop(self, engine: Mapping[str, Any], namespace: str, name: str, keep: bool) -> None:
