@@ -536,7 +536,10 @@ class Targets:
         assert self.w.docker is not None
         found = []
         for c in self.w.docker.api.containers(all=True, filters={"label": HELPER_LABEL}):
-            attrs = self.w.docker.api.inspect_container(c["Id"])
+            try:  # other tests' helpers come and go meanwhile
+                attrs = self.w.docker.api.inspect_container(c["Id"])
+            except docker.errors.NotFound:
+                continue
             if attrs["HostConfig"].get("NetworkMode") == f"container:{container_id}":
                 found.append(str(c["Id"]))
         return found

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
 
 from adapters.docker_engine import DockerAdapter
@@ -77,7 +78,10 @@ def target(client: docker.DockerClient) -> Iterator[Any]:
 def helpers(client: docker.DockerClient, container_id: str) -> list[str]:
     found = []
     for c in client.api.containers(all=True, filters={"label": HELPER_LABEL}):
-        mode = client.api.inspect_container(c["Id"])["HostConfig"].get("NetworkMode")
+        try:  # other tests' helpers come and go meanwhile
+            mode = client.api.inspect_container(c["Id"])["HostConfig"].get("NetworkMode")
+        except docker.errors.NotFound:
+            continue
         if mode == f"container:{container_id}":
             found.append(str(c["Id"]))
     return found
