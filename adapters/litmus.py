@@ -14,6 +14,12 @@ and the chaos-charts fault definitions at b2662c2 (env names and defaults). It h
 tested against a protocol-faithful fake API server (``tests/kubernetes/``) that plays the
 operator's part, never against a real kube-apiserver or Litmus operator.
 
+Targets: a pod fault has one target, the workload the engine's ``appinfo`` names (app
+namespace, labels, kind; Litmus picks the pods, e.g. ``PODS_AFFECTED_PERC``); a node fault
+has one target, and one engine, per node (``TARGET_NODE`` / ``TARGET_NODES``). Params are
+the experiment's env variables and override only what they give: the rest keeps the
+installed ChaosExperiment's values. ``TOTAL_CHAOS_DURATION`` defaults to the run's duration.
+
 How it finds its own work again (no state of its own; the handle is a courtesy): the
 engine's name derives from the execution id (:func:`adapters.kube.object_name`), so a
 retried inject meets its own engine (409) and adopts it, and a recovery without handle
@@ -22,8 +28,10 @@ target's attributes.
 
 Status map (DESIGN.md §4): ChaosResult phase ``Running`` → injected; ``Completed`` (also
 ``Completed_With_Error`` and ``Completed_With_Probe_Failure``) with verdict ``Pass`` or
-``Fail`` → done with that verdict; ``Stopped`` → aborted; ``Error`` → failed; anything else
-→ unknown, with the native text kept. No result yet → pending. Engine gone → recovered.
+``Fail`` → done with that verdict; ``Stopped`` (phase or verdict) → aborted; ``Error``
+(phase or verdict) → failed; anything else → unknown, with the native text kept. No result
+yet → pending (aborted if the engine was stopped, failed on ``ChaosExperiment Not Found``).
+Engine gone → recovered. A cluster that cannot be reached is ``BackendUnavailable``.
 
 Recovery merge-patches ``spec.engineState: stop`` (the operator force-deletes the chaos
 pods and reverts), then deletes the engine and its ChaosResult and waits for both to be
