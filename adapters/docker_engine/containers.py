@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from adapters.docker_engine import netns
 from adapters.docker_engine.driver import Driver, Engine, describe
 from hub.contract import Execution, Observation, Observed
 from hub.errors import InvalidInput, RejectedByTool
@@ -170,6 +171,7 @@ class Remove(_Instant):
         """Any state: a stopped container can be removed too."""
 
     def act(self, engine: Engine, container_id: str, params: Mapping[str, Any]) -> None:
+        netns.sweep(engine.client, container_id=container_id)  # they would block the removal
         engine.client.api.remove_container(
             container_id,
             force=bool(params.get("force", True)),

@@ -34,6 +34,8 @@ from hub.errors import RejectedByTool
 log = logging.getLogger("chaoshub.adapters.docker")
 
 HELPER_LABEL = "chaoshub.helper"
+#: seconds a helper container lives at most; one inject, status or recover takes a few
+HELPER_LIFETIME = 300
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,10 @@ def enter(
     ensure_image(client, config.helper_image, config.pull_images)
     helper = client.containers.create(
         config.helper_image,
-        entrypoint=["tail", "-f", "/dev/null"],
+        # it ends and removes itself after a while even when its worker dies before the
+        # ``finally`` below (a SIGKILLed worker); recovery sweeps its execution's helpers
+        entrypoint=["sleep", str(HELPER_LIFETIME)],
+        auto_remove=True,
         name=f"chaoshub-helper-{uuid.uuid4().hex[:12]}",
         network_mode=f"container:{container_id}" if container_id else "none",
         cap_add=["NET_ADMIN", "NET_RAW"],
@@ -162,6 +167,33 @@ def enter(
             log.warning(
                 "helper container not removed", extra={"helper": helper.id, "error": str(exc)}
             )
+
+
+def sweep(
+    client: docker.DockerClient, *, execution_id: str | None = None, container_id: str | None = None
+) -> int:
+    """Remove the helpers of one execution, or those in one container's namespace, that are
+    still around (a killed worker's); returns how many. Called when an execution is
+    recovered and before a container is removed: no helper of theirs has a use after."""
+    removed = 0
+    for found in client.api.containers(all=True, filters={"label": HELPER_LABEL}):
+        labels = found.get("Labels") or {}
+        if execution_id is not None and labels.get(HELPER_LABEL) != execution_id[:200]:
+            continue
+        if container_id is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                mode = client.api.inspect_container(found["Id"])["HostConfig"]["NetworkMode"]
+                if mode != f"container:{container_id}":
+                    continue
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.api.remove_container(found["Id"], force=True)
+            removed += 1
+    if removed:
+        log.info(
+            "removed helper containers left behind",
+            extra={"execution": execution_id, "container": container_id, "count": removed},
+        )
+    return removed
 
 
 # -- kernel capability probe -------------------------------------------------------------------

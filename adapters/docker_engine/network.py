@@ -22,6 +22,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from adapters.docker_engine import netns
 from adapters.docker_engine.driver import Driver, Engine
 from adapters.docker_engine.netns import Shell
 from hub.contract import Execution, Observation, Observed
@@ -141,6 +142,7 @@ class _Qdisc(Driver):
     def recover(
         self, engine: Engine, execution: Execution, data: Mapping[str, Any] | None = None
     ) -> Observation:
+        netns.sweep(engine.client, execution_id=execution.id)
         gone = _gone(engine, execution)
         if gone is not None:
             return gone
@@ -369,6 +371,7 @@ class IptablesLoss(Driver):
     def recover(
         self, engine: Engine, execution: Execution, data: Mapping[str, Any] | None = None
     ) -> Observation:
+        netns.sweep(engine.client, execution_id=execution.id)
         gone = _gone(engine, execution)
         if gone is not None:
             return gone

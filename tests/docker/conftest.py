@@ -17,7 +17,7 @@ import docker
 import pytest
 from docker_peers import BUSYBOX, TOOLS, remove_container, start_podman, sweep_leftovers
 
-from adapters.docker_engine import DockerAdapter
+from adapters.docker_engine import DockerAdapter, netns
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +74,7 @@ def make_container(client: docker.DockerClient, prefix: str) -> Iterator[Callabl
 
     yield make
     for cid in made:
+        netns.sweep(client, container_id=cid)  # a helper left in its namespace blocks removal
         remove_container(client, cid)
         for volume in client.volumes.list(filters={"label": f"chaoshub.target={cid}"}):
             volume.remove(force=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 import docker
 import pytest
-from docker_peers import state
+from docker_peers import TOOLS, remove_container, state
 
-from adapters.docker_engine import DockerAdapter
+from adapters.docker_engine import DockerAdapter, netns
 from adapters.docker_engine.network import qdisc_handle, rule_comment
 from hub import catalog as catalog_mod
 from hub.contract import Execution, Handle, Observed, Target
@@ -310,3 +310,63 @@ def test_iptables_loss_with_sources_drops_only_those_peers(
     finally:
         adapter.recover(Handle(execution, None))
     assert _loss_percent(blocked, address, 20) == 0.0
+
+
+def _leaked_helper(client: docker.DockerClient, container: Any, execution_id: str) -> Any:
+    """A helper as a worker killed mid-call leaves it: running, in the target's namespace."""
+    return client.containers.run(
+        TOOLS,
+        ["sleep", "3600"],
+        detach=True,
+        network_mode=f"container:{container.id}",
+        labels={"chaoshub.skip": "true", netns.HELPER_LABEL: execution_id},
+    )
+
+
+def test_recovery_removes_the_helpers_a_killed_worker_left(
+    adapter: DockerAdapter,
+    catalog: catalog_mod.Catalog,
+    make_container: Any,
+    client: docker.DockerClient,
+) -> None:
+    container = make_container()
+    execution = _execution(adapter, catalog, "network-loss-iptables", container)
+    adapter.inject(execution)
+    leaked = _leaked_helper(client, container, execution.id)
+    other = _leaked_helper(client, container, "another-execution")
+    try:
+        adapter.recover(Handle(execution, None))
+        assert not client.containers.list(all=True, filters={"id": leaked.id})
+        assert client.containers.list(filters={"id": other.id}), "another execution's is kept"
+    finally:
+        remove_container(client, leaked.id)
+        remove_container(client, other.id)
+
+
+def test_helpers_end_by_themselves_if_nobody_removes_them(
+    adapter: DockerAdapter, make_container: Any, client: docker.DockerClient
+) -> None:
+    container = make_container()
+    engine = adapter._engine()
+    with engine.netns(container.id, "test-lifetime"):
+        [helper] = client.api.containers(filters={"label": f"{netns.HELPER_LABEL}=test-lifetime"})
+        attrs = client.api.inspect_container(helper["Id"])
+    assert attrs["Config"]["Entrypoint"] == ["sleep", str(netns.HELPER_LIFETIME)]
+    assert attrs["HostConfig"]["AutoRemove"] is True
+    assert not client.containers.list(all=True, filters={"id": helper["Id"]})
+
+
+def test_removing_a_container_is_not_blocked_by_a_leaked_helper(
+    adapter: DockerAdapter,
+    catalog: catalog_mod.Catalog,
+    make_container: Any,
+    client: docker.DockerClient,
+) -> None:
+    container = make_container()
+    leaked = _leaked_helper(client, container, "killed-worker")
+    try:
+        execution = _execution(adapter, catalog, "container-remove", container, confirm=True)
+        adapter.inject(execution)
+        assert not client.containers.list(all=True, filters={"id": container.id})
+    finally:
+        remove_container(client, leaked.id)
