@@ -35,9 +35,11 @@ What it cannot do:
 - ``stress`` beside the target runs in a sibling cgroup with the target's limits copied;
   ``placement: inside`` shares the target's cgroup but needs ``sh`` and ``stress-ng`` in its
   image;
-- network helpers need ``helper_image`` (tc + iptables) on the host or pullable, or the
-  worker on the Docker host as root for ``network_helper: nsenter``; each network
-  inject/status/recover starts a short-lived helper (about half a second on podman).
+- network helpers need ``helper_image`` (sleep, tc, iptables) on the host or pullable, or
+  the worker on the Docker host as root, in its pid namespace, for ``network_helper:
+  nsenter``; each network inject/status/recover starts a short-lived helper (about half a
+  second on podman). A helper whose worker was killed lingers until recovery sweeps it or
+  its own 300 s lifetime ends (it removes itself).
 """
 
 from adapters.docker_engine.adapter import DockerAdapter

@@ -110,6 +110,9 @@ class _Beside:
     def start(self, engine: Engine, execution: Execution, attrs: Mapping[str, Any]) -> Observation:
         existing = self.find(engine, execution)
         if existing is not None:
+            if existing.status == "created":  # its worker died between create and start
+                existing.start()
+                existing.reload()
             observed = self.observe(existing)
             return Observation(observed.state, native=f"{observed.native} (adopted)")
         config = engine.config
@@ -145,6 +148,8 @@ class _Beside:
         status = str(state.get("Status") or stressor.status)
         if state.get("Running"):
             return Observation(Observed.INJECTED, native=f"stress-ng {status}")
+        if status == "created":
+            return Observation(Observed.PENDING, native="stress-ng created, not started")
         code = int(state.get("ExitCode") or 0)
         if code == 0:
             return Observation(Observed.DONE, native=f"stress-ng {status}: reached its timeout")

@@ -112,3 +112,32 @@ def test_stress_without_any_worker_is_refused() -> None:
     with pytest.raises(InvalidInput) as err:
         DockerAdapter({}).validate("stress", {"cpu_workers": 0}, {"names": ["x"]})
     assert err.value.field == ["params", "cpu_workers"]
+
+
+def test_a_stressor_created_but_never_started_is_started_by_the_retry(
+    adapter: DockerAdapter, make_container: Any, client: docker.DockerClient
+) -> None:
+    container = make_container()
+    params = catalog_mod.load().get("docker/stress").validate_params({})
+    [target] = adapter.discover("stress", {"names": [container.name]})
+    execution = Execution(
+        id=f"test-{uuid.uuid4().hex[:10]}",
+        fault="stress",
+        params=params,
+        target=target,
+        duration_seconds=60,
+    )
+    adapter.inject(execution)
+    stressor = client.containers.get(sidecar_name(execution))
+    stressor.stop(timeout=0)
+    client.api.remove_container(stressor.id, force=True)
+    # as a worker killed between create and start leaves it
+    client.containers.create(
+        TOOLS, entrypoint=["/usr/bin/stress-ng"], command=["--cpu", "1", "--timeout", "60s"],
+        name=sidecar_name(execution), labels={"chaoshub.skip": "true", "chaoshub.target": container.id},
+    )  # fmt: skip
+    assert adapter.status(Handle(execution, None)).state is Observed.PENDING
+    _, observation = adapter.inject(execution)
+    assert observation.state is Observed.INJECTED
+    assert client.containers.get(sidecar_name(execution)).status == "running"
+    adapter.recover(Handle(execution, None))
