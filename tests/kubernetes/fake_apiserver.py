@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
 import uuid
@@ -101,7 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         fake.requests.append((method, url.path, query))
         try:
-            if self.headers.get("Authorization") != f"Bearer {fake.token}":
+            scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or token.strip() != fake.token:  # RFC 7235: any case
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             planned = fake.take_failure(method, url.path)
             if planned is not None:
@@ -416,7 +418,12 @@ class FakeApiServer:
     """The fake, listening on ``127.0.0.1`` in a thread of the test process."""
 
     def __init__(
-        self, *, token: str | None = None, store: Store | None = None, port: int = 0
+        self,
+        *,
+        token: str | None = None,
+        store: Store | None = None,
+        port: int = 0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.store = store or Store()
         self.token = token or uuid.uuid4().hex
@@ -426,11 +433,17 @@ class FakeApiServer:
         self._failures: list[tuple[str, str, ApiError]] = []
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.fake = self
+        self.scheme = "http"
+        if tls is not None:  # (certificate, key): served as HTTPS, as a real API server is
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FakeApiServer:
         self._thread.start()
