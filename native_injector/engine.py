@@ -81,7 +81,8 @@ class Injector:
             state_dir=state_dir,
             scripts_dir=scripts_dir,
             save=self.store.save,
-            protected_pids=frozenset({1, os.getpid()}),
+            # PID 1, the injector, and what started it (the embedded hub runs it as a child)
+            protected_pids=frozenset({1, os.getpid(), os.getppid()}),
         )
         self.records: dict[str, Record] = {}
         self.leftovers: list[str] = []  # chaoshub-tagged rules of executions never known here

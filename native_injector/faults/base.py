@@ -42,7 +42,7 @@ class Context:
     state_dir: Path
     scripts_dir: Path | None
     save: Callable[[Record], None]
-    #: pids a fault must never touch unless told (PID 1 and the injector itself)
+    #: pids a fault must never touch unless told (PID 1, the injector, its parent)
     protected_pids: frozenset[int] = field(default_factory=frozenset)
 
 

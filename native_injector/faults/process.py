@@ -1,8 +1,9 @@
 """Process faults: ``process-kill`` (instant) and ``process-pause`` (SIGSTOP/SIGCONT).
 
 A target is one process, named by its pid and its start time, so a pid the kernel
-reused for another process is never signalled by mistake. PID 1 and the injector
-itself are left out unless the selector says ``include_protected``.
+reused for another process is never signalled by mistake. PID 1, the injector itself
+and its parent (the embedded hub starts it as a child) are left out unless the selector
+says ``include_protected``.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ class _ProcessFault(Fault):
             raise Missing(f"process {pid} is gone", field=["target", "id"])
         if pid in ctx.protected_pids and not attributes.get("include_protected"):
             raise Rejected(
-                f"process {pid} is protected (PID 1 or the injector itself)", field=["target", "id"]
+                f"process {pid} is protected (PID 1, the injector or its parent)",
+                field=["target", "id"],
             )
         return info
 

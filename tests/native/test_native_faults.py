@@ -86,8 +86,8 @@ def test_process_selector_by_name_and_a_selector_matching_nothing(api, sleeper):
     assert none.json()["targets"] == []
 
 
-def test_pid_1_and_the_injector_are_protected_unless_told(api, injector):
-    for pid in (1, injector.proc.pid):
+def test_pid_1_the_injector_and_its_parent_are_protected_unless_told(api, injector):
+    for pid in (1, injector.proc.pid, os.getpid()):  # this test process started the injector
         found = api.post("/v1/discover", json={"fault": "process-kill", "selector": {"pid": pid}})
         assert found.json()["targets"] == []
     target = {"id": "1", "label": "init", "attributes": {}}
