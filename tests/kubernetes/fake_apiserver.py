@@ -3,8 +3,8 @@
 This is a protocol-faithful fake, written from the Kubernetes API conventions and from
 ``reference/backends-wire.md`` §4 and ``reference/platforms-litmus-chaosmesh.md`` §4,
 because no kube-apiserver can be installed on the machines these tests run on. It is not
-a Kubernetes: it serves, over real HTTP on loopback, exactly what the adapters and the
-official ``kubernetes`` client use:
+a Kubernetes: it serves, over real HTTP on loopback (HTTPS when given a certificate),
+exactly what the adapters and the official ``kubernetes`` client use:
 
 - discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<group>/<version>``;
 - ``apiextensions.k8s.io/v1`` CustomResourceDefinitions (get, list) for the installed CRDs;
