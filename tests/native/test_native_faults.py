@@ -386,6 +386,14 @@ def test_network_bandwidth_refuses_an_interface_with_someone_elses_qdisc(api, ne
     assert "htb 7:" in netpair.root_qdisc()
 
 
+NETEM_CASES = [
+    ("network-delay", {"latency_ms": 100}),
+    ("network-jitter", {"latency_ms": 50, "jitter_ms": 10}),
+    ("network-duplicate", {"percent": 10}),
+    ("network-corrupt", {"percent": 10}),
+]
+
+
 def _netem_here() -> bool:
     ns = f"chn-netem-{uuid.uuid4().hex[:6]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
@@ -399,15 +407,7 @@ def _netem_here() -> bool:
         subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
-@pytest.mark.parametrize(
-    "fault, params",
-    [
-        ("network-delay", {"latency_ms": 100}),
-        ("network-jitter", {"latency_ms": 50, "jitter_ms": 10}),
-        ("network-duplicate", {"percent": 10}),
-        ("network-corrupt", {"percent": 10}),
-    ],
-)
+@pytest.mark.parametrize("fault, params", NETEM_CASES)
 def test_netem_faults_are_refused_with_the_reason_where_the_kernel_lacks_it(
     api, netpair, fault, params
 ):
@@ -435,6 +435,27 @@ def test_netem_faults_are_refused_with_the_reason_where_the_kernel_lacks_it(
     assert answer.status_code == 409
     assert "sch_netem" in answer.json()["detail"]
     assert "netem" not in netpair.root_qdisc()
+
+
+@pytest.mark.parametrize("fault, params", NETEM_CASES)
+def test_netem_commands_are_ones_tc_accepts(fault, params):
+    # tc parses netem's options itself before asking the kernel, so even a kernel without
+    # sch_netem shows whether the argv is right: a kernel refusal, never a usage error
+    from native_injector import catalog
+    from native_injector.faults import FAULTS
+
+    full = catalog.fault_type(fault).validate_params(params)
+    (argv,), _ = FAULTS[fault].commands(full, "lo", "c123")
+    ns = f"chn-syntax-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        done = subprocess.run(["tc", "-n", ns, *argv], capture_output=True, text=True)
+        assert done.returncode == 0 or "Specified qdisc kind is unknown" in done.stderr, (
+            argv,
+            done.stderr,
+        )
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
 def test_network_delay_is_applied_where_netem_exists(api, netpair):
