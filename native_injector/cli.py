@@ -195,7 +195,11 @@ def main(
     client = None
     if hub and token:
         scheme = "https" if tls_cert else "http"
-        url = advertise_url or f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
+        # an address that means "every interface" is no address to call back
+        reachable = socket.gethostname() if host in ("0.0.0.0", "::") else host
+        if ":" in reachable:
+            reachable = f"[{reachable}]"
+        url = advertise_url or f"{scheme}://{reachable}:{port}"
         client = HubClient(
             Registration(
                 hub=hub,
