@@ -27,7 +27,7 @@ def run_id_from(page: Any) -> str:
 
 def test_operator_builds_starts_watches_and_aborts_a_run(hub: Hub, page: Any) -> None:
     # Injection takes a moment, so the page shows the run before it is running.
-    hub.backend("mem", inject_delay=3)
+    hub.backend("mem", inject_delay=4)
     sign_in(page, hub.url, hub.admin_token)
     shot(page, "01-runs-empty")
 
@@ -77,12 +77,26 @@ def test_operator_builds_starts_watches_and_aborts_a_run(hub: Hub, page: Any) ->
     run_id = run_id_from(page)
     page.evaluate("window.__sameDocument = true")
     phase = page.get_by_test_id("phase")
-    expect(phase).not_to_have_attribute("data-phase", "running", timeout=1000)
+    expect(phase).to_be_visible()
+    first_seen = phase.get_attribute("data-phase")
+    assert first_seen in ("pending", "injecting"), (
+        f"the run was {first_seen} before the page showed it"
+    )
     expect(phase).to_have_attribute("data-phase", "running", timeout=20_000)
     expect(page.locator('[data-step="running"]')).to_have_attribute("data-state", "current")
     expect(page.get_by_test_id("target-row")).to_have_count(2)
     expect(page.get_by_test_id("targets-table")).to_contain_text("latency_ms: 250")
     shot(page, "05-run-running")
+
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("dialog")).to_contain_text("reverted on every target")
+    page.get_by_test_id("confirm-action").click()
+    expect(phase).to_have_attribute("data-phase", "paused")
+    expect(page.get_by_test_id("desired-state")).to_have_text("pause")
+    expect(page.locator('[data-step="paused"]')).to_have_attribute("data-state", "current")
+    page.get_by_role("button", name="Resume").click()
+    page.get_by_test_id("confirm-action").click()
+    expect(phase).to_have_attribute("data-phase", "running", timeout=20_000)
 
     page.get_by_test_id("abort").click()
     expect(page.get_by_role("dialog")).to_contain_text("every target is recovered")
