@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -143,12 +144,14 @@ def enter(
         return
 
     ensure_image(client, config.helper_image, config.pull_images)
+    # helpers whose worker died before the ``finally`` below (a SIGKILLed worker) end by
+    # themselves after HELPER_LIFETIME; the ended ones are removed here, the others when their
+    # execution is recovered. (Not AutoRemove: podman 4.3 races its own clean-up against
+    # the removal below and can lose track of other containers' locks.)
+    sweep(client, ended_only=True)
     helper = client.containers.create(
         config.helper_image,
-        # it ends and removes itself after a while even when its worker dies before the
-        # ``finally`` below (a SIGKILLed worker); recovery sweeps its execution's helpers
         entrypoint=["sleep", str(HELPER_LIFETIME)],
-        auto_remove=True,
         name=f"chaoshub-helper-{uuid.uuid4().hex[:12]}",
         network_mode=f"container:{container_id}" if container_id else "none",
         cap_add=["NET_ADMIN", "NET_RAW"],
@@ -170,15 +173,25 @@ def enter(
 
 
 def sweep(
-    client: docker.DockerClient, *, execution_id: str | None = None, container_id: str | None = None
+    client: docker.DockerClient,
+    *,
+    execution_id: str | None = None,
+    container_id: str | None = None,
+    ended_only: bool = False,
 ) -> int:
-    """Remove the helpers of one execution, or those in one container's namespace, that are
-    still around (a killed worker's); returns how many. Called when an execution is
-    recovered and before a container is removed: no helper of theirs has a use after."""
+    """Remove helpers left behind (by a killed worker): those of one execution, those in one
+    container's namespace, or any that has ended; returns how many. No helper of an
+    execution has a use once it is recovered, nor of a container about to be removed, nor
+    one that has ended."""
     removed = 0
-    for found in client.api.containers(all=True, filters={"label": HELPER_LABEL}):
+    filters: dict[str, Any] = {"label": HELPER_LABEL}
+    if ended_only:
+        filters["status"] = ["exited", "created"]
+    for found in client.api.containers(all=True, filters=filters):
         labels = found.get("Labels") or {}
         if execution_id is not None and labels.get(HELPER_LABEL) != execution_id[:200]:
+            continue
+        if ended_only and found.get("State") not in ("exited", "created"):
             continue
         if container_id is not None:
             with contextlib.suppress(docker.errors.NotFound):
