@@ -9,7 +9,7 @@ or ``nsenter``, and stress-ng beside or inside the container. Faults are catalog
 Checked against: podman 4.3.1's Docker-compatible API (Engine API 1.41, negotiated from
 ``GET /_ping``'s ``API-Version`` header), runc 1.1.5, cgroup v1, Debian 12 (kernel 6.18 without
 ``sch_netem``), docker SDK 7.2. The calls used are the ones Pumba makes (list, inspect,
-kill, stop, start, pause, unpause, restart, remove, create, exec, top) plus volumes for the
+kill, stop, start, pause, unpause, restart, remove, create, exec) plus volumes for the
 ledger; all exist unchanged since Engine API 1.25, the oldest version it accepts. Against
 Docker Engine itself it has not been run.
 
@@ -38,8 +38,8 @@ What it cannot do:
 - network helpers need ``helper_image`` (sleep, tc, iptables) on the host or pullable, or
   the worker on the Docker host as root, in its pid namespace, for ``network_helper:
   nsenter``; each network inject/status/recover starts a short-lived helper (about half a
-  second on podman). A helper whose worker was killed lingers until recovery sweeps it or
-  its own 300 s lifetime ends (it removes itself).
+  second on podman). A helper whose worker was killed lingers until its execution is
+  recovered, or until it ends after 300 s and the next helper on that host removes it.
 """
 
 from adapters.docker_engine.adapter import DockerAdapter

@@ -5,7 +5,8 @@ Two ways, chosen by the backend's ``network_helper``:
 - ``sidecar`` (any Docker host, as Pumba does): a short-lived helper container from
   ``helper_image`` joins the target's namespace (``NetworkMode: container:<id>``, ``NET_ADMIN``),
   each command runs through exec, and the helper is force-removed afterwards. Helpers carry
-  ``chaoshub.skip=true`` so no selector ever picks them.
+  ``chaoshub.skip=true`` so no selector ever picks them, and end by themselves after
+  :data:`HELPER_LIFETIME` in case their worker dies first (:func:`sweep` removes leftovers).
 - ``nsenter`` (the worker runs as root on the Docker host): ``nsenter -t <pid> -n`` with the
   host's own tools.
 
