@@ -18,10 +18,13 @@ export function ExperimentsPage() {
   const [deleteState, remove] = useMutation(DELETE_EXPERIMENT);
   const [refusal, setRefusal] = useState<{ id: string; error: HubError } | null>(null);
   const [deleting, setDeleting] = useState<Experiment | null>(null);
+  const [starting, setStarting] = useState<string | null>(null);
 
   const onStart = async (e: Experiment) => {
     setRefusal(null);
+    setStarting(e.id);
     const res = await start({ input: { experimentId: e.id } });
+    setStarting(null);
     const err = asHubError(res.data?.startRun);
     if (err) setRefusal({ id: e.id, error: err });
     else if (res.data?.startRun?.id) navigate(`/runs/${res.data.startRun.id}`);
@@ -101,7 +104,7 @@ export function ExperimentsPage() {
                 {canOperate && (
                   <Table.Td>
                     <Group gap={6} wrap="nowrap">
-                      <Button size="xs" leftSection={<IconPlayerPlay size={14} />} onClick={() => onStart(e)} loading={startState.fetching} data-testid="start-experiment">
+                      <Button size="xs" leftSection={<IconPlayerPlay size={14} />} onClick={() => onStart(e)} loading={starting === e.id} data-testid="start-experiment">
                         Start
                       </Button>
                       <Button size="xs" variant="subtle" color="red" onClick={() => setDeleting(e)} aria-label={`Delete ${e.name}`}>

@@ -117,7 +117,17 @@ export function RunPage() {
             <Anchor component={Link} to={`/catalog/${run.faultType}`} size="sm">
               {run.faultType}
             </Anchor>{' '}
-            on backend <b>{run.backend}</b> · started by {run.createdBy} at {dateTime(run.createdAt)}
+            on backend <b>{run.backend}</b>
+            {run.experimentId && (
+              <>
+                {' '}
+                from a{' '}
+                <Anchor component={Link} to="/experiments" size="sm">
+                  saved experiment
+                </Anchor>
+              </>
+            )}{' '}
+            · started by {run.createdBy} at {dateTime(run.createdAt)}
           </Text>
         </div>
         {canOperate && <RunActions run={run} onUpdated={(r) => setRun((cur) => newer(cur, r))} />}
