@@ -66,15 +66,19 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
         worker = EmbeddedWorker(settings)
         worker.start()
         local_agent = _start_local_agent(runtime, host, port)
-    app = create_app(runtime, tasks.dispatch)
-    click.echo(f"Chaos Hub {__version__} on http://{host}:{port}  (GraphQL: /graphql)")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
-    finally:
+
+    def shutdown() -> None:
         if local_agent is not None:
             local_agent.stop()
         if worker is not None:
             worker.stop()
+
+    app = create_app(runtime, tasks.dispatch, on_shutdown=shutdown)
+    click.echo(f"Chaos Hub {__version__} on http://{host}:{port}  (GraphQL: /graphql)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+    finally:
+        shutdown()
 
 
 def _start_local_agent(runtime: Any, host: str, port: int) -> Any:

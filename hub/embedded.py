@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -48,10 +49,11 @@ class EmbeddedWorker:
         log.info("embedded worker and beat started", extra={"queues": all_queues()})
 
     def stop(self) -> None:
-        if self._beat is not None:
-            self._beat.stop()
-        if self._worker is not None:
-            self._worker.stop(in_sighandler=False, exitcode=0)
+        beat, worker, self._beat, self._worker = self._beat, self._worker, None, None
+        if beat is not None:
+            beat.stop()
+        if worker is not None:
+            worker.stop(in_sighandler=False, exitcode=0)
 
 
 class LocalAgent:
@@ -96,8 +98,6 @@ class LocalAgent:
                 f"127.0.0.1:{port}",
                 "--hub",
                 self.hub_url,
-                "--token",
-                self._token(),
                 "--name",
                 self.NAME,
                 "--labels",
@@ -105,20 +105,34 @@ class LocalAgent:
                 "--state-dir",
                 str(state_dir),
             ],
+            # the token goes by environment, not argv, where `ps` would show it
+            env={**os.environ, "CHAOSHUB_AGENT_TOKEN": self._token()},
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         log.info("local agent started", extra={"pid": self._proc.pid, "port": port})
         return True
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
+            log.info("stopping the local agent (it recovers what it holds)")
             self._proc.send_signal(signal.SIGTERM)  # a clean stop recovers every active fault
             try:
                 self._proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the hub dies, however it dies (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _port_free(port: int) -> bool:

@@ -136,13 +136,15 @@ FALLBACK_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Chaos
 
 
 def create_app(
-    runtime: Runtime, dispatch: Dispatch, *, on_startup: Callable[[], None] | None = None
+    runtime: Runtime, dispatch: Dispatch, *, on_shutdown: Callable[[], None] | None = None
 ) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        if on_startup:
-            on_startup()
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         yield
+        if on_shutdown:  # runs before the server exits, whichever signal stopped it
+            from anyio import to_thread
+
+            await to_thread.run_sync(on_shutdown)
 
     app = FastAPI(title="Chaos Hub", version=__version__, lifespan=lifespan)
     metrics.install_store_collector(_store_counts(runtime))
@@ -205,10 +207,8 @@ def create_app(
                 status_code=status,
                 media_type="application/problem+json",
             )
-        runtime.publish_events([], None)
-        return JSONResponse(
-            {"agent": agent.name, "heartbeat_seconds": agents_svc.HEARTBEAT_SECONDS}
-        )
+        every = agents_svc.heartbeat_seconds(runtime.settings.agent_timeout_seconds)
+        return JSONResponse({"agent": agent.name, "heartbeat_seconds": every})
 
     @app.post("/agents/register")
     async def register(request: Request) -> Response:

@@ -42,6 +42,9 @@ MAX_PARALLEL_TARGETS = 16
 MAX_MESSAGES = 20
 POLL_INTERVAL = timedelta(seconds=1)  # external tools: how often to ask whether they ended
 WATCH_INTERVAL = timedelta(seconds=5)  # timed faults: how often to refresh status and leases
+#: how long a tool with a dead-man's switch keeps a fault without hearing from the hub; the
+#: watch renews it every WATCH_INTERVAL, so only a hub that is gone lets it lapse
+FAULT_LEASE_SECONDS = 60.0
 
 
 def worker_name() -> str:
@@ -65,7 +68,7 @@ def execution_for(run: Run, target: RunTarget, fault: str) -> Execution:
         params=run.params,
         target=Target(id=target.target_id, label=target.label, attributes=target.attributes or {}),
         duration_seconds=run.duration_seconds,
-        lease_seconds=max((run.duration_seconds or 0) * 2, 120.0),
+        lease_seconds=FAULT_LEASE_SECONDS,
     )
 
 

@@ -22,6 +22,11 @@ FLEET_BACKEND = "native"
 HEARTBEAT_SECONDS = 5
 
 
+def heartbeat_seconds(agent_timeout: float) -> float:
+    """How often agents should heartbeat: several times within the offline timeout."""
+    return max(0.5, min(HEARTBEAT_SECONDS, agent_timeout / 3))
+
+
 def ensure_fleet_backend(session: Session) -> Backend | None:
     if not registry.is_registered("native"):
         return None
