@@ -139,7 +139,7 @@ def create_app(
     runtime: Runtime, dispatch: Dispatch, *, on_shutdown: Callable[[], None] | None = None
 ) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI):
         yield
         if on_shutdown:  # runs before the server exits, whichever signal stopped it
             from anyio import to_thread
