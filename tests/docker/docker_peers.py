@@ -73,6 +73,11 @@ def sweep_leftovers(url: str, older_than: float = 3600) -> None:
                     network.remove()
     finally:
         client.close()
+    # CNI's IPAM folders of this suite's networks that are gone (the network teardown of a
+    # container stopping late can write one again after the test removed it)
+    for folder in Path("/var/lib/cni/networks").glob("cht-*"):
+        if not Path(f"/etc/cni/net.d/{folder.name}.conflist").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _epoch(utc: str) -> float:
