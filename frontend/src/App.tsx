@@ -14,6 +14,7 @@ const FaultPage = lazy(() => import('./pages/Fault').then((m) => ({ default: m.F
 const FleetPage = lazy(() => import('./pages/Fleet').then((m) => ({ default: m.FleetPage })));
 const NewExperimentPage = lazy(() => import('./pages/NewExperiment').then((m) => ({ default: m.NewExperimentPage })));
 const RunPage = lazy(() => import('./pages/Run').then((m) => ({ default: m.RunPage })));
+const TokensPage = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.TokensPage })));
 const RunsPage = lazy(() => import('./pages/Runs').then((m) => ({ default: m.RunsPage })));
 
 const loading = (
@@ -41,6 +42,7 @@ export function App() {
             <Route path="/runs" element={<RunsPage />} />
             <Route path="/runs/:id" element={<RunPage />} />
             <Route path="/fleet" element={<FleetPage />} />
+            <Route path="/tokens" element={<TokensPage />} />
             <Route path="*" element={<Navigate to="/runs" replace />} />
           </Routes>
         </Suspense>

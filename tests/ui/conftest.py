@@ -75,16 +75,6 @@ class Hub:
         )["createBackend"]
         assert answer["__typename"] == "Backend", answer
 
-    def token(self, name: str, role: str) -> str:
-        answer = self.admin(
-            "mutation($n: String!, $r: String!) { createApiToken(name: $n, role: $r) {"
-            " __typename ... on CreatedApiToken { token } ... on Error { message } } }",
-            n=name,
-            r=role,
-        )["createApiToken"]
-        assert answer["__typename"] == "CreatedApiToken", answer
-        return str(answer["token"])
-
     def start(self, backend: str, targets: list[str], seconds: float = 300) -> str:
         answer = self.admin(
             "mutation($i: StartRunInput!) { startRun(input: $i) {"

@@ -178,19 +178,31 @@ def test_a_viewer_sees_every_page_without_action_buttons(hub: Hub, page: Any) ->
     hub.backend("seen")
     run_id = hub.start("seen", ["alpha"])
     hub.wait_phase(run_id, "running")
-    viewer = hub.token("ui-viewer", "viewer")
     try:
+        # An admin issues the viewer's token in the console (createApiToken underneath).
+        sign_in(page, hub.url, hub.admin_token)
+        nav(page, "API tokens")
+        page.get_by_test_id("token-name").fill("ui-viewer")
+        page.get_by_test_id("issue-token").click()
+        issued = page.get_by_test_id("issued-token")
+        expect(issued).to_contain_text("ui-viewer (viewer)")
+        viewer = issued.locator("code").inner_text().strip()
+        expect(page.locator('[data-testid="token-row"][data-name="ui-viewer"]')).to_be_visible()
+        shot(page, "13-tokens")
+        page.get_by_role("button", name="Sign out").click()
+
         sign_in(page, hub.url, viewer)
         expect(page.get_by_test_id("role")).to_have_text("viewer")
         expect(page.get_by_test_id("halt-all")).to_have_count(0)
         expect(page.get_by_role("link", name="New experiment")).to_have_count(0)
-        shot(page, "13-viewer-runs")
+        expect(page.get_by_role("link", name="API tokens")).to_have_count(0)
+        shot(page, "14-viewer-runs")
 
         goto(page, f"{hub.url}/runs/{run_id}")
         expect(page.get_by_test_id("phase")).to_have_attribute("data-phase", "running")
         expect(page.get_by_test_id("run-actions")).to_have_count(0)
         expect(page.get_by_role("button", name="Abort")).to_have_count(0)
-        shot(page, "14-viewer-run")
+        shot(page, "15-viewer-run")
 
         goto(page, f"{hub.url}/catalog/memory/latency")
         expect(page.get_by_role("heading", name="Latency (in memory)")).to_be_visible()
@@ -200,7 +212,7 @@ def test_a_viewer_sees_every_page_without_action_buttons(hub: Hub, page: Any) ->
         expect(page.get_by_test_id("backends-table")).to_contain_text("seen")
         expect(page.get_by_test_id("add-backend")).to_have_count(0)
         expect(page.get_by_role("button", name="Remove")).to_have_count(0)
-        shot(page, "15-viewer-fleet")
+        shot(page, "16-viewer-fleet")
     finally:
         hub.admin("mutation($id: ID!) { abortRun(id: $id) { __typename } }", id=run_id)
         hub.wait_phase(run_id, "aborted")
@@ -218,13 +230,13 @@ def test_halt_all_stops_two_runs_and_says_which(hub: Hub, page: Any) -> None:
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("2 active now")
     dialog.get_by_label("Reason").fill("game day over")
-    shot(page, "16-halt-all-confirm")
+    shot(page, "17-halt-all-confirm")
     page.get_by_test_id("halt-confirm").click()
     result = page.get_by_test_id("halt-result")
     expect(result).to_contain_text("Stopped 2 runs")
     expect(result).to_contain_text(first[:8])
     expect(result).to_contain_text(second[:8])
-    shot(page, "17-halt-all-result")
+    shot(page, "18-halt-all-result")
     page.get_by_role("button", name="Close").click()
 
     for run_id in (first, second):
@@ -254,7 +266,7 @@ def test_an_admin_adds_and_removes_a_backend_through_its_config_form(hub: Hub, p
     page.get_by_test_id("backend-save").click()
     # The hub refuses the name and says so under the field.
     expect(dialog.get_by_text("a name is 1-200 letters")).to_be_visible()
-    shot(page, "18-backend-refused-name")
+    shot(page, "19-backend-refused-name")
     dialog.get_by_label("Name", exact=True).fill("ui-added")
     page.get_by_test_id("backend-save").click()
     row = page.locator('[data-testid="backend-row"][data-name="ui-added"]')

@@ -114,3 +114,17 @@ export const DELETE_BACKEND = `mutation DeleteBackend($id: ID!) {
 }`;
 
 export const RUN_FILTER_OPTIONS = `query RunFilterOptions { experiments { id name } adapters { name } }`;
+
+export const API_TOKENS = `query ApiTokens { apiTokens { id name role prefix createdAt revokedAt lastUsedAt } }`;
+
+export const CREATE_API_TOKEN = `mutation CreateApiToken($name: String!, $role: String!) {
+  createApiToken(name: $name, role: $role) {
+    __typename
+    ... on CreatedApiToken { token apiToken { id name role } }
+    ${ERROR_FIELDS}
+  }
+}`;
+
+export const REVOKE_API_TOKEN = `mutation RevokeApiToken($id: ID!) {
+  revokeApiToken(id: $id) { __typename ... on ApiToken { id revokedAt } ${ERROR_FIELDS} }
+}`;

@@ -1,5 +1,5 @@
 import { Anchor, AppShell, Badge, Button, Group, NavLink, Text, Title, Tooltip } from '@mantine/core';
-import { IconBook2, IconFlask, IconListDetails, IconLogout, IconPlus, IconServer } from '@tabler/icons-react';
+import { IconBook2, IconFlask, IconKey, IconListDetails, IconLogout, IconPlus, IconServer } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'react-router-dom';
 import { useAuth, useCan } from '../auth';
@@ -16,6 +16,7 @@ const NAV = [
 export function Shell({ children }: { children: ReactNode }) {
   const { session, signOut } = useAuth();
   const canOperate = useCan('operator');
+  const isAdmin = useCan('admin');
   const { pathname } = useLocation();
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 210, breakpoint: 0 }} padding="md">
@@ -64,6 +65,9 @@ export function Shell({ children }: { children: ReactNode }) {
             leftSection={<IconPlus size={18} />}
             active={pathname === '/experiments/new'}
           />
+        )}
+        {isAdmin && (
+          <NavLink component={Link} to="/tokens" label="API tokens" leftSection={<IconKey size={18} />} active={pathname === '/tokens'} />
         )}
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>
