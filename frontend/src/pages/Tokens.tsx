@@ -1,6 +1,7 @@
 import { Alert, Badge, Button, Code, CopyButton, Group, Modal, Paper, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { IconKey } from '@tabler/icons-react';
 import { useState } from 'react';
+import { useAuth } from '../auth';
 import { useMutation, useQuery } from 'urql';
 import { asHubError } from '../api/client';
 import { API_TOKENS, CREATE_API_TOKEN, REVOKE_API_TOKEN } from '../api/documents';
@@ -19,6 +20,7 @@ const ROLES = [
 
 /** Admins issue and revoke API tokens; a new token is shown once. */
 export function TokensPage() {
+  const { session } = useAuth();
   const [{ data, error }, refetch] = useQuery<{ apiTokens: Token[] }>({ query: API_TOKENS });
   const [createState, create] = useMutation(CREATE_API_TOKEN);
   const [revokeState, revoke] = useMutation(REVOKE_API_TOKEN);
@@ -136,6 +138,12 @@ export function TokensPage() {
       <Modal opened={!!revoking} onClose={() => setRevoking(null)} title={`Revoke ${revoking?.name}?`}>
         <Stack>
           <Text>Every call with this token is refused from now on, including open live updates when they reconnect.</Text>
+          {revoking?.name === session?.name && (
+            <Alert color="red">This is the token you are signed in with: you will be signed out.</Alert>
+          )}
+          {revoking?.role === 'agent' && (
+            <Alert color="orange">The agent can no longer heartbeat; the hub will mark it offline.</Alert>
+          )}
           <Group justify="flex-end">
             <Button variant="default" onClick={() => setRevoking(null)}>
               Cancel
