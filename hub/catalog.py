@@ -139,6 +139,21 @@ class Catalog:
     def all(self) -> list[FaultType]:
         return sorted(self.entries.values(), key=lambda f: f.id)
 
+    def with_described(self, described: list[tuple[str, dict[str, Any]]]) -> Catalog:
+        """This catalog plus entries that servers described of themselves (the ``http``
+        adapter's backends answer ``/v1/describe``); a broken one is reported, not loaded."""
+        if not described:
+            return self
+        merged = Catalog(dict(self.entries), list(self.problems))
+        for source, data in described:
+            try:
+                entry = FaultType.from_dict(data)
+            except (jsonschema.ValidationError, jsonschema.SchemaError) as exc:
+                merged.problems.append(f"{source}: {getattr(exc, 'message', exc)}")
+                continue
+            merged.entries.setdefault(entry.id, entry)
+        return merged
+
     def _add(self, entry: FaultType, source: str) -> None:
         if not registry.is_registered(entry.adapter):
             self.problems.append(f"{source}: adapter {entry.adapter!r} is not installed")

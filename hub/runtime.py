@@ -19,7 +19,7 @@ from hub.config import Settings, get_settings
 from hub.contract import Adapter
 from hub.errors import InvalidInput
 from hub.store import db
-from hub.store.models import Agent, Backend
+from hub.store.models import Agent, Backend, FaultTypeRow
 
 log = logging.getLogger("chaoshub.runtime")
 
@@ -45,11 +45,15 @@ class Runtime:
 
     @property
     def catalog(self) -> catalog_mod.Catalog:
+        """The packaged catalog plus what ``http`` backends described of themselves."""
         if self._catalog is None:
             with self._lock:
                 if self._catalog is None:
                     self._catalog = catalog_mod.load()
-        return self._catalog
+        with self.session() as s:
+            rows = s.scalars(select(FaultTypeRow).where(FaultTypeRow.described_by.is_not(None)))
+            described = [(f"backend {r.described_by}", dict(r.spec)) for r in rows]
+        return self._catalog.with_described(described)
 
     def reload_catalog(self) -> catalog_mod.Catalog:
         with self._lock:

@@ -458,8 +458,11 @@ class Mutation:
     async def create_backend(
         self, info: strawberry.Info, input: CreateBackendInput
     ) -> T.BackendResult:
+        rt = ctx(info).runtime
+
         def fn(s: Session, a: Actor) -> Outcome:
             row = backends.create(s, input.name, input.adapter, input.config)
+            backends.describe_into_catalog(rt, s, row)
             return Outcome(T.Backend.build(row, redact=False), subject=row.name)
 
         return await mutate(info, "createBackend", "admin", _plain(input), fn)
@@ -468,8 +471,14 @@ class Mutation:
     async def update_backend(
         self, info: strawberry.Info, input: UpdateBackendInput
     ) -> T.BackendResult:
+        rt = ctx(info).runtime
+
         def fn(s: Session, a: Actor) -> Outcome:
+            before = backends.get(s, str(input.id)).name
             row = backends.update(s, str(input.id), name=input.name, config=input.config)
+            if row.name != before:
+                backends.forget_described(s, before)
+            backends.describe_into_catalog(rt, s, row)
             return Outcome(T.Backend.build(row, redact=False), subject=row.name)
 
         return await mutate(info, "updateBackend", "admin", _plain(input), fn)

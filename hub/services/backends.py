@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import lifecycle
+from hub.catalog import FaultType
 from hub.errors import Conflict, InvalidInput, NotFound
-from hub.runtime import validate_backend_config
-from hub.store.models import Backend, Experiment, Run
+from hub.runtime import Runtime, validate_backend_config
+from hub.store.models import Backend, Experiment, FaultTypeRow, Run
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -42,6 +45,50 @@ def get(session: Session, backend_id: str) -> Backend:
     if row is None:
         raise NotFound(f"no backend with id {backend_id!r}", field=["id"])
     return row
+
+
+def describe_into_catalog(rt: Runtime, session: Session, backend: Backend) -> int:
+    """Record the fault types a self-describing backend (``http``) offers, as
+    ``<adapter>/<name>``; returns how many. Raises when the server cannot be asked."""
+    adapter = rt.adapter_for(session, backend)
+    describe = getattr(adapter, "describe", None)
+    if describe is None:
+        return 0
+    try:
+        with adapter.translate_errors():
+            answer = describe()
+    finally:
+        adapter.close()
+    forget_described(session, backend.name)
+    count = 0
+    for entry in answer.get("fault_types") or []:
+        name = str(entry.get("id", "")).rsplit("/", 1)[-1]
+        spec = {**entry, "id": f"{backend.adapter}/{name}"}
+        try:
+            FaultType.from_dict(spec)
+        except (jsonschema.ValidationError, jsonschema.SchemaError) as exc:
+            raise InvalidInput(
+                f"the server described fault {name!r} wrongly: {getattr(exc, 'message', exc)}",
+                field=["config", "url"],
+            ) from exc
+        existing = session.get(FaultTypeRow, spec["id"])
+        if existing is not None and existing.described_by not in (None, backend.name):
+            continue  # the first backend to describe a fault owns its entry
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        session.add(
+            FaultTypeRow(
+                id=spec["id"], adapter=backend.adapter, spec=spec, described_by=backend.name
+            )
+        )
+        count += 1
+    session.flush()
+    return count
+
+
+def forget_described(session: Session, backend_name: str) -> None:
+    session.execute(sql_delete(FaultTypeRow).where(FaultTypeRow.described_by == backend_name))
 
 
 def create(session: Session, name: str, adapter: str, config: dict[str, Any]) -> Backend:
@@ -89,6 +136,7 @@ def delete(session: Session, backend_id: str) -> Backend:
     used = session.scalars(select(Experiment.name).where(Experiment.backend_id == row.id)).first()
     if used:
         raise Conflict(f"experiment {used!r} uses backend {row.name!r}", field=["id"])
+    forget_described(session, row.name)
     session.delete(row)
     session.flush()
     return row

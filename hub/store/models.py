@@ -81,6 +81,8 @@ class FaultTypeRow(Base):
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     adapter: Mapped[str] = mapped_column(String(100), index=True)
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the backend whose server described this entry (``/v1/describe``); None: packaged
+    described_by: Mapped[str | None] = mapped_column(String(200), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
