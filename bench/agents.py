@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "--db", action="append", choices=["sqlite", "postgresql"], help="repeatable; default both"
     )
     parser.add_argument(
-        "--levels", default="100,250,500,1000,2000", help="fleet sizes, comma-separated"
+        "--levels", default="25,50,100,250,500,1000", help="fleet sizes, comma-separated"
     )
     parser.add_argument("--hold", type=float, default=15.0, help="seconds measured per level")
     parser.add_argument("--out")

@@ -7,7 +7,8 @@ database, reconciler), not a tool.
 
 1. ``--runs`` runs (duration one hour) are started by ``--clients`` concurrent callers:
    runs accepted per second, and runs reaching ``running`` per second;
-2. then the active runs are raised level by level (``--levels``); at each level, once
+2. then, once they are all halted and ended, the active runs are raised level by level
+   from none (``--levels``); at each level, once
    every run is ``running``, ``--reads`` GraphQL reads are timed (``runs(first: 20)`` and
    ``run(id)``, alternately, one at a time): the highest level whose p99 stays under
    100 ms is the figure.
@@ -36,6 +37,9 @@ START = """mutation($input: StartRunInput!) { startRun(input: $input) {
 LIST = "{ runs(first: 20) { totalCount edges { node { id phase } } } }"
 ONE = """query($id: ID!) { run(id: $id) { id phase targets { label phase } } }"""
 COUNT_RUNNING = """{ runs(filter: {phase: ["running"]}) { totalCount } }"""
+COUNT_ACTIVE = """{ runs(filter: {phase: ["pending", "injecting", "running", "recovering"]}) {
+  totalCount } }"""
+HALT_ALL = """mutation { haltAll(reason: "bench") { __typename } }"""
 CREATE_BACKEND = """mutation($input: CreateBackendInput!) { createBackend(input: $input) {
   __typename ... on Backend { name } ... on Error { code message } } }"""
 READ_BUDGET_MS = 100.0
@@ -83,6 +87,14 @@ def wait_running(hub: Hub, target: int, timeout: float) -> float:
     return time.perf_counter() - began
 
 
+def wait_active(hub: Hub, most: int, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while int(hub.gql(COUNT_ACTIVE)["runs"]["totalCount"]) > most:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"runs still active after {timeout}s")
+        time.sleep(0.5)
+
+
 def time_reads(hub: Hub, ids: list[str], reads: int) -> dict[str, Any]:
     samples = []
     for i in range(reads):
@@ -107,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent callers (default 8)")
     parser.add_argument(
         "--levels",
-        default="100,250,500,1000,2000",
+        default="0,25,50,100,200,400,800",
         help="active-run levels to hold, comma-separated",
     )
     parser.add_argument(
@@ -127,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
         assert made["createBackend"]["__typename"] == "Backend", made
+
+        # 1. the start rate, on an empty hub; then every run is halted and let end
         print(f"starting {args.runs} runs from {args.clients} callers", file=sys.stderr)
-        idle_reads = time_reads(hub, ["none"], 20)
         took, ids = start_runs(hub, "bench-memory", args.runs, args.clients)
         to_running = wait_running(hub, len(ids), timeout=600) + took
         results["start"] = {
@@ -139,15 +152,19 @@ def main(argv: list[str] | None = None) -> int:
             "seconds_to_accept": round(took, 2),
             "seconds_to_all_running": round(to_running, 2),
         }
+        hub.gql(HALT_ALL)
+        wait_active(hub, 0, timeout=600)
+
+        # 2. active runs raised level by level, reads timed at each
         results["levels"] = []
-        results["idle_reads_ms"] = idle_reads
         held = 0
+        ids = []
         for level in levels:
             if level > len(ids):
                 _, more = start_runs(hub, "bench-memory", level - len(ids), args.clients)
                 ids += more
                 wait_running(hub, len(ids), timeout=900)
-            reads = time_reads(hub, ids, args.reads)
+            reads = time_reads(hub, ids or ["none"], args.reads)
             ok = reads["p99"] is not None and reads["p99"] < READ_BUDGET_MS
             results["levels"].append(
                 {
