@@ -87,15 +87,6 @@ def helpers(client: docker.DockerClient, container_id: str) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "adapters/docker_engine/netns.py enter(): the sidecar helper is removed only in the "
-        "finally of the process that made it; a worker killed meanwhile leaks it for good "
-        "(nothing sweeps helpers labelled chaoshub.helper), and the target can no longer be "
-        "removed"
-    ),
-)
 def test_a_helper_left_by_a_killed_worker_is_gone_after_the_next_recovery(
     config: dict[str, Any], client: docker.DockerClient, target: Any
 ) -> None:
