@@ -33,7 +33,7 @@ def _md(headers: list[str], rows: list[list[Any]]) -> str:
 def _when(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     load = ", ".join(str(x) for x in m["loadavg_at_start"])
-    return f"_{doc['measured_at']}, commit {doc['commit']}, load average at start {load}_"
+    return f"_{doc['measured_at']}, commit {doc['commit']}, load average (1, 5, 15 min) when written {load}_"
 
 
 def inject_recover(doc: dict[str, Any]) -> str:
