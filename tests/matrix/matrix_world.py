@@ -24,11 +24,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,12 +275,6 @@ class World:
         self.start_api()
         self.start_worker()
         self.start_beat()
-
-    def hub_alive(self) -> bool:
-        return all(
-            p is not None and p.popen.poll() is None
-            for p in (self.api, self.beat, self.workers[-1] if self.workers else None)
-        )
 
     def ensure_hub(self) -> None:
         """Bring back whatever a scenario left stopped (it normally restarts it itself)."""
@@ -587,11 +579,3 @@ class Targets:
 
 def wait_all(predicate: Any, timeout: float, what: str) -> Any:
     return wait_for(predicate, timeout, interval=0.2, what=what)
-
-
-def settle(seconds: float) -> None:
-    time.sleep(seconds)
-
-
-def nsenter_available() -> bool:
-    return shutil.which("nsenter") is not None
