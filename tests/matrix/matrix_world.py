@@ -353,8 +353,9 @@ def world(workdir: Path) -> Any:
             "CHAOSHUB_RUN_LEASE_SECONDS": str(LEASE_SECONDS),
             "CHAOSHUB_RECONCILE_SECONDS": "0.5",
             "CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS": "2",
-            # agents beat every 5 s (the hub tells them so); a freeze of the tools must
-            # stay within the margin, or the agent goes offline and the case is another one
+            # agents beat at a third of this (the hub tells them so); a freeze of the
+            # tools must stay well within it, or the agent goes offline and the case is
+            # another one
             "CHAOSHUB_AGENT_TIMEOUT_SECONDS": "12",
         }
     )
