@@ -105,7 +105,11 @@ class Experiment(Base):
 
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_phase_created", "phase", "created_at"),)
+    __table_args__ = (
+        Index("ix_runs_phase_created", "phase", "created_at"),
+        # the runs list: newest first, archived hidden by default
+        Index("ix_runs_archived_created", "archived", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     experiment_id: Mapped[str | None] = mapped_column(
