@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
 from tests.support import queries as Q
-from tests.support.stack import MEMORY_ADAPTER, GraphQL, Proc, free_port, wait_for
+from tests.support.stack import MEMORY_ADAPTER, GraphQL, embedded_hub, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -26,43 +25,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     data_dir = tmp_path_factory.mktemp("embedded")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-    env.update({"CHAOSHUB_EXTRA_ADAPTERS": MEMORY_ADAPTER, "PYTHONUNBUFFERED": "1"})
-    log = data_dir / "up.log"
-    with open(log, "wb") as out:
-        popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub.cli",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    proc = Proc("up", popen, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
-            60,
-            what="chaoshub up",
-        )
-        token = (data_dir / "admin-token").read_text().strip()
+    with embedded_hub(data_dir, {"CHAOSHUB_EXTRA_ADAPTERS": MEMORY_ADAPTER}) as (url, token):
         yield url, token, data_dir
-    except Exception:
-        print(proc.tail(80))
-        raise
-    finally:
-        proc.stop()
 
 
 def test_up_prints_a_token_once_and_keeps_it_private(hub: tuple[str, str, Path]) -> None:

@@ -5,20 +5,16 @@ only its own objects; a Litmus verdict reaching the run's verdict; a Chaos Mesh 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from fake_apiserver import CHAOS_MESH
 from fake_operators import ENGINE, EXPERIMENT, RESULT, Outcome
 from kube_peers import FakeCluster, start_cluster, stop_cluster
 
 from tests.support import queries as Q
-from tests.support.stack import GraphQL, Proc, free_port, wait_for
+from tests.support.stack import GraphQL, embedded_hub, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -51,46 +47,11 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Fak
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphQL]:
-    data_dir = tmp_path_factory.mktemp("kube-hub")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env["CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS"] = "1"
-    log = data_dir / "up.log"
-    with open(log, "wb") as out:
-        popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub.cli",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    proc = Proc("up", popen, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
-            60,
-            what="chaoshub up",
-        )
-        gql = GraphQL(url, (data_dir / "admin-token").read_text().strip())
+    env = {"CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS": "1"}
+    with embedded_hub(tmp_path_factory.mktemp("kube-hub"), env) as (url, token):
+        gql = GraphQL(url, token)
         yield gql
         gql.close()
-    except Exception:
-        print(proc.tail(80))
-        raise
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -180,3 +181,40 @@ class GraphQL:
 
     def close(self) -> None:
         self.client.close()
+
+
+@contextlib.contextmanager
+def embedded_hub(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, str]]:
+    """`chaoshub up` as a person runs it, in ``data_dir``: yields its URL and admin token.
+
+    The machine's CHAOSHUB_* settings are dropped so the embedded defaults apply;
+    ``extra_env`` sets any back. The process log is printed if start-up fails."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
+    env.update({"PYTHONUNBUFFERED": "1", **(extra_env or {})})
+    log = data_dir / "up.log"
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(
+            [*chaoshub_bin(), "up", "--data-dir", str(data_dir), "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    proc = Proc("up", popen, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
+            60,
+            what="chaoshub up",
+        )
+        yield url, (data_dir / "admin-token").read_text().strip()
+    except Exception:
+        print(proc.tail(80))
+        raise
+    finally:
+        proc.stop()

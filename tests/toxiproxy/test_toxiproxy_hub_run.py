@@ -6,10 +6,7 @@ Run with ``python -m pytest`` (as ``scripts/test`` does) so that ``tests.support
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,52 +16,17 @@ import pytest
 from toxiproxy_peers import FakeToxiproxy, ProxyInfo, Upstream, fetch
 
 from tests.support import queries as Q
-from tests.support.stack import GraphQL, Proc, free_port, wait_for
+from tests.support.stack import GraphQL, embedded_hub, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphQL]:
-    data_dir = tmp_path_factory.mktemp("toxiproxy-hub")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    log = data_dir / "up.log"
-    with open(log, "wb") as out:
-        popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub.cli",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    proc = Proc("up", popen, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
-            60,
-            what="chaoshub up",
-        )
-        gql = GraphQL(url, (data_dir / "admin-token").read_text().strip())
+    with embedded_hub(tmp_path_factory.mktemp("toxiproxy-hub")) as (url, token):
+        gql = GraphQL(url, token)
         yield gql
         gql.close()
-    except Exception:
-        print(proc.tail(80))
-        raise
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
