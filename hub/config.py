@@ -12,6 +12,10 @@ def _float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+#: below this a status call's own latency could let a lease lapse under a live hub
+MIN_FAULT_LEASE_SECONDS = 4.0
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -24,6 +28,11 @@ class Settings:
     run_lease_seconds: float = 10.0
     agent_timeout_seconds: float = 15.0
     recover_backoff_max_seconds: float = 60.0
+    #: how often the orphan sweep lists the agents and http backends; 0 turns it off
+    orphan_sweep_seconds: float = 30.0
+    #: how long a tool with a dead-man's switch (the native injector, any protocol-v1
+    #: server) keeps a fault without hearing from the hub; the watch renews it well within
+    fault_lease_seconds: float = 60.0
     embedded: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -49,9 +58,18 @@ class Settings:
             run_lease_seconds=_float("CHAOSHUB_RUN_LEASE_SECONDS", 10.0),
             agent_timeout_seconds=_float("CHAOSHUB_AGENT_TIMEOUT_SECONDS", 15.0),
             recover_backoff_max_seconds=_float("CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS", 60.0),
+            orphan_sweep_seconds=_float("CHAOSHUB_ORPHAN_SWEEP_SECONDS", 30.0),
+            fault_lease_seconds=_float("CHAOSHUB_FAULT_LEASE_SECONDS", 60.0),
         )
         overrides.pop("data_dir", None)
-        return replace(settings, **overrides)  # type: ignore[arg-type]
+        settings = replace(settings, **overrides)  # type: ignore[arg-type]
+        if settings.fault_lease_seconds < MIN_FAULT_LEASE_SECONDS:
+            raise ValueError(
+                f"CHAOSHUB_FAULT_LEASE_SECONDS must be at least {MIN_FAULT_LEASE_SECONDS:g} "
+                f"(got {settings.fault_lease_seconds:g}): the hub renews leases every quarter "
+                "of it and needs time to do so"
+            )
+        return settings
 
 
 _current: Settings | None = None

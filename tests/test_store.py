@@ -177,9 +177,11 @@ def test_tokens_and_audit_round_trip(runtime: Runtime) -> None:
     assert (actor.name, actor.role, actor.token_id) == ("ci", "operator", row.id)
 
 
-def test_a_held_fault_that_vanishes_from_the_tool_is_reported(
+def test_a_held_fault_that_vanishes_from_the_tool_ends_the_run_failed(
     runtime: Runtime, tmp_path: Path
 ) -> None:
+    # e.g. the injector's lease lapsed while the hub was away and it reverted the fault
+    # itself: the run must not go on claiming a fault that is not there
     from hub.testing.memory import MemoryAdapter
 
     run_id = make_run(runtime, tmp_path)
@@ -193,8 +195,54 @@ def test_a_held_fault_that_vanishes_from_the_tool_is_reported(
     RunDriver(runtime, run_id).advance()
     with runtime.session() as s:
         run = runs_svc.get(s, run_id)
-        assert run.phase == "running"
+        assert run.phase == "failed"
         assert "no longer holds the fault" in (run.targets[0].error or "")
-        assert run.targets[1].error is None
+        assert "alpha" in (run.error or "")
+        assert [t.may_carry_fault for t in run.targets] == [False, False]
         kinds = [e.kind for e in s.scalars(select(Event).where(Event.run_id == run_id))]
     assert kinds.count("fault-gone") == 1
+    with tool._state() as state:
+        assert state["active"] == {}  # the other target was recovered by the hub
+
+
+def test_a_stop_never_waits_for_a_status_call_that_hangs(runtime: Runtime, tmp_path: Path) -> None:
+    """The watch's status call is stuck in the tool; an abort arriving meanwhile is acted on
+    by the worker holding the run, without waiting for that call to come back."""
+    import threading
+
+    from hub.testing.memory import MemoryAdapter
+
+    hold = tmp_path / "hold-status"
+    run_id = make_run(runtime, tmp_path, status_hold=str(hold))
+    RunDriver(runtime, run_id).advance()
+    assert phase(runtime, run_id) == "running"
+    with runtime.session() as s:
+        run = runs_svc.get(s, run_id)
+        run.next_attempt_at = None
+        tool = MemoryAdapter(s.get(Backend, run.backend_id).config, backend=run.backend_name)  # type: ignore[union-attr]
+    hold.touch()
+    watcher = threading.Thread(target=RunDriver(runtime, run_id, worker="watcher").advance)
+    try:
+        watcher.start()
+        _wait(lambda: tool.snapshot().get("status_waiting", 0) > 0, "the status call")
+        with runtime.session() as s:
+            runs_svc.abort(s, OPERATOR, run_id)
+        # the abort's own task finds the run held and leaves it to the holder
+        RunDriver(runtime, run_id, worker="abort-task").advance()
+        watcher.join(timeout=60)
+        assert not watcher.is_alive()
+        assert hold.exists()  # the status call is still hanging in the tool
+        assert phase(runtime, run_id) == "aborted"
+        assert tool.snapshot()["active"] == {}
+    finally:
+        hold.unlink(missing_ok=True)
+        watcher.join(timeout=60)
+
+
+def _wait(predicate: object, what: str, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)

@@ -138,7 +138,7 @@ class DockerAdapter(Adapter):
         with self.translate_errors():
             engine = self._engine()
             filters = {"label": sel.label_filters} if sel.labels else None
-            listed = engine.client.api.containers(all=True, filters=filters)
+            listed = engine.containers(filters)
             chosen = selection.choose(sel, listed, states=driver.states)
         return [
             Target(

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import docker
 import docker.errors
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from adapters.docker_engine import netns
 from adapters.docker_engine.config import DockerConfig
@@ -18,6 +19,15 @@ from hub.errors import NotFound
 
 #: container states a fault that needs a live process acts on
 LIVE = frozenset({"running", "paused"})
+
+
+def _vanished_while_listing(exc: BaseException) -> bool:
+    if isinstance(exc, docker.errors.NotFound):
+        return True
+    if not isinstance(exc, docker.errors.APIError):
+        return False
+    text = str(exc.explanation or exc).lower()
+    return "no such container" in text or "container not known" in text
 
 
 @dataclass
@@ -30,6 +40,23 @@ class Engine:
     @property
     def ledger(self) -> Ledger:
         return Ledger(self.client)
+
+    def containers(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every container (any state) matching ``filters``.
+
+        Podman's list endpoint fails the whole call with "no such container" / "container
+        not known" when a container is removed while it builds the answer; the list is
+        asked again (three times at most) rather than refusing the user's selector.
+        """
+        for attempt in Retrying(
+            retry=retry_if_exception(_vanished_while_listing),
+            stop=stop_after_attempt(3),
+            wait=wait_fixed(0.2),
+            reraise=True,
+        ):
+            with attempt:
+                return list(self.client.api.containers(all=True, filters=filters))
+        raise AssertionError("unreachable")  # Retrying either returns or re-raises
 
     def inspect(self, container_id: str) -> dict[str, Any] | None:
         """The container's inspect document, or None when it is gone."""

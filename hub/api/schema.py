@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from hub import registry
 from hub.api import types as T
@@ -180,23 +181,40 @@ def _page(first: int | None) -> int:
     return first
 
 
+def _asks_for(selections: Iterable[Selection], name: str) -> bool:
+    """Whether ``name`` is among the selected fields, looking inside fragments."""
+    for sel in selections:
+        if isinstance(sel, SelectedField) and sel.name == name:
+            return True
+        if isinstance(sel, FragmentSpread | InlineFragment) and _asks_for(sel.selections, name):
+            return True
+    return False
+
+
 def _paginate(
     s: Session,
+    info: strawberry.Info,
     base: Any,
     page: Any,
     first: int | None,
     cursor: Callable[[Any], str],
     build: Callable[[Any], N],
 ) -> tuple[list[T.Edge[N]], T.PageInfo, int]:
-    """One page of a Relay connection: its edges, page info and the filtered total."""
+    """One page of a Relay connection: its edges, page info and the filtered total.
+
+    The total counts every matching row, so it is counted only when the query asks for
+    ``totalCount`` (0 otherwise, never sent).
+    """
     size = _page(first)
-    total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = 0
+    if _asks_for(info.selected_fields[0].selections, "totalCount"):
+        total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = list(s.scalars(page.limit(size + 1)))
     edges = [T.Edge(cursor=T.encode_cursor(cursor(r)), node=build(r)) for r in rows[:size]]
-    info = T.PageInfo(
+    page_info = T.PageInfo(
         has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
     )
-    return edges, info, total
+    return edges, page_info, total
 
 
 def _event_query(f: EventFilter | None) -> Any:
@@ -358,7 +376,13 @@ class Query:
                     | ((models.Run.created_at == cursor_at) & (models.Run.id < rid))
                 )
             edges, page_info, total = _paginate(
-                s, base, page, first, lambda r: f"{r.created_at.isoformat()}|{r.id}", T.Run.build
+                s,
+                info,
+                base,
+                page,
+                first,
+                lambda r: f"{r.created_at.isoformat()}|{r.id}",
+                T.Run.build,
             )
             return T.RunConnection(edges=edges, page_info=page_info, total_count=total)
 
@@ -388,7 +412,7 @@ class Query:
             if after:
                 page = page.where(models.Event.id < int(T.decode_cursor(after)))
             edges, page_info, total = _paginate(
-                s, base, page, first, lambda r: str(r.id), T.Event.build
+                s, info, base, page, first, lambda r: str(r.id), T.Event.build
             )
             return T.EventConnection(edges=edges, page_info=page_info, total_count=total)
 

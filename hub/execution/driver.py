@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -41,10 +41,11 @@ T = TypeVar("T")
 MAX_PARALLEL_TARGETS = 16
 MAX_MESSAGES = 20
 POLL_INTERVAL = timedelta(seconds=1)  # external tools: how often to ask whether they ended
-WATCH_INTERVAL = timedelta(seconds=5)  # timed faults: how often to refresh status and leases
-#: how long a tool with a dead-man's switch keeps a fault without hearing from the hub; the
-#: watch renews it every WATCH_INTERVAL, so only a hub that is gone lets it lapse
-FAULT_LEASE_SECONDS = 60.0
+#: timed faults: how often to refresh status and renew leases (at most; a short fault
+#: lease, ``CHAOSHUB_FAULT_LEASE_SECONDS``, makes it a quarter of the lease)
+WATCH_INTERVAL = timedelta(seconds=5)
+#: how often a worker waiting on status calls looks whether someone asked the run to stop
+STOP_CHECK_SECONDS = 0.1
 
 
 def worker_name() -> str:
@@ -61,15 +62,20 @@ def execution_id(run: Run, target: RunTarget) -> str:
     return base if run.round == 0 else f"{base}-r{run.round}"
 
 
-def execution_for(run: Run, target: RunTarget, fault: str) -> Execution:
+def execution_for(run: Run, target: RunTarget, fault: str, lease_seconds: float) -> Execution:
     return Execution(
         id=execution_id(run, target),
         fault=fault,
         params=run.params,
         target=Target(id=target.target_id, label=target.label, attributes=target.attributes or {}),
         duration_seconds=run.duration_seconds,
-        lease_seconds=FAULT_LEASE_SECONDS,
+        lease_seconds=lease_seconds,
     )
+
+
+def watch_interval(fault_lease_seconds: float) -> timedelta:
+    """How often the leases of held faults are renewed: four times per lease at least."""
+    return min(WATCH_INTERVAL, timedelta(seconds=fault_lease_seconds / 4))
 
 
 def _describe(exc: BaseException) -> str:
@@ -85,6 +91,7 @@ class RunDriver:
         self.run_id = run_id
         self.worker = worker or worker_name()
         self._adapter: Adapter | None = None
+        self._seen_desired: str | None = None
 
     # -- the lease on the run ----------------------------------------------------------------------
 
@@ -129,23 +136,33 @@ class RunDriver:
     # -- entry point -------------------------------------------------------------------------------
 
     def advance(self, max_steps: int = 200) -> None:
-        """Move the run as far as it can go now; return when it must wait (time, tool, backoff)."""
-        if not self._claim():
-            log.debug("run %s is driven by another worker", self.run_id)
-            return
-        stop = threading.Event()
-        renewer = threading.Thread(target=self._renew, args=(stop,), daemon=True)
-        renewer.start()
-        try:
-            for _ in range(max_steps):
-                if not self._step():
-                    break
-        finally:
-            stop.set()
-            renewer.join(timeout=5)
-            self._release()
-            if self._adapter is not None:
-                self._adapter.close()
+        """Move the run as far as it can go now; return when it must wait (time, tool, backoff).
+
+        A wish (stop, pause, resume) stored while this worker held the run had its own task
+        turned away by the lease; so after letting go, the worker looks once more and drives
+        the run again if a wish arrived that its last step did not act on.
+        """
+        for _ in range(3):
+            if not self._claim():
+                log.debug("run %s is driven by another worker", self.run_id)
+                return
+            self._seen_desired = None
+            stop = threading.Event()
+            renewer = threading.Thread(target=self._renew, args=(stop,), daemon=True)
+            renewer.start()
+            try:
+                for _ in range(max_steps):
+                    if not self._step():
+                        break
+            finally:
+                stop.set()
+                renewer.join(timeout=5)
+                self._release()
+                if self._adapter is not None:
+                    self._adapter.close()
+                    self._adapter = None
+            if self._seen_desired is None or not self._wish_changed(self._seen_desired):
+                return
 
     # -- one step ----------------------------------------------------------------------------------
 
@@ -153,6 +170,9 @@ class RunDriver:
         return s.scalars(
             select(Run).where(Run.id == self.run_id).options(selectinload(Run.targets))
         ).one_or_none()
+
+    def _execution(self, run: Run, t: RunTarget, fault: str) -> Execution:
+        return execution_for(run, t, fault, self.rt.settings.fault_lease_seconds)
 
     def _adapter_for(self, s: Session, run: Run) -> Adapter:
         if self._adapter is None:
@@ -194,6 +214,7 @@ class RunDriver:
                 return False
             phase = Phase(run.phase)
             desired = DesiredState(run.desired_state)
+            self._seen_desired = run.desired_state
             handler: Callable[[Session, Run, DesiredState, list[int]], bool] = {
                 Phase.PENDING: self._pending,
                 Phase.INJECTING: self._injecting,
@@ -281,7 +302,7 @@ class RunDriver:
         s.commit()  # the record of "the tool may now hold a fault" lands before we ask the tool
 
         def inject(t: RunTarget) -> tuple[Any, Observation]:
-            execution = execution_for(run, t, fault)
+            execution = self._execution(run, t, fault)
             with adapter.translate_errors(target=t.label):
                 return adapter.inject(execution)
 
@@ -340,40 +361,78 @@ class RunDriver:
         self._move(s, run, Phase.PAUSED, "paused on request; the fault is reverted", published)
         return True
 
-    def _statuses(self, s: Session, run: Run) -> list[tuple[RunTarget, Observation]]:
+    def _statuses(self, s: Session, run: Run) -> list[tuple[RunTarget, Observation]] | None:
         """Ask the tool about every target that may carry the fault; keep what it says.
 
-        For tools with a lease (the native injector) this is also what renews it.
+        For tools with a lease (the native injector) this is also what renews it. A slow
+        tool never delays a stop: while the calls are out, the run's desired state is looked
+        at every :data:`STOP_CHECK_SECONDS`, and when it changed the calls are left to finish
+        on their own and None is returned, so the caller acts on the new wish at once.
         """
         adapter = self._adapter_for(s, run)
         fault = run.fault_type.split("/", 1)[1]
         carrying = [t for t in run.targets if t.may_carry_fault]
+        if not carrying:
+            return []
+        # built here: the calls may outlive this step, so they never touch the session's objects
+        asks = [(t.label, Handle(self._execution(run, t, fault), t.handle)) for t in carrying]
 
-        def status(t: RunTarget) -> Observation:
-            with adapter.translate_errors(target=t.label):
-                return adapter.status(Handle(execution_for(run, t, fault), t.handle))
+        def status(label: str, handle: Handle) -> Observation:
+            with adapter.translate_errors(target=label):
+                return adapter.status(handle)
 
+        pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_TARGETS, len(asks)))
+        try:
+            futures = [pool.submit(status, label, handle) for label, handle in asks]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=STOP_CHECK_SECONDS)
+                if pending and self._wish_changed(run.desired_state):
+                    log.info("run %s: desired state changed during status calls", run.id)
+                    return None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         answered = []
-        for t, result in self._parallel(status, carrying):
-            if isinstance(result, BaseException):
-                t.error = _describe(result)
+        for t, future in zip(carrying, futures, strict=True):
+            exc = future.exception()
+            if exc is not None:
+                t.error = _describe(exc)
                 continue
+            result = future.result()
             self._observe(t, result)
             answered.append((t, result))
         return answered
 
+    def _wish_changed(self, seen: str) -> bool:
+        with self.rt.session() as s:
+            desired = s.scalar(select(Run.desired_state).where(Run.id == self.run_id))
+        return desired is not None and desired != seen
+
     def _watch_timed(self, s: Session, run: Run, published: list[int]) -> bool:
-        """While a timed fault is held: refresh native status and metrics, renew leases,
-        and say so when the tool no longer holds the fault it should."""
+        """While a timed fault is held: refresh native status and metrics, renew leases, and
+        end the run (failed, recovering what is left) when the tool no longer holds the fault
+        on a target: the run would otherwise claim a fault that is not there."""
         if run.next_attempt_at is not None and now() < run.next_attempt_at:
             return False
-        for t, observation in self._statuses(s, run):
-            gone = observation.state is Observed.RECOVERED
-            note = f"the tool no longer holds the fault: {observation.native or 'recovered'}"
-            if gone and t.error != note:
-                t.error = note
-                published.append(self._event(s, run, "fault-gone", note, t.label))
-        run.next_attempt_at = now() + WATCH_INTERVAL
+        answered = self._statuses(s, run)
+        if answered is None:
+            return True  # asked to stop, pause or resume meanwhile: the next step does it
+        gone = []
+        for t, observation in answered:
+            if observation.state in (Observed.RECOVERED, Observed.ABORTED, Observed.FAILED):
+                t.error = f"the tool no longer holds the fault: {observation.native or 'recovered'}"
+                published.append(self._event(s, run, "fault-gone", t.error, t.label))
+                gone.append(t)
+        if gone:
+            run.error = "; ".join(f"{t.label}: {t.error}" for t in gone)
+            return self._start_recovering(
+                s,
+                run,
+                Ending.FAILED,
+                f"the fault is gone from {len(gone)} of {len(run.targets)} targets before its time",
+                published,
+            )
+        run.next_attempt_at = now() + watch_interval(self.rt.settings.fault_lease_seconds)
         return False
 
     def _poll_external(self, s: Session, run: Run, published: list[int]) -> bool:
@@ -383,7 +442,10 @@ class RunDriver:
         ended = 0
         verdicts: list[str] = []
         failures: list[str] = []
-        for t, result in self._statuses(s, run):
+        answered = self._statuses(s, run)
+        if answered is None:
+            return True  # asked to stop meanwhile: the next step does it
+        for t, result in answered:
             if result.state in (
                 Observed.DONE,
                 Observed.RECOVERED,
@@ -453,7 +515,7 @@ class RunDriver:
 
         def recover(t: RunTarget) -> Observation:
             with adapter.translate_errors(target=t.label):
-                return adapter.recover(Handle(execution_for(run, t, fault), t.handle))
+                return adapter.recover(Handle(self._execution(run, t, fault), t.handle))
 
         failed = []
         for t, result in self._parallel(recover, carrying):

@@ -15,6 +15,8 @@ Backend config:
 - ``targets``: the names ``discover`` can find (default ``["alpha", "beta", "gamma"]``);
 - ``state_path``: share the tool's state through this file;
 - ``inject_delay`` / ``recover_delay``: seconds each call takes (to kill a worker mid-call);
+- ``status_hold``: a file path; while that file exists every ``status`` call waits (a tool
+  that stopped answering), counting the calls in flight in the state's ``status_waiting``;
 - ``fail_recover``: recoveries that fail before one succeeds (``-1``: never succeeds);
 - ``fail_inject``: target names whose injection the tool refuses;
 - ``unreachable``: every call raises ``BackendUnavailable``.
@@ -121,6 +123,7 @@ class MemoryAdapter(Adapter):
             "state_path": {"type": "string"},
             "inject_delay": {"type": "number", "minimum": 0},
             "recover_delay": {"type": "number", "minimum": 0},
+            "status_hold": {"type": "string"},
             "fail_recover": {"type": "integer", "minimum": -1},
             "fail_inject": {"type": "array", "items": {"type": "string"}},
             "unreachable": {"type": "boolean"},
@@ -241,6 +244,7 @@ class MemoryAdapter(Adapter):
 
     def status(self, handle: Handle) -> Observation:
         self._reachable()
+        self._hold_status()
         with self._state() as state:
             entry = state["active"].get(handle.execution.id)
         if entry is None:
@@ -251,6 +255,20 @@ class MemoryAdapter(Adapter):
                     Observed.DONE, native="finished", verdict=entry.get("verdict") or "pass"
                 )
         return Observation(Observed.INJECTED, native="active", metrics=entry["metrics"])
+
+    def _hold_status(self) -> None:
+        hold = self.config.get("status_hold")
+        if not hold or not Path(hold).exists():
+            return
+        with self._state() as state:
+            state["status_waiting"] = state.get("status_waiting", 0) + 1
+        try:
+            deadline = time.monotonic() + 300
+            while Path(hold).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            with self._state() as state:
+                state["status_waiting"] -= 1
 
     def recover(self, handle: Handle) -> Observation:
         self._reachable()

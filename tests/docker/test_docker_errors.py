@@ -103,3 +103,43 @@ def test_a_recovery_the_engine_refuses_is_recovery_failed_and_can_be_retried(
     monkeypatch.undo()
     assert adapter.recover(Handle(execution, None)).state is Observed.RECOVERED
     assert not client.api.inspect_container(container.id)["State"]["Paused"]
+
+
+class _Listing:
+    """Stands in for ``client.api`` only: podman's race (a container removed while it builds
+    the list fails the whole call) cannot be caused on purpose against the real service."""
+
+    def __init__(self, failures: list[BaseException]) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def containers(self, **_: Any) -> list[dict[str, Any]]:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return [{"Id": "c1"}]
+
+
+def _engine(api: _Listing) -> Any:
+    from types import SimpleNamespace
+
+    from adapters.docker_engine.driver import Engine
+
+    return Engine(SimpleNamespace(api=api), None)  # type: ignore[arg-type]
+
+
+def test_a_container_vanishing_while_podman_lists_is_asked_again() -> None:
+    api = _Listing([_api_error(500, "container not known"), _api_error(404, "no such container")])
+    assert _engine(api).containers() == [{"Id": "c1"}]
+    assert api.calls == 3
+
+
+def test_listing_gives_up_after_three_races_and_other_errors_are_not_retried() -> None:
+    api = _Listing([_api_error(500, "container not known")] * 3)
+    with pytest.raises(docker.errors.APIError):
+        _engine(api).containers()
+    assert api.calls == 3
+    api = _Listing([_api_error(500, "OCI runtime error")])
+    with pytest.raises(docker.errors.APIError):
+        _engine(api).containers()
+    assert api.calls == 1
