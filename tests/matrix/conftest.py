@@ -55,3 +55,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for (point, fault), r in REPORT.items():
         if not (r["clean"] and r["phase_ok"]) or r["artifacts"]:
             tr.write_line(f"  {point} / {fault}: {r['detail']}")
+        elif r.get("note"):
+            tr.write_line(f"  {point} / {fault}: {r['note']}")

@@ -3,7 +3,8 @@ latency, docker container-pause and network-loss-iptables) the hub is broken at 
 of the run's life — its worker SIGKILLed while injecting, while running, while recovering;
 its API killed; its Redis restarted; the tools (injector, Toxiproxy, Docker API) killed,
 runs aborted while they are away (recovery impossible meanwhile), then restarted; the
-whole hub down past its run lease — then brought back. Every run must reach the terminal
+whole hub down past its run lease; the whole hub down past the injector's fault lease (the
+injector must revert alone) — then brought back. Every run must reach the terminal
 phase that fits (or stay visibly ``recovering`` when recovery is impossible), and no fault
 may remain on any target, looked at from outside the hub.
 
@@ -43,6 +44,9 @@ from matrix_world import (
 pytestmark = [pytest.mark.slow, pytest.mark.matrix, pytest.mark.timeout(900)]
 
 RECOVERY_TIMEOUT = 90.0
+#: the fault lease the hub gives the injector in the case where it must lapse
+FAULT_LEASE_SECONDS = 8.0
+NATIVE = tuple(f for f in FAULTS if f.startswith("native/"))
 #: long enough for five runs to start and be seen on a loaded 2-core machine
 DURATION = 15.0
 
@@ -55,6 +59,8 @@ class Outcome:
     #: left beside the target by a tool, not a fault (a Docker network helper container)
     artifacts: str = ""
     detail: str = ""
+    #: what the case measured, printed under the table whatever the outcome
+    note: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +275,54 @@ def hub_down_past_the_lease(w: World, t: Targets) -> dict[str, Outcome]:
     return conclude(w, t, ids, everyone("completed"))
 
 
+def hub_down_past_the_fault_lease(w: World, t: Targets) -> dict[str, Outcome]:
+    # the injector's dead-man's switch: the hub (restarted with a short fault lease) goes away
+    # while the faults are held; the injector must revert its faults by itself, seen from
+    # outside while nothing of the hub runs. Toxiproxy and Docker have no such switch: their
+    # faults stay until the hub is back and ends the runs. Back, the hub finds the native
+    # faults gone and ends those runs failed, saying why; the others are aborted.
+    w.kill_hub()
+    w.stack.extra_env["CHAOSHUB_FAULT_LEASE_SECONDS"] = str(FAULT_LEASE_SECONDS)
+    try:
+        w.start_hub()
+        wait_all(w.agent_online, 30, what="the agent online")
+        ids = start_runs(w, t, duration=120)
+        wait_injected(w, t, ids)
+        w.kill_hub()
+    finally:
+        del w.stack.extra_env["CHAOSHUB_FAULT_LEASE_SECONDS"]
+    down = time.monotonic()
+    deadline = down + FAULT_LEASE_SECONDS + 20
+    while any(t.leftover(f) for f in NATIVE) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    reverted_alone = {f: not t.leftover(f) for f in NATIVE}
+    seen_after = time.monotonic() - down
+    held_meanwhile = {f: t.injected(f) for f in FAULTS if f not in NATIVE}
+    w.start_hub()
+    wait_all(w.agent_online, 30, what="the agent online again")
+    with contextlib.suppress(AssertionError):
+        wait_phase(w, {f: ids[f] for f in NATIVE}, *TERMINAL, timeout=30)
+    abort_all(w, {f: i for f, i in ids.items() if f not in NATIVE})
+    expected = {f: "failed" if f in NATIVE else "aborted" for f in FAULTS}
+    outcomes = conclude(w, t, ids, expected)
+    for fault in NATIVE:
+        o = outcomes[fault]
+        if not reverted_alone[fault]:
+            o.expected = "reverted by the injector while the hub was down"
+            o.phase = f"still on the target {seen_after:.0f}s after the hub went; then {o.phase}"
+        o.note = (
+            f"reverted by the injector alone {seen_after:.1f}s after the hub went "
+            f"(fault lease {FAULT_LEASE_SECONDS:g}s); the run then ended {o.phase}"
+        )
+        o.detail = o.note + "; " + o.detail
+    for fault, held in held_meanwhile.items():
+        outcomes[fault].note = (
+            f"{'still held' if held else 'gone'} while the hub was down (no dead-man's switch); "
+            f"removed by the hub once back, the run ended {outcomes[fault].phase}"
+        )
+    return outcomes
+
+
 POINTS: dict[str, Callable[[World, Targets], dict[str, Outcome]]] = {
     "worker-killed-injecting": worker_killed_while_injecting,
     "worker-killed-running": worker_killed_while_running,
@@ -277,6 +331,7 @@ POINTS: dict[str, Callable[[World, Targets], dict[str, Outcome]]] = {
     "redis-restarted": redis_restarted,
     "tools-killed-restarted": tools_killed_then_restarted,
     "hub-down-past-lease": hub_down_past_the_lease,
+    "hub-down-past-fault-lease": hub_down_past_the_fault_lease,
 }
 
 _seen: dict[str, dict[str, Outcome] | BaseException] = {}
@@ -309,6 +364,7 @@ def outcomes(w: World, point: str) -> dict[str, Outcome]:
                 "artifacts": o.artifacts,
                 "cell": cell,
                 "detail": o.detail,
+                "note": o.note,
             }
     seen = _seen[point]
     if isinstance(seen, BaseException):
