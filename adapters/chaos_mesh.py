@@ -67,17 +67,14 @@ from typing import Any, ClassVar
 
 from adapters.chaos_mesh_faults import FAULTS, KINDS, Fault
 from adapters.kube import (
-    CONFIG_PROPERTIES,
     DNS_LABEL,
-    Cluster,
+    KubeAdapter,
     Resource,
     meta,
     selector_string,
 )
-from adapters.kube.cluster import TRANSPORT_ERRORS, check_config
 from adapters.kube.naming import KEEP, RECOVERED_MARK, locate, made_for, metadata_for
 from hub.contract import (
-    Adapter,
     Capabilities,
     Execution,
     FaultAvailability,
@@ -88,7 +85,6 @@ from hub.contract import (
     Target,
 )
 from hub.errors import (
-    BackendUnavailable,
     HubError,
     InvalidInput,
     NotFound,
@@ -215,30 +211,11 @@ def observe(obj: Mapping[str, Any] | None, fault: Fault, where: str) -> Observat
     return Observation(state, text, metrics=metrics, messages=messages)
 
 
-class ChaosMeshAdapter(Adapter):
+class ChaosMeshAdapter(KubeAdapter):
     """Chaos Mesh chaos objects in one cluster."""
 
     name: ClassVar[str] = "chaos-mesh"
     capabilities: ClassVar[Capabilities] = Capabilities(faults=frozenset(FAULTS), pause=True)
-    error_map: ClassVar[Mapping[type[BaseException], type[HubError]]] = {
-        exc: BackendUnavailable for exc in TRANSPORT_ERRORS
-    }
-    config_schema: ClassVar[Mapping[str, Any]] = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": dict(CONFIG_PROPERTIES),
-    }
-
-    def __init__(self, config: Mapping[str, Any], *, backend: str = "") -> None:
-        super().__init__(config, backend=backend)
-        self.cluster = Cluster(self.config)
-
-    @classmethod
-    def validate_config(cls, config: Mapping[str, Any]) -> None:
-        check_config(config)
-
-    def close(self) -> None:
-        self.cluster.close()
 
     # -- pure checks ------------------------------------------------------------------------------
 

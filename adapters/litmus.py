@@ -59,17 +59,15 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from adapters.kube import (
-    CONFIG_PROPERTIES,
     DNS_LABEL,
-    Cluster,
+    KubeAdapter,
     Resource,
+    cluster_config_schema,
     meta,
     selector_string,
 )
-from adapters.kube.cluster import TRANSPORT_ERRORS, check_config
 from adapters.kube.naming import KEEP, RECOVERED_MARK, locate, made_for, metadata_for
 from hub.contract import (
-    Adapter,
     Capabilities,
     Execution,
     FaultAvailability,
@@ -80,7 +78,6 @@ from hub.contract import (
     Target,
 )
 from hub.errors import (
-    BackendUnavailable,
     HubError,
     InvalidInput,
     NotFound,
@@ -225,41 +222,25 @@ def probe_metric(result: Mapping[str, Any]) -> dict[str, float]:
         return {}  # "Awaited" while running
 
 
-class LitmusAdapter(Adapter):
+class LitmusAdapter(KubeAdapter):
     """LitmusChaos experiments run as ChaosEngines in one cluster."""
 
     name: ClassVar[str] = "litmus"
     capabilities: ClassVar[Capabilities] = Capabilities(
         faults=POD_FAULTS | frozenset(NODE_FAULTS), pause=False
     )
-    error_map: ClassVar[Mapping[type[BaseException], type[HubError]]] = {
-        exc: BackendUnavailable for exc in TRANSPORT_ERRORS
-    }
-    config_schema: ClassVar[Mapping[str, Any]] = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            **CONFIG_PROPERTIES,
-            "service_account": {
-                "type": "string",
-                "minLength": 1,
-                "default": "litmus-admin",
-                "description": "chaosServiceAccount when the selector names none",
-            },
-        },
-    }
+    config_schema: ClassVar[Mapping[str, Any]] = cluster_config_schema(
+        service_account={
+            "type": "string",
+            "minLength": 1,
+            "default": "litmus-admin",
+            "description": "chaosServiceAccount when the selector names none",
+        }
+    )
 
     def __init__(self, config: Mapping[str, Any], *, backend: str = "") -> None:
         super().__init__(config, backend=backend)
-        self.cluster = Cluster(self.config)
         self.service_account: str = self.config.get("service_account") or "litmus-admin"
-
-    @classmethod
-    def validate_config(cls, config: Mapping[str, Any]) -> None:
-        check_config(config)
-
-    def close(self) -> None:
-        self.cluster.close()
 
     # -- pure checks ------------------------------------------------------------------------------
 

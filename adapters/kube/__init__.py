@@ -1,5 +1,6 @@
 """What the Kubernetes chaos adapters (``litmus``, ``chaos-mesh``) share: one cluster's API."""
 
+from adapters.kube.adapter import KubeAdapter, cluster_config_schema
 from adapters.kube.cluster import CONFIG_PROPERTIES, DNS_LABEL, Cluster, Resource, meta
 from adapters.kube.naming import labels_for, object_name, selector_string
 
@@ -7,7 +8,9 @@ __all__ = [
     "CONFIG_PROPERTIES",
     "DNS_LABEL",
     "Cluster",
+    "KubeAdapter",
     "Resource",
+    "cluster_config_schema",
     "labels_for",
     "meta",
     "object_name",
