@@ -25,6 +25,11 @@ RECOVERIES = Counter(
     "Recoveries of one target, by adapter and outcome",
     ["adapter", "outcome"],
 )
+ORPHAN_RECOVERIES = Counter(
+    "chaoshub_orphan_recoveries_total",
+    "Injections no run holds that the orphan sweep recovered, by adapter and outcome",
+    ["adapter", "outcome"],
+)
 RUNS_ENDED = Counter(
     "chaoshub_runs_ended_total", "Runs that reached a terminal phase", ["adapter", "phase"]
 )

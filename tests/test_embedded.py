@@ -1,18 +1,22 @@
 """`chaoshub up` as a person runs it: one process, SQLite, in-process worker and beat;
-then `chaoshub run FILE --wait` as a pipeline runs it, and a live subscription."""
+then `chaoshub run FILE --wait` as a pipeline runs it, a live subscription, and the
+orphan sweep recovering what the local agent holds for no run."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 
@@ -25,7 +29,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     data_dir = tmp_path_factory.mktemp("embedded")
-    with embedded_hub(data_dir, {"CHAOSHUB_EXTRA_ADAPTERS": MEMORY_ADAPTER}) as (url, token):
+    env = {"CHAOSHUB_EXTRA_ADAPTERS": MEMORY_ADAPTER, "CHAOSHUB_ORPHAN_SWEEP_SECONDS": "1"}
+    with embedded_hub(data_dir, env) as (url, token):
         yield url, token, data_dir
 
 
@@ -237,3 +242,58 @@ def test_a_subscription_without_a_token_is_refused_at_connection(
 
     close = asyncio.run(attempt())
     assert close is not None and close.code == 4403
+
+
+ORPHAN_EVENTS = """query { events(filter: {kind: "orphan-recovered"}) {
+  edges { node { agent data } } } }"""
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rpartition(")")[2].split()[0]
+
+
+def test_the_orphan_sweep_runs_in_the_embedded_hub(hub: tuple[str, str, Path]) -> None:
+    url, token, data_dir = hub
+    gql = GraphQL(url, token)
+    local = wait_for(
+        lambda: next(
+            (a for a in gql("{ agents { name url online } }")["agents"] if a["online"]), None
+        ),
+        30,
+        what="the local agent online",
+    )
+    agent_token = (data_dir / "injector" / "api-token").read_text().strip()  # the agent's own
+    sleeper = subprocess.Popen(["sleep", "600"])
+    agent = httpx.Client(
+        base_url=local["url"], headers={"Authorization": f"Bearer {agent_token}"}, timeout=30
+    )
+    execution_id = f"{uuid.uuid4().hex}-0"  # the hub has no such run
+    try:
+        (target,) = agent.post(
+            "/v1/discover", json={"fault": "process-pause", "selector": {"pid": sleeper.pid}}
+        ).json()["targets"]
+        injected = agent.post(
+            "/v1/inject",
+            json={
+                "execution_id": execution_id,
+                "fault": "process-pause",
+                "params": {},
+                "target": target,
+                "lease_seconds": 3600,  # so only the sweep can be what recovers it
+            },
+        )
+        assert injected.status_code == 200, injected.text
+        assert _state(sleeper.pid) == "T"
+
+        wait_for(lambda: _state(sleeper.pid) != "T", 60, what="the sweep to resume the process")
+        events = [e["node"] for e in gql(ORPHAN_EVENTS)["events"]["edges"]]
+        assert [(e["agent"], e["data"]["execution_id"]) for e in events] == [
+            (local["name"], execution_id)
+        ]
+    finally:
+        agent.post("/v1/recover", json={"execution_id": execution_id})
+        agent.close()
+        os.kill(sleeper.pid, signal.SIGCONT)
+        sleeper.kill()
+        sleeper.wait()

@@ -1,4 +1,5 @@
-"""The Celery app: one queue per adapter (``adapter.<name>``), ``hub`` for the reconciler.
+"""The Celery app: one queue per adapter (``adapter.<name>``), ``hub`` for the reconciler
+and the orphan sweep (two beat entries, so a slow agent never holds up a reconciler pass).
 
 Tasks are idempotent and acknowledged late; a task whose worker is killed is rejected
 back to the broker and redelivered. The database, not the broker, holds the state: a
@@ -6,6 +7,8 @@ lost message costs at most one reconciler interval.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from celery import Celery
 
@@ -42,13 +45,26 @@ def configure(settings: Settings) -> Celery:
             "visibility_timeout": 300,
             "polling_interval": 0.1,
         },
-        beat_schedule={
-            "reconcile": {
-                "task": "chaoshub.reconcile",
-                "schedule": settings.reconcile_seconds,
-                "options": {"queue": HUB_QUEUE, "expires": max(settings.reconcile_seconds * 5, 5)},
-            }
-        },
+        beat_schedule=beat_schedule(settings),
         timezone="UTC",
     )
     return app
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The reconciler every ``reconcile_seconds``; the orphan sweep every
+    ``orphan_sweep_seconds`` unless that is 0. A tick still queued at the next one expires."""
+    schedule: dict[str, dict[str, Any]] = {
+        "reconcile": {
+            "task": "chaoshub.reconcile",
+            "schedule": settings.reconcile_seconds,
+            "options": {"queue": HUB_QUEUE, "expires": max(settings.reconcile_seconds * 5, 5)},
+        }
+    }
+    if settings.orphan_sweep_seconds > 0:
+        schedule["sweep-orphans"] = {
+            "task": "chaoshub.sweep_orphans",
+            "schedule": settings.orphan_sweep_seconds,
+            "options": {"queue": HUB_QUEUE, "expires": settings.orphan_sweep_seconds},
+        }
+    return schedule

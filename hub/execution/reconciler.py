@@ -4,6 +4,11 @@ It finds runs that need a worker and no worker holds — deadlines reached, stop
 or resume desired, recoveries due for a retry, external tools to poll, runs whose worker
 vanished (their lease lapsed) — and sends each one task. It marks agents whose heartbeats
 lapsed offline, with an event saying why.
+
+Faults a tool holds that no run does (after a hub crash, a lost database, a pause whose
+recovery the tool did not really do) are found by the orphan sweep (:mod:`hub.execution.sweeper`),
+a beat task of its own every ``CHAOSHUB_ORPHAN_SWEEP_SECONDS``: it asks every agent, and a
+slow one must not delay this pass.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Celery tasks: inject, poll and recover a run, and reconcile everything.
+"""Celery tasks: inject, poll and recover a run, reconcile everything, sweep orphans.
 
 ``inject``, ``poll`` and ``recover`` all call the same driver, which does whatever the
 run's stored phase and desired state call for; their names say why the task was sent,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from hub.execution import driver, reconciler
+from hub.execution import driver, reconciler, sweeper
 from hub.execution.celery_app import adapter_queue, app
 from hub.runtime import get_runtime
 
@@ -36,6 +36,11 @@ def recover(run_id: str) -> None:
 @app.task(name="chaoshub.reconcile", ignore_result=True)
 def reconcile() -> None:
     reconciler.reconcile(get_runtime(), dispatch)
+
+
+@app.task(name="chaoshub.sweep_orphans", ignore_result=True)
+def sweep_orphans() -> None:
+    sweeper.sweep_orphans(get_runtime())
 
 
 def dispatch(run_id: str, adapter: str, reason: str) -> None:
