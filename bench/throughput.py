@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent callers (default 8)")
     parser.add_argument(
         "--levels",
-        default="0,25,50,100,200,400,800",
+        default="0,100,200,400,800,1600,3200",
         help="active-run levels to hold, comma-separated",
     )
     parser.add_argument(
