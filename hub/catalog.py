@@ -48,6 +48,8 @@ class FaultType:
     reversible: bool
     params: Mapping[str, Any]
     selector: Mapping[str, Any] = field(default_factory=dict)
+    #: ``required`` / ``min_seconds`` / ``max_seconds`` for the run's duration (the tool's bounds)
+    duration: Mapping[str, Any] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     docs: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
@@ -80,6 +82,7 @@ class FaultType:
             reversible=bool(data["reversible"]),
             params=data["params"],
             selector=data.get("selector") or {},
+            duration=data.get("duration") or {},
             requires=tuple(data.get("requires") or ()),
             docs=tuple(data.get("docs") or ()),
             tags=tuple(data.get("tags") or ()),

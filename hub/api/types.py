@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from hub import catalog as catalog_mod
 from hub.contract import Adapter as AdapterCls
 from hub.errors import HubError
+from hub.lifecycle import TimeControl
 from hub.store import models
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ class FaultType:
     reversible: bool
     params: JSONValue
     selector: JSONValue
+    duration_required: bool = strawberry.field(
+        description="durationSeconds must be given (always so for timed faults)"
+    )
+    min_duration_seconds: float | None = strawberry.field(description="the tool's lower bound")
+    max_duration_seconds: float | None = strawberry.field(description="the tool's upper bound")
     requires: list[str]
     docs: list[str]
     tags: list[str]
@@ -61,6 +67,10 @@ class FaultType:
             reversible=f.reversible,
             params=dict(f.params),
             selector=dict(f.selector),
+            duration_required=f.time_control is TimeControl.TIMED
+            or bool(f.duration.get("required")),
+            min_duration_seconds=f.duration.get("min_seconds"),
+            max_duration_seconds=f.duration.get("max_seconds"),
             requires=list(f.requires),
             docs=list(f.docs),
             tags=list(f.tags),

@@ -71,9 +71,23 @@ def validate_spec(rt: Runtime, session: Session, spec: RunSpec) -> CheckedSpec:
             f"{fault.id} is held for a duration: give durationSeconds",
             field=["durationSeconds"],
         )
+    if fault.duration.get("required") and duration is None:
+        raise InvalidInput(
+            f"{fault.id} needs durationSeconds (the tool is told how long to hold it)",
+            field=["durationSeconds"],
+        )
     if duration is not None and not (0 < duration <= MAX_DURATION_SECONDS):
         raise InvalidInput(
             f"durationSeconds must be more than 0 and at most {MAX_DURATION_SECONDS}",
+            field=["durationSeconds"],
+        )
+    low, high = fault.duration.get("min_seconds"), fault.duration.get("max_seconds")
+    if duration is not None and (
+        (low is not None and duration < low) or (high is not None and duration > high)
+    ):
+        raise InvalidInput(
+            f"durationSeconds for {fault.id} must be between {low or 0:g} and "
+            f"{high or MAX_DURATION_SECONDS:g} (the tool's own bounds)",
             field=["durationSeconds"],
         )
     if fault.time_control is TimeControl.INSTANT:

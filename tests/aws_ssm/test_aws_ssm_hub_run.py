@@ -89,3 +89,32 @@ def test_an_aborted_network_fault_is_rolled_back_and_the_run_aborts(
     execution_id = f"{run_id}-0"
     (rollback,) = sent(instance, comment_for(execution_id, rollback=True))
     assert rollback["DocumentName"] == "AWS-RunShellScript"
+
+
+@pytest.mark.parametrize(
+    ("duration", "says"),
+    [(None, "needs durationSeconds"), (43201, "between 1 and 43200")],
+)
+def test_a_duration_the_document_would_refuse_is_refused_before_any_tool_call(
+    hub: GraphQL, backend: str, team: str, duration: float | None, says: str
+) -> None:
+    before = hub("{ runs { totalCount } }")["runs"]["totalCount"]
+    started = hub(
+        Q.START_RUN,
+        input={
+            "faultType": "aws-ssm/network-latency",
+            "backend": backend,
+            "params": {"DelayMilliseconds": 150},
+            "selector": {"tags": {"team": team}},
+            "durationSeconds": duration,
+        },
+    )["startRun"]
+    assert started["__typename"] == "InvalidInputError", started
+    assert started["field"] == ["durationSeconds"]
+    assert says in started["message"]
+    assert hub("{ runs { totalCount } }")["runs"]["totalCount"] == before
+    fault = hub(
+        '{ faultType(id: "aws-ssm/network-latency") '
+        "{ durationRequired minDurationSeconds maxDurationSeconds } }"
+    )["faultType"]
+    assert fault == {"durationRequired": True, "minDurationSeconds": 1, "maxDurationSeconds": 43200}

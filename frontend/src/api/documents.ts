@@ -18,7 +18,8 @@ export const RUN_FULL = `
 
 const FAULT_FIELDS = `
   id adapter name title description category targetKind timeControl reversible
-  params selector requires docs tags availability { backend available reason }
+  params selector durationRequired minDurationSeconds maxDurationSeconds
+  requires docs tags availability { backend available reason }
 `;
 
 export const VIEWER = `query Viewer { viewer { name role } }`;

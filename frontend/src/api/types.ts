@@ -38,6 +38,9 @@ export interface FaultType {
   reversible: boolean;
   params: JsonSchema;
   selector: JsonSchema;
+  durationRequired: boolean;
+  minDurationSeconds: number | null;
+  maxDurationSeconds: number | null;
   requires: string[];
   docs: string[];
   tags: string[];

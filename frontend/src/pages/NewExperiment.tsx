@@ -381,13 +381,17 @@ export function NewExperimentPage() {
                 <NumberInput
                   label="Duration"
                   description={
-                    fault.timeControl === 'timed'
+                    (fault.timeControl === 'timed'
                       ? 'how long the hub holds the fault before recovering it'
-                      : 'passed to the tool, which runs to its own end'
+                      : 'passed to the tool, which runs to its own end') +
+                    (fault.maxDurationSeconds != null
+                      ? ` (this tool takes ${fault.minDurationSeconds ?? 1}–${fault.maxDurationSeconds} s)`
+                      : '')
                   }
+                  withAsterisk={fault.durationRequired}
                   rightSection={<Text size="xs">s</Text>}
-                  min={1}
-                  max={7 * 24 * 3600}
+                  min={fault.minDurationSeconds ?? 1}
+                  max={fault.maxDurationSeconds ?? 7 * 24 * 3600}
                   value={duration}
                   onChange={setDuration}
                   error={fieldError('durationSeconds')}
