@@ -284,6 +284,26 @@ class NativeAdapter(Adapter):
             out += [{**e, "agent": name} for e in found]
         return out
 
+    def availability(self, fault: str, targets: list[Target]) -> dict[str, FaultAvailability]:
+        """Asked of each agent the targets live on: with several agents, one without
+        ``sch_netem`` must refuse the run even when another could do it."""
+        by_agent: dict[str, list[str]] = {}
+        for t in targets:
+            by_agent.setdefault(self._split(t.id)[0], []).append(t.id)
+        agents = sorted(by_agent)
+        with ThreadPoolExecutor(max_workers=min(8, len(agents) or 1)) as pool:
+            reports = pool.map(lambda n: self._client(n).health_report(), agents)
+            answers: dict[str, FaultAvailability] = {}
+            for agent, report in zip(agents, reports, strict=True):
+                found = report.faults.get(fault)
+                if found is None and not report.ok:
+                    found = FaultAvailability(False, f"agent {agent}: {report.message}")
+                elif found is not None and not found.available:
+                    found = FaultAvailability(False, f"agent {agent}: {found.reason}")
+                if found is not None:
+                    answers.update(dict.fromkeys(by_agent[agent], found))
+        return answers
+
     def health(self) -> Health:
         online = [n for n, a in self.agents.items() if a.get("online", True)]
         if not online:

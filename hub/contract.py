@@ -181,6 +181,13 @@ class Adapter:
     def health(self) -> Health:
         raise NotImplementedError
 
+    def availability(self, fault: str, targets: list[Target]) -> dict[str, FaultAvailability]:
+        """Whether ``fault`` can be done on each target (by target id; a target left out is
+        taken as available). The default asks :meth:`health` once and answers for all; an
+        adapter whose targets live on different hosts (agents) answers per host."""
+        found = self.health().faults.get(fault)
+        return {t.id: found for t in targets} if found is not None else {}
+
     # -- error translation, once, in one place -----------------------------------------------
 
     def classify(self, exc: BaseException) -> type[HubError] | None:

@@ -113,14 +113,18 @@ def discover(checked: CheckedSpec) -> list[Target]:
     return targets
 
 
-def check_available(checked: CheckedSpec) -> None:
-    """Refuse a fault the backend reports it cannot do here (e.g. no ``sch_netem``)."""
+def check_available(checked: CheckedSpec, targets: list[Target]) -> None:
+    """Refuse a fault the tool reports it cannot do on some target (e.g. an agent whose
+    kernel lacks ``sch_netem``), naming each such target and the tool's reason."""
     with checked.adapter.translate_errors():
-        health = checked.adapter.health()
-    availability = health.faults.get(checked.fault.name)
-    if availability is not None and not availability.available:
+        answers = checked.adapter.availability(checked.fault.name, targets)
+    refused = [(t, a) for t in targets if (a := answers.get(t.id)) is not None and not a.available]
+    if refused:
+        where = "; ".join(f"{t.label}: {a.reason}" for t, a in refused[:5])
+        more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
         raise InvalidInput(
-            f"{checked.fault.id} is not available on {checked.backend.name}: {availability.reason}",
+            f"{checked.fault.id} is not available on {len(refused)} of {len(targets)} "
+            f"targets of {checked.backend.name}: {where}{more}",
             field=["faultType"],
         )
 
@@ -131,7 +135,7 @@ def start(
     checked = validate_spec(rt, session, spec)
     try:
         targets = discover(checked)
-        check_available(checked)
+        check_available(checked, targets)
     finally:
         checked.adapter.close()
     run = Run(

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from native_peers import Injector, proc_state
 
@@ -175,3 +176,52 @@ def test_an_agent_that_stops_heartbeating_goes_offline(gql, agent):
     wait_for(lambda: (_agent(gql, name) or {}).get("online"), 20, what="agent online")
     agent.kill9()
     wait_for(lambda: not _agent(gql, name)["online"], 30, what="agent offline")
+
+
+def test_a_fault_one_of_several_agents_cannot_do_is_refused_naming_that_agent(
+    gql, injector, tmp_path
+):
+    # two injectors behind one backend: only the first has a scripts directory, so
+    # host-script is available there and not on the second; the run must be refused
+    # before either is asked to inject, and the answer must name the second
+    bare = Injector(tmp_path / "bare")
+    bare.state_dir.mkdir()
+    bare.start()
+    try:
+        created = gql(
+            Q.CREATE_BACKEND,
+            input={
+                "name": f"pair-{uuid.uuid4().hex[:6]}",
+                "adapter": "native",
+                "config": {
+                    "static_agents": [
+                        {"name": "with-scripts", "url": injector.url, "token": injector.token},
+                        {"name": "without-scripts", "url": bare.url, "token": bare.token},
+                    ]
+                },
+            },
+        )["createBackend"]
+        assert created["__typename"] == "Backend", created
+        answer = gql(
+            Q.START_RUN,
+            input={
+                "faultType": "native/host-script",
+                "backend": created["name"],
+                "params": {"script": "mark.sh"},
+                "selector": {"agents": ["with-scripts", "without-scripts"]},
+                "durationSeconds": 30,
+            },
+        )["startRun"]
+        assert answer["__typename"] == "InvalidInputError", answer
+        assert answer["field"] == ["faultType"]
+        assert "1 of 2 targets" in answer["message"]
+        assert "without-scripts" in answer["message"] and "scripts" in answer["message"]
+        for one in (injector, bare):
+            listed = httpx.get(
+                f"{one.url}/v1/executions",
+                headers={"Authorization": f"Bearer {one.token}"},
+                timeout=10,
+            ).json()
+            assert listed["executions"] == []
+    finally:
+        bare.stop()
