@@ -207,6 +207,13 @@ def test_a_recovery_that_never_succeeds_can_be_force_released(gql: GraphQL, tmp_
     assert run_of(gql, run_id)["phase"] == "recovering", (
         "a run never claims to be over while a fault may remain"
     )
+    listed = gql("{ runs(filter: {stuck: true}) { totalCount edges { node { id stuck } } } }")[
+        "runs"
+    ]
+    assert run_id in [e["node"]["id"] for e in listed["edges"]]
+    assert all(e["node"]["stuck"] for e in listed["edges"])
+    others = gql("{ runs(filter: {stuck: false}, first: 500) { edges { node { id } } } }")
+    assert run_id not in [e["node"]["id"] for e in others["runs"]["edges"]]
 
     refused = gql(Q.FORCE_RELEASE, id=run_id, reason=" ")["forceReleaseRun"]
     assert refused["__typename"] == "InvalidInputError" and refused["field"] == ["reason"]

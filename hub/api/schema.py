@@ -49,6 +49,11 @@ class RunFilter:
     since: datetime | None = None
     until: datetime | None = None
     include_archived: bool = False
+    stuck: bool | None = strawberry.field(
+        default=None,
+        description="true: only runs stuck in recovering (recovery failed at least once); "
+        "false: every other run",
+    )
 
 
 @strawberry.input
@@ -170,6 +175,9 @@ def _run_query(f: RunFilter | None) -> Any:
         q = q.where(models.Run.created_at < f.until)
     if not f.include_archived:
         q = q.where(models.Run.archived.is_(False))
+    if f.stuck is not None:
+        stuck = (models.Run.phase == Phase.RECOVERING.value) & (models.Run.recover_attempts > 0)
+        q = q.where(stuck if f.stuck else ~stuck)
     return q
 
 

@@ -7,19 +7,20 @@ import { RUNS } from '../api/documents';
 import type { RunSummary } from '../api/types';
 import { useLiveRefresh } from '../live';
 
-type Data = { runs: { edges: { node: RunSummary }[] } };
+type Data = { runs: { totalCount: number; edges: { node: RunSummary }[] } };
 
 /** A red badge in the header on every page while any run is stuck in recovering. */
 export function StuckIndicator() {
   const [{ data }, refetch] = useQuery<Data>({
     query: RUNS,
-    variables: { filter: { phase: ['recovering'], includeArchived: true }, first: 100 },
+    variables: { filter: { stuck: true, includeArchived: true }, first: 20 },
   });
   const refresh = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
   useLiveRefresh(refresh, { pollMs: 10000 });
-  const stuck = (data?.runs.edges ?? []).map((e) => e.node).filter((r) => r.stuck);
-  if (!stuck.length) return null;
-  const to = stuck.length === 1 ? `/runs/${stuck[0].id}` : '/runs?phase=recovering';
+  const stuck = (data?.runs.edges ?? []).map((e) => e.node);
+  const count = data?.runs.totalCount ?? 0;
+  if (!count) return null;
+  const to = count === 1 && stuck.length ? `/runs/${stuck[0].id}` : '/runs?phase=recovering';
   return (
     <Badge
       component={Link}
@@ -31,7 +32,7 @@ export function StuckIndicator() {
       style={{ cursor: 'pointer' }}
       data-testid="stuck-indicator"
     >
-      {stuck.length} run{stuck.length > 1 ? 's' : ''} stuck recovering
+      {count} run{count > 1 ? 's' : ''} stuck recovering
     </Badge>
   );
 }
