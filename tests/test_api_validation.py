@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -434,3 +435,51 @@ def test_runs_and_events_page_with_cursors(env: Any) -> None:
     assert filtered == 0
     bad = gql(client, '{ runs(filter: {phase: ["sideways"]}) { totalCount } }').json()
     assert "unknown phase" in bad["errors"][0]["message"]
+
+
+METRIC_SAMPLES = """query($id: ID!, $since: DateTime, $last: Int) { run(id: $id) {
+  metricSamples(since: $since, last: $last) { targetIndex target at values } } }"""
+
+
+def test_a_runs_metric_history_is_read_through_graphql_oldest_first(
+    env: Any, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from hub.execution.driver import RunDriver
+    from hub.store.models import Run, RunMetricSample
+
+    client, runtime, _ = env
+    config = {"state_path": str(tmp_path / "mem.json")}
+    data(client, Q.CREATE_BACKEND, input={"name": "mem", "adapter": "memory", "config": config})
+    run_id = data(client, Q.START_RUN, input={**GOOD, "selector": {"names": ["alpha", "beta"]}})[
+        "startRun"
+    ]["id"]
+    RunDriver(runtime, run_id).advance()  # injected: one sample per target
+    with runtime.session() as s:  # let a watch add more without waiting for it
+        for row in s.scalars(select(RunMetricSample)):
+            row.at -= timedelta(seconds=60)
+        s.get_one(Run, run_id).next_attempt_at = None
+    RunDriver(runtime, run_id).advance()
+
+    history = data(client, METRIC_SAMPLES, id=run_id)["run"]["metricSamples"]
+    assert [(h["targetIndex"], h["target"], h["values"]) for h in history] == [
+        (0, "alpha", {"latency_ms": 10.0}),
+        (1, "beta", {"latency_ms": 10.0}),
+    ] * 2
+    ats = [datetime.fromisoformat(h["at"]) for h in history]
+    assert ats == sorted(ats)
+    newest = data(client, METRIC_SAMPLES, id=run_id, last=2)["run"]["metricSamples"]
+    assert newest == history[2:]
+    since = data(client, METRIC_SAMPLES, id=run_id, since=history[1]["at"])["run"]
+    assert since["metricSamples"] == history[2:]
+
+
+@pytest.mark.parametrize("last", [0, -1, 2001])
+def test_metric_samples_last_out_of_range_is_refused_naming_the_field(env: Any, last: int) -> None:
+    client, _, _ = env
+    make_backend(client)
+    run_id = data(client, Q.START_RUN, input=GOOD)["startRun"]["id"]
+    body = gql(client, METRIC_SAMPLES, id=run_id, last=last).json()
+    assert body["errors"][0]["message"] == "last must be between 1 and 2000"
+    assert body["errors"][0]["path"] == ["run", "metricSamples"]

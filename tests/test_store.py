@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -17,11 +18,11 @@ from hub.config import Settings
 from hub.execution.driver import RunDriver
 from hub.execution.reconciler import reconcile
 from hub.runtime import Runtime
-from hub.services import auth, backends
+from hub.services import auth, backends, metric_samples
 from hub.services import runs as runs_svc
 from hub.services.auth import Actor
 from hub.store import db
-from hub.store.models import Backend, Event, Run
+from hub.store.models import Backend, Event, Run, RunMetricSample
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 OPERATOR = Actor(name="tester", role="operator")
@@ -88,6 +89,7 @@ def test_migrations_create_every_table_and_are_idempotent(runtime: Runtime) -> N
         "events",
         "api_tokens",
         "audit_log",
+        "run_metric_samples",
         "alembic_version",
     } <= tables
 
@@ -237,6 +239,67 @@ def test_a_stop_never_waits_for_a_status_call_that_hangs(runtime: Runtime, tmp_p
     finally:
         hold.unlink(missing_ok=True)
         watcher.join(timeout=60)
+
+
+def samples(rt: Runtime, run_id: str) -> list[tuple[int, dict[str, float]]]:
+    with rt.session() as s:
+        return [
+            (r.target_index, r.values)
+            for r in metric_samples.history(s, run_id, last=metric_samples.MAX_PER_RUN)
+        ]
+
+
+def age_samples_and_wake(rt: Runtime, run_id: str) -> None:
+    """Make the stored samples old enough to be followed, and the watch due, without waiting."""
+    with rt.session() as s:
+        for row in s.scalars(select(RunMetricSample).where(RunMetricSample.run_id == run_id)):
+            row.at -= timedelta(seconds=60)
+        runs_svc.get(s, run_id).next_attempt_at = None
+
+
+def test_the_driver_keeps_a_metric_history_while_it_watches_a_run(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    run_id = make_run(runtime, tmp_path)
+    RunDriver(runtime, run_id).advance()  # injects: the tool reports latency_ms per target
+    assert samples(runtime, run_id) == [(0, {"latency_ms": 5.0}), (1, {"latency_ms": 5.0})]
+    age_samples_and_wake(runtime, run_id)
+    RunDriver(runtime, run_id).advance()  # one watch: status reports them again
+    assert phase(runtime, run_id) == "running"
+    assert sorted(i for i, _ in samples(runtime, run_id)) == [0, 0, 1, 1]
+
+
+def test_metric_samples_are_kept_at_most_once_per_target_every_two_seconds(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    run_id = make_run(runtime, tmp_path)
+    t0 = datetime.now(UTC)
+    with runtime.session() as s:
+        assert metric_samples.record(s, run_id, 0, {"x": 1}, t0) is not None
+        assert metric_samples.record(s, run_id, 0, {"x": 2}, t0 + timedelta(seconds=1)) is None
+        assert metric_samples.record(s, run_id, 1, {"x": 3}, t0 + timedelta(seconds=1))
+        assert metric_samples.record(s, run_id, 0, {"x": 4}, t0 + timedelta(seconds=2))
+        assert metric_samples.record(s, run_id, 0, {"x": float("nan"), "y": "z"}, t0) is None
+    assert samples(runtime, run_id) == [(0, {"x": 1.0}), (1, {"x": 3.0}), (0, {"x": 4.0})]
+
+
+def test_a_run_keeps_at_most_2000_metric_samples_and_its_latest_values(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    run_id = make_run(runtime, tmp_path)
+    long_ago = datetime.now(UTC) - timedelta(days=1)
+    with runtime.session() as s:
+        s.add_all(
+            RunMetricSample(
+                run_id=run_id, target_index=0, at=long_ago + timedelta(seconds=i), values={"x": i}
+            )
+            for i in range(metric_samples.MAX_PER_RUN)
+        )
+    RunDriver(runtime, run_id).advance()
+    assert phase(runtime, run_id) == "running"
+    assert len(samples(runtime, run_id)) == metric_samples.MAX_PER_RUN
+    with runtime.session() as s:  # the targets still show what the tool reports
+        assert [t.metrics for t in runs_svc.get(s, run_id).targets] == [{"latency_ms": 5}] * 2
 
 
 def _wait(predicate: object, what: str, timeout: float = 30) -> None:

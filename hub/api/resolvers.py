@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -17,7 +18,7 @@ from strawberry.fastapi import BaseContext
 from hub.api import types as T
 from hub.errors import Forbidden, HubError, Unauthenticated
 from hub.runtime import Runtime
-from hub.services import audit, auth
+from hub.services import audit, auth, metric_samples
 from hub.services.auth import Actor
 from hub.store.models import Event
 
@@ -147,6 +148,20 @@ async def run_events(info: strawberry.Info, run_id: str, last: int) -> list[T.Ev
             .limit(min(last, 1000))
         )
         return [T.Event.build(r) for r in reversed(list(rows))]
+
+    return await read(info, q)
+
+
+async def run_metric_samples(
+    info: strawberry.Info,
+    run_id: str,
+    labels: dict[int, str],
+    since: datetime | None,
+    last: int,
+) -> list[T.MetricSample]:
+    def q(s: Session, _actor: Actor) -> list[T.MetricSample]:
+        rows = metric_samples.history(s, run_id, since=since, last=last)
+        return [T.MetricSample.build(r, labels.get(r.target_index, "")) for r in rows]
 
     return await read(info, q)
 

@@ -223,6 +223,18 @@ class TargetRecord:
         )
 
 
+@strawberry.type(description="What the tool reported for one target at one moment")
+class MetricSample:
+    target_index: int
+    target: str = strawberry.field(description="the target's label")
+    at: datetime
+    values: JSONValue = strawberry.field(description="metric name -> value")
+
+    @classmethod
+    def build(cls, row: models.RunMetricSample, label: str) -> MetricSample:
+        return cls(target_index=row.target_index, target=label, at=row.at, values=row.values)
+
+
 @strawberry.type(description="An append-only record of what happened, with a reason")
 class Event:
     id: strawberry.ID
@@ -294,6 +306,18 @@ class Run:
         from hub.api.resolvers import run_events
 
         return await run_events(info, str(self.id), last)
+
+    @strawberry.field(
+        description="The tool's reported values over time, oldest first: the latest `last` "
+        "samples (1..2000), only those after `since` if given"
+    )
+    async def metric_samples(
+        self, info: strawberry.Info, since: datetime | None = None, last: int = 500
+    ) -> list[MetricSample]:
+        from hub.api.resolvers import run_metric_samples
+
+        labels = {t.index: t.label for t in self.targets}
+        return await run_metric_samples(info, str(self.id), labels, since, last)
 
     @classmethod
     def build(cls, row: models.Run) -> Run:

@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -31,7 +31,7 @@ from hub.contract import Adapter, Execution, Handle, Observation, Observed, Targ
 from hub.errors import HubError
 from hub.lifecycle import DesiredState, Ending, Phase, TargetPhase, TimeControl, Verdict
 from hub.runtime import Runtime
-from hub.services import events
+from hub.services import events, metric_samples
 from hub.store.models import Backend, Run, RunTarget
 
 log = logging.getLogger("chaoshub.execution")
@@ -331,8 +331,18 @@ class RunDriver:
             t.native_status = observation.native[-2000:]
         if observation.metrics:
             t.metrics = {**(t.metrics or {}), **observation.metrics}
+            self._sample(t, observation.metrics)
         if observation.messages:
             t.messages = [m[-4000:] for m in observation.messages[-MAX_MESSAGES:]]
+
+    def _sample(self, t: RunTarget, values: Mapping[str, float]) -> None:
+        """Keep the values in the run's metric history, in the step's session.
+
+        Bounded by :func:`metric_samples.record`: one sample per target every 2 s at most,
+        and no more than 2000 per run (later writes are skipped)."""
+        s = Session.object_session(t)
+        if s is not None:
+            metric_samples.record(s, t.run_id, t.index, values, now())
 
     def _event(
         self, s: Session, run: Run, kind: str, reason: str, target: str | None = None

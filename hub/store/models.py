@@ -183,6 +183,23 @@ class RunTarget(Base):
     run: Mapped[Run] = relationship(back_populates="targets")
 
 
+class RunMetricSample(Base):
+    """What the tool reported for one target at one moment: the history behind the chart.
+
+    Written by the run driver through :mod:`hub.services.metric_samples`, which bounds it
+    (one per target every 2 s, 2000 per run); deleted with its run."""
+
+    __tablename__ = "run_metric_samples"
+    __table_args__ = (Index("ix_run_metric_samples_run_at", "run_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    target_index: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: metric name -> value
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class Event(Base):
     """Append-only: what happened to a run or an agent, with a reason."""
 

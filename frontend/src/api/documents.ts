@@ -74,6 +74,11 @@ export const RUNS = `query Runs($filter: RunFilter, $first: Int, $after: String)
 
 export const RUN = `query Run($id: ID!) { run(id: $id) { ${RUN_FULL} } }`;
 
+/** The run's stored metric history, loaded once per page view (live updates add to it). */
+export const RUN_METRIC_SAMPLES = `query RunMetricSamples($id: ID!, $last: Int) {
+  run(id: $id) { id metricSamples(last: $last) { targetIndex target at values } }
+}`;
+
 export const RUN_UPDATES = `subscription RunUpdates($runId: ID!) { runUpdates(runId: $runId) { ${RUN_FULL} } }`;
 
 export const EVENTS_FEED = `subscription EventsFeed { events { id at runId agent kind toPhase reason } }`;

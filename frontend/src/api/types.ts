@@ -130,6 +130,13 @@ export interface TargetRecord {
   recoveredAt: string | null;
 }
 
+export interface MetricSample {
+  targetIndex: number;
+  target: string;
+  at: string;
+  values: Record<string, number>;
+}
+
 export interface HubEvent {
   id: string;
   at: string;

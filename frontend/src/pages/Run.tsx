@@ -1,10 +1,10 @@
 import { Alert, Anchor, Badge, Code, Grid, Group, Paper, Skeleton, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
 import { IconAlertOctagon, IconPlugConnected } from '@tabler/icons-react';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { useQuery, useSubscription } from 'urql';
-import { RUN, RUN_UPDATES } from '../api/documents';
-import { TERMINAL, type Run } from '../api/types';
+import { RUN, RUN_METRIC_SAMPLES, RUN_UPDATES } from '../api/documents';
+import { TERMINAL, type MetricSample, type Run } from '../api/types';
 import { useCan } from '../auth';
 import { ErrorAlert } from '../components/ErrorText';
 import { MetricsChart, type Sample } from '../components/MetricsChart';
@@ -60,14 +60,19 @@ export function RunPage() {
   const canOperate = useCan('operator');
   const [{ data, fetching, error }] = useQuery<{ run: Run | null }>({ query: RUN, variables: { id }, requestPolicy: 'network-only' });
   const [{ data: live, error: liveError }] = useSubscription<{ runUpdates: Run }>({ query: RUN_UPDATES, variables: { runId: id } });
+  const [{ data: stored }] = useQuery<{ run: { metricSamples: MetricSample[] } | null }>({
+    query: RUN_METRIC_SAMPLES,
+    variables: { id, last: 2000 },
+    requestPolicy: 'network-only',
+  });
   const [run, setRun] = useState<Run | null>(null);
-  const [samples, setSamples] = useState<Sample[]>([]);
+  const [liveSamples, setLiveSamples] = useState<Sample[]>([]);
   const [now, setNow] = useState(() => Date.now());
   const lastSampled = useRef<string>('');
 
   useEffect(() => {
     setRun(null);
-    setSamples([]);
+    setLiveSamples([]);
   }, [id]);
   useEffect(() => setRun((cur) => newer(cur, data?.run)), [data]);
   useEffect(() => setRun((cur) => newer(cur, live?.runUpdates)), [live]);
@@ -78,13 +83,24 @@ export function RunPage() {
     if (!update || update.updatedAt === lastSampled.current) return;
     lastSampled.current = update.updatedAt;
     const at = new Date(update.updatedAt).getTime();
-    setSamples((s) => [
+    setLiveSamples((s) => [
       ...s,
       ...update.targets
         .filter((t) => t.phase === 'injected' && Object.keys(t.metrics ?? {}).length)
         .map((t) => ({ at, target: t.label, metrics: t.metrics })),
     ]);
   }, [live]);
+
+  // The stored history first, then what was seen live since its last sample.
+  const samples = useMemo(() => {
+    const history: Sample[] = (stored?.run?.metricSamples ?? []).map((m) => ({
+      at: new Date(m.at).getTime(),
+      target: m.target,
+      metrics: m.values,
+    }));
+    const last = history.length ? history[history.length - 1].at : -Infinity;
+    return [...history, ...liveSamples.filter((s) => s.at > last)];
+  }, [stored, liveSamples]);
 
   const active = run ? !TERMINAL.includes(run.phase) : false;
   useEffect(() => {
