@@ -13,12 +13,12 @@ the host". Containers labelled ``chaoshub.skip=true`` (the hub's own helpers) or
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import InvalidInput, NotFound
+from hub.patterns import Pattern, PatternError, compile_pattern
 
 KEYS = frozenset({"names", "labels", "limit", "random"})
 SKIP_LABELS = ("chaoshub.skip", "com.gaiaadm.pumba.skip", "com.gaiaadm.pumba")
@@ -28,7 +28,7 @@ REGEX_PREFIX = "re2:"
 @dataclass(frozen=True)
 class Selector:
     names: tuple[str, ...] = ()
-    patterns: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[Pattern, ...] = ()
     labels: tuple[tuple[str, str | None], ...] = ()
     limit: int | None = None
     pick_random: bool = False
@@ -53,14 +53,14 @@ def parse(selector: Mapping[str, Any]) -> Selector:
     if isinstance(raw_names, str) or not isinstance(raw_names, list):
         raise InvalidInput("names is a list of strings", field=["selector", "names"])
     names: list[str] = []
-    patterns: list[re.Pattern[str]] = []
+    patterns: list[Pattern] = []
     for i, name in enumerate(raw_names):
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput("a name is a non-empty string", field=["selector", "names", i])
         if name.startswith(REGEX_PREFIX):
             try:
-                patterns.append(re.compile(name[len(REGEX_PREFIX) :]))
-            except re.error as exc:
+                patterns.append(compile_pattern(name[len(REGEX_PREFIX) :]))
+            except PatternError as exc:
                 raise InvalidInput(f"bad regex: {exc}", field=["selector", "names", i]) from exc
         else:
             names.append(name.lstrip("/"))

@@ -8,7 +8,6 @@ recovery deletes only proxies the run created.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from adapters.toxiproxy.client import ToxiproxyApi, ToxiproxyConflict, Toxiproxy
 from adapters.toxiproxy.toxics import toxic_name
 from hub.contract import Target
 from hub.errors import Conflict, InvalidInput
+from hub.patterns import Pattern, PatternError, compile_pattern
 
 DEFAULT_LISTEN = "127.0.0.1:0"
 
@@ -40,7 +40,7 @@ SELECTOR_SCHEMA: dict[str, Any] = {
         "pattern": {
             "type": "string",
             "minLength": 1,
-            "description": "regular expression (Python syntax) searched in proxy names",
+            "description": "regular expression (RE2 syntax) searched in proxy names",
         },
         "limit": {
             "type": "integer",
@@ -104,7 +104,7 @@ class ProxySpec:
 @dataclass(frozen=True)
 class Selection:
     names: tuple[str, ...] = ()
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
     ensure: ProxySpec | None = None
     limit: int | None = None
 
@@ -134,8 +134,8 @@ def parse_selector(selector: Mapping[str, Any]) -> Selection:
         return Selection(names=tuple(dict.fromkeys(names)), limit=limit)
     if selector.get("pattern") is not None:
         try:
-            pattern = re.compile(str(selector["pattern"]))
-        except re.error as exc:
+            pattern = compile_pattern(str(selector["pattern"]))
+        except PatternError as exc:
             raise InvalidInput(f"bad pattern: {exc}", field=["selector", "pattern"]) from exc
         return Selection(pattern=pattern, limit=limit)
     return Selection(ensure=proxy_spec(selector["ensure_proxy"]), limit=limit)

@@ -9,7 +9,6 @@ says ``include_protected``.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import model_validator
 
+from hub.patterns import PatternError, compile_pattern
 from native_injector import system
 from native_injector.faults.base import Context, Fault, Selector
 from native_injector.problems import InvalidRequest, Missing, Rejected
@@ -50,8 +50,8 @@ class ProcessSelector(Selector):
             raise ValueError("give exactly one of pid, name, pattern")
         if self.pattern is not None:
             try:
-                re.compile(self.pattern)
-            except re.error as exc:
+                compile_pattern(self.pattern)
+            except PatternError as exc:
                 raise ValueError(f"bad pattern: {exc}") from exc
         return self
 
@@ -79,7 +79,7 @@ class _ProcessFault(Fault):
             info = system.same_process(selector.pid, None)
             found = [info] if info else []
         else:
-            rx = re.compile(selector.pattern) if selector.pattern is not None else None
+            rx = compile_pattern(selector.pattern) if selector.pattern is not None else None
             for info in system.processes():
                 if not info.cmdline or info.state in ("Z", "X"):
                     continue  # kernel threads and zombies cannot be hit

@@ -27,6 +27,7 @@ def test_a_selector_that_names_nothing_is_refused_before_any_io(selector: dict[s
     ("selector", "field"),
     [
         ({"names": ["re2:("]}, ["selector", "names", "0"]),
+        ({"names": ["re2:(?<=x)web"]}, ["selector", "names", "0"]),  # RE2: no look-behind
         ({"names": "web"}, ["selector", "names"]),
         ({"names": ["web"], "limit": 0}, ["selector", "limit"]),
         ({"names": ["web"], "everything": True}, ["selector", "everything"]),

@@ -75,6 +75,7 @@ def test_discover_refuses_a_name_that_does_not_exist(
         ({}, ["selector", "names"]),
         ({"names": ["a"], "pattern": "a"}, ["selector", "names"]),
         ({"pattern": "("}, ["selector", "pattern"]),
+        ({"pattern": "(a)\\1"}, ["selector", "pattern"]),  # RE2: no back-references
         ({"names": ["a"], "limit": 0}, ["selector", "limit"]),
         ({"names": ["a"], "labels": {}}, ["selector", "labels"]),
         (
