@@ -283,6 +283,15 @@ def test_metric_samples_are_kept_at_most_once_per_target_every_two_seconds(
     assert samples(runtime, run_id) == [(0, {"x": 1.0}), (1, {"x": 3.0}), (0, {"x": 4.0})]
 
 
+def test_samples_of_a_long_run_are_spread_over_its_whole_duration() -> None:
+    two = timedelta(seconds=2)
+    assert metric_samples.spacing(None, 3) == two
+    assert metric_samples.spacing(600, 2) == two  # 600 s x 2 targets / 2000 < 2 s
+    day = metric_samples.spacing(86_400, 1)
+    assert day == timedelta(seconds=86_400 / metric_samples.MAX_PER_RUN)
+    assert metric_samples.spacing(86_400, 4) == 4 * day
+
+
 def test_a_run_keeps_at_most_2000_metric_samples_and_its_latest_values(
     runtime: Runtime, tmp_path: Path
 ) -> None:

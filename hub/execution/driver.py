@@ -338,11 +338,13 @@ class RunDriver:
     def _sample(self, t: RunTarget, values: Mapping[str, float]) -> None:
         """Keep the values in the run's metric history, in the step's session.
 
-        Bounded by :func:`metric_samples.record`: one sample per target every 2 s at most,
-        and no more than 2000 per run (later writes are skipped)."""
+        Bounded by :func:`metric_samples.record`: samples spread over the run's duration
+        (one per target every 2 s at most), and no more than 2000 per run."""
         s = Session.object_session(t)
         if s is not None:
-            metric_samples.record(s, t.run_id, t.index, values, now())
+            run = t.run
+            every = metric_samples.spacing(run.duration_seconds, len(run.targets))
+            metric_samples.record(s, t.run_id, t.index, values, now(), every)
 
     def _event(
         self, s: Session, run: Run, kind: str, reason: str, target: str | None = None

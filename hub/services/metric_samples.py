@@ -20,16 +20,31 @@ MIN_INTERVAL = timedelta(seconds=2)
 MAX_PER_RUN = 2000
 
 
+def spacing(duration_seconds: float | None, targets: int) -> timedelta:
+    """How far apart one target's samples are kept so that a run of this duration and this
+    many targets spreads :data:`MAX_PER_RUN` samples over its whole length (never closer
+    than :data:`MIN_INTERVAL`): a day-long run is charted to its end, not its first hour."""
+    if not duration_seconds:
+        return MIN_INTERVAL
+    return max(MIN_INTERVAL, timedelta(seconds=duration_seconds * max(targets, 1) / MAX_PER_RUN))
+
+
 def record(
-    s: Session, run_id: str, target_index: int, values: Mapping[str, Any], at: datetime
+    s: Session,
+    run_id: str,
+    target_index: int,
+    values: Mapping[str, Any],
+    at: datetime,
+    every: timedelta = MIN_INTERVAL,
 ) -> RunMetricSample | None:
     """Add a sample to the session (the caller commits), or None when it is not kept.
 
     Only finite numbers are kept (a NaN would make PostgreSQL refuse the whole step).
 
-    Kept unless the target has a sample younger than :data:`MIN_INTERVAL`, or the run has
-    :data:`MAX_PER_RUN` samples already: beyond that cap writes are skipped, so a very
-    long run keeps its first samples and the chart goes on with the targets' latest values.
+    Kept unless the target has a sample younger than ``every`` (see :func:`spacing`), or
+    the run has :data:`MAX_PER_RUN` samples already (a run paused and resumed lives longer
+    than its duration): beyond that cap writes are skipped, and the chart goes on with the
+    targets' latest values.
     """
     numbers = {
         name: float(value)
@@ -44,7 +59,7 @@ def record(
             func.max(RunMetricSample.at).filter(RunMetricSample.target_index == target_index),
         ).where(RunMetricSample.run_id == run_id)
     ).one()
-    if count >= MAX_PER_RUN or (last is not None and at - last < MIN_INTERVAL):
+    if count >= MAX_PER_RUN or (last is not None and at - last < every):
         return None
     sample = RunMetricSample(run_id=run_id, target_index=target_index, at=at, values=numbers)
     s.add(sample)
