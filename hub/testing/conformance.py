@@ -24,6 +24,11 @@ every test below then runs against it::
 Optional hook: override :meth:`AdapterConformance.fault_is_present` to check the effect
 from outside the adapter (the process state, the toxic, the container); by default the
 kit trusts ``status``.
+
+An adapter whose faults come from its tool rather than from the packaged catalog (the
+``http`` adapter, in front of any protocol-v1 server) offers ``describe()``; the kit then
+takes the fault types and capabilities from that answer, so an HTTP adapter author runs
+the kit against ``HttpAdapter({"url": ..., "token": ...})`` with nothing to override.
 """
 
 from __future__ import annotations
@@ -54,6 +59,23 @@ class FaultCase:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+def described(adapter: Adapter) -> Mapping[str, Any] | None:
+    """The adapter's ``describe()`` answer, or None when it has no such method (its faults
+    are then the packaged catalog's ``<adapter>/<fault>`` entries)."""
+    describe = getattr(adapter, "describe", None)
+    return describe() if callable(describe) else None
+
+
+def described_entries(adapter: Adapter) -> dict[str, catalog_mod.FaultType] | None:
+    """The fault types the adapter's ``describe()`` lists, by name (each checked as a
+    catalog entry), or None when it has no ``describe``."""
+    answer = described(adapter)
+    if answer is None:
+        return None
+    entries = (catalog_mod.FaultType.from_dict(e) for e in answer.get("fault_types") or [])
+    return {f.name: f for f in entries}
+
+
 def _execution(case: FaultCase, target: Target, params: Mapping[str, Any]) -> Execution:
     return Execution(
         id=f"conformance-{uuid.uuid4().hex[:12]}",
@@ -78,6 +100,10 @@ class AdapterConformance:
 
     @pytest.fixture
     def fault_type(self, adapter: Adapter, case: FaultCase) -> catalog_mod.FaultType:
+        entries = described_entries(adapter)
+        if entries is not None:
+            assert case.fault in entries, f"{case.fault} is not in the adapter's describe"
+            return entries[case.fault]
         return catalog_mod.load().get(f"{adapter.name}/{case.fault}")
 
     @pytest.fixture
@@ -100,6 +126,16 @@ class AdapterConformance:
 
     def test_capabilities_are_declared_and_catalogued(self, adapter: Adapter) -> None:
         assert adapter.name, "an adapter has a name"
+        answer = described(adapter)
+        if answer is not None:
+            # faults from the tool: every described entry must be a valid catalog entry,
+            # and the tool must say it implements each
+            entries = described_entries(adapter) or {}
+            assert entries, "the tool describes no fault type"
+            capabilities = answer.get("capabilities") or {}
+            missing = [f for f in entries if f not in capabilities]
+            assert not missing, f"described faults missing from capabilities: {missing}"
+            return
         assert adapter.capabilities.faults, "an adapter declares the faults it implements"
         loaded = {f.id for f in catalog_mod.load().all()}
         missing = [f for f in adapter.capabilities.faults if f"{adapter.name}/{f}" not in loaded]

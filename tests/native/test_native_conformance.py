@@ -8,7 +8,6 @@ from native_peers import proc_state
 
 from adapters.http import HttpAdapter
 from adapters.native import NativeAdapter
-from hub import catalog as catalog_mod
 from hub.contract import Adapter, Handle
 from hub.errors import BackendUnavailable, NotFound
 from hub.testing.conformance import AdapterConformance, FaultCase
@@ -45,21 +44,8 @@ class TestHttpAdapterConformance(AdapterConformance):
             unknown_selector={"pattern": "^no-such-process-anywhere$"},
         )
 
-    @pytest.fixture
-    def fault_type(self, adapter, case):
-        # an http backend's faults come from its describe, not from the packaged catalog
-        entries = {e["id"].split("/", 1)[1]: e for e in adapter.describe()["fault_types"]}
-        return catalog_mod.FaultType.from_dict(entries[case.fault])
-
     def fault_is_present(self, adapter, handle):
         return _paused(adapter, handle)
-
-    def test_capabilities_are_declared_and_catalogued(self, adapter):
-        described = adapter.describe()
-        assert adapter.name == "http" and adapter.capabilities.pause
-        for entry in described["fault_types"]:
-            catalog_mod.FaultType.from_dict(entry)  # each is a valid catalog entry
-            assert entry["id"].split("/", 1)[1] in described["capabilities"]
 
     def test_health_says_which_faults_are_unavailable_and_why(self, adapter):
         health = adapter.health()
