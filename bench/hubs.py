@@ -78,11 +78,13 @@ def postgres_database(prefix: str = "chaoshub_bench") -> Iterator[str]:
 def production(
     *,
     workers: int = 2,
+    worker_threads: int = 4,
     database_url: str | None = None,
     env: dict[str, str] | None = None,
     with_agent: bool = True,
 ) -> Iterator[Hub]:
-    """API, ``workers`` worker processes and beat on Redis and PostgreSQL (or ``database_url``)."""
+    """API, ``workers`` worker processes (``worker_threads`` each) and beat on Redis and
+    PostgreSQL (or ``database_url``)."""
     redis.Redis.from_url(BENCH_REDIS).flushdb()
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaoshub-bench-")))
@@ -92,7 +94,7 @@ def production(
         stack.callback(s.stop)
         api = s.start_api()
         for i in range(workers):
-            s.start_worker(f"w{i + 1}")
+            s.start_worker(f"w{i + 1}", threads=worker_threads)
         s.start_beat()
         gql = GraphQL(s.url)
         stack.callback(gql.close)

@@ -1,9 +1,11 @@
 """Throughput: how fast the hub starts runs, and how many active runs it holds while its
 GraphQL reads stay under 100 ms at p99.
 
-Production shape (API + 2 workers + beat, Redis, PostgreSQL). The runs use the in-memory
+Production shape (API + a worker + beat, Redis, PostgreSQL). The runs use the in-memory
 adapter of ``hub.testing`` so that what is measured is the hub (API, broker, workers,
-database, reconciler), not a tool.
+database, reconciler), not a tool. That tool keeps what it holds in its process's memory,
+so the hub runs one worker process (8 threads, as many as two default workers): with two,
+each would see the other's faults as gone and end those runs ``failed``.
 
 1. ``--runs`` runs (duration one hour) are started by ``--clients`` concurrent callers:
    runs accepted per second, and runs reaching ``running`` per second;
@@ -37,6 +39,7 @@ START = """mutation($input: StartRunInput!) { startRun(input: $input) {
 LIST = "{ runs(first: 20) { totalCount edges { node { id phase } } } }"
 ONE = """query($id: ID!) { run(id: $id) { id phase targets { label phase } } }"""
 COUNT_RUNNING = """{ runs(filter: {phase: ["running"]}) { totalCount } }"""
+COUNT_FAILED = """{ runs(filter: {phase: ["failed"]}) { totalCount } }"""
 COUNT_ACTIVE = """{ runs(filter: {phase: ["pending", "injecting", "running", "recovering"]}) {
   totalCount } }"""
 HALT_ALL = """mutation { haltAll(reason: "bench") { __typename } }"""
@@ -78,9 +81,14 @@ def running(hub: Hub) -> int:
 
 
 def wait_running(hub: Hub, target: int, timeout: float) -> float:
+    """Seconds until ``target`` runs are running; a run that failed meanwhile stops the
+    benchmark (the figure would be about something else)."""
     began = time.perf_counter()
     deadline = began + timeout
     while running(hub) < target:
+        failed = int(hub.gql(COUNT_FAILED)["runs"]["totalCount"])
+        if failed:
+            raise RuntimeError(f"{failed} runs failed; see the worker logs")
         if time.perf_counter() > deadline:
             raise TimeoutError(f"only {running(hub)} of {target} runs running after {timeout}s")
         time.sleep(0.2)
@@ -129,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     levels = sorted(int(x) for x in args.levels.split(","))
     results: dict[str, Any] = {}
-    with hubs.production(env={"CHAOSHUB_EXTRA_ADAPTERS": MEMORY}, with_agent=False) as hub:
+    with hubs.production(
+        env={"CHAOSHUB_EXTRA_ADAPTERS": MEMORY}, with_agent=False, workers=1, worker_threads=8
+    ) as hub:
         made = hub.gql(
             CREATE_BACKEND,
             input={

@@ -139,14 +139,14 @@ class Stack:
         )
         return proc
 
-    def start_worker(self, name: str = "w1") -> Proc:
+    def start_worker(self, name: str = "w1", threads: int = 4) -> Proc:
         proc = self.spawn(
             f"worker-{name}",
             "worker",
             "-n",
             f"{name}@{uuid.uuid4().hex[:6]}",
             "-c",
-            "4",
+            str(threads),
             "--log-level",
             "info",
         )
