@@ -39,6 +39,9 @@ from hub.contract import (
 )
 from hub.errors import BackendUnavailable, HubError, InvalidInput, NotFound
 
+#: agents asked at once when listing what they hold (the orphan sweep)
+LISTING_THREADS = 16
+
 log = logging.getLogger("chaoshub.adapters.native")
 
 #: the faults a native injector implements (each has ``catalog/native/<name>.yaml``)
@@ -271,18 +274,23 @@ class NativeAdapter(Adapter):
 
     def active_executions(self) -> list[dict[str, Any]]:
         """What every online agent has injected now, each entry naming its ``agent``; for the
-        hub's reconciliation after a restart. Unreachable agents are left out (logged)."""
-        out: list[dict[str, Any]] = []
-        for name in [n for n, a in self.agents.items() if a.get("online", True)]:
+        hub's reconciliation after a restart. Agents are asked in parallel; unreachable ones
+        are left out (logged)."""
+
+        def listing(name: str) -> list[dict[str, Any]]:
             try:
-                found = self._client(name).executions()
+                return [{**e, "agent": name} for e in self._client(name).executions()]
             except HubError as exc:
                 log.warning(
                     "agent unreachable for executions", extra={"agent": name, "error": str(exc)}
                 )
-                continue
-            out += [{**e, "agent": name} for e in found]
-        return out
+                return []
+
+        online = [n for n, a in self.agents.items() if a.get("online", True)]
+        for name in online:
+            self._client(name)  # made here: the pool's threads then only read the dict
+        with ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(online) or 1)) as pool:
+            return [entry for found in pool.map(listing, online) for entry in found]
 
     def availability(self, fault: str, targets: list[Target]) -> dict[str, FaultAvailability]:
         """Asked of each agent the targets live on: with several agents, one without
