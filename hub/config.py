@@ -33,6 +33,10 @@ class Settings:
     #: how long a tool with a dead-man's switch (the native injector, any protocol-v1
     #: server) keeps a fault without hearing from the hub; the watch renews it well within
     fault_lease_seconds: float = 60.0
+    #: how often a held (timed) fault's status is refreshed; each refresh costs a worker
+    #: thread a few tens of ms, so fewer, later refreshes let one worker hold more runs.
+    #: Never more than a quarter of the fault lease, whatever is set here.
+    watch_seconds: float = 5.0
     embedded: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -60,6 +64,7 @@ class Settings:
             recover_backoff_max_seconds=_float("CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS", 60.0),
             orphan_sweep_seconds=_float("CHAOSHUB_ORPHAN_SWEEP_SECONDS", 30.0),
             fault_lease_seconds=_float("CHAOSHUB_FAULT_LEASE_SECONDS", 60.0),
+            watch_seconds=_float("CHAOSHUB_WATCH_SECONDS", 5.0),
         )
         overrides.pop("data_dir", None)
         settings = replace(settings, **overrides)  # type: ignore[arg-type]
@@ -68,6 +73,10 @@ class Settings:
                 f"CHAOSHUB_FAULT_LEASE_SECONDS must be at least {MIN_FAULT_LEASE_SECONDS:g} "
                 f"(got {settings.fault_lease_seconds:g}): the hub renews leases every quarter "
                 "of it and needs time to do so"
+            )
+        if settings.watch_seconds <= 0:
+            raise ValueError(
+                f"CHAOSHUB_WATCH_SECONDS must be more than 0 (got {settings.watch_seconds:g})"
             )
         return settings
 

@@ -318,3 +318,32 @@ def _wait(predicate: object, what: str, timeout: float = 30) -> None:
     while not predicate():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+def test_the_watch_follows_its_setting_and_never_lets_a_fault_lease_lapse(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    import pytest
+
+    from hub.execution.driver import watch_interval
+
+    assert watch_interval(5, 60) == timedelta(seconds=5)
+    assert watch_interval(30, 60) == timedelta(seconds=15)  # a quarter of the lease at most
+    with pytest.raises(ValueError, match="CHAOSHUB_FAULT_LEASE_SECONDS"):
+        Settings.from_env(data_dir=tmp_path, fault_lease_seconds=1)
+    with pytest.raises(ValueError, match="CHAOSHUB_WATCH_SECONDS"):
+        Settings.from_env(data_dir=tmp_path, watch_seconds=0)
+
+    runtime.settings = replace(runtime.settings, watch_seconds=12)
+    run_id = make_run(runtime, tmp_path)
+    RunDriver(runtime, run_id).advance()  # injects; the first refresh comes right after
+    with runtime.session() as s:
+        runs_svc.get(s, run_id).next_attempt_at = None
+    RunDriver(runtime, run_id).advance()  # one refresh, which plans the next
+    with runtime.session() as s:
+        planned = runs_svc.get(s, run_id).next_attempt_at
+    assert planned is not None
+    ahead = (planned.replace(tzinfo=planned.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
+    assert 6 < ahead <= 12  # planned one watch interval after the refresh, not five seconds

@@ -41,9 +41,6 @@ T = TypeVar("T")
 MAX_PARALLEL_TARGETS = 16
 MAX_MESSAGES = 20
 POLL_INTERVAL = timedelta(seconds=1)  # external tools: how often to ask whether they ended
-#: timed faults: how often to refresh status and renew leases (at most; a short fault
-#: lease, ``CHAOSHUB_FAULT_LEASE_SECONDS``, makes it a quarter of the lease)
-WATCH_INTERVAL = timedelta(seconds=5)
 #: how often a worker waiting on status calls looks whether someone asked the run to stop
 STOP_CHECK_SECONDS = 0.1
 
@@ -73,9 +70,10 @@ def execution_for(run: Run, target: RunTarget, fault: str, lease_seconds: float)
     )
 
 
-def watch_interval(fault_lease_seconds: float) -> timedelta:
-    """How often the leases of held faults are renewed: four times per lease at least."""
-    return min(WATCH_INTERVAL, timedelta(seconds=fault_lease_seconds / 4))
+def watch_interval(watch_seconds: float, fault_lease_seconds: float) -> timedelta:
+    """How often a held fault's status is refreshed (``CHAOSHUB_WATCH_SECONDS``), and so its
+    lease renewed: never less often than four times per fault lease."""
+    return timedelta(seconds=min(watch_seconds, fault_lease_seconds / 4))
 
 
 def _describe(exc: BaseException) -> str:
@@ -444,7 +442,10 @@ class RunDriver:
                 f"the fault is gone from {len(gone)} of {len(run.targets)} targets before its time",
                 published,
             )
-        run.next_attempt_at = now() + watch_interval(self.rt.settings.fault_lease_seconds)
+        settings = self.rt.settings
+        run.next_attempt_at = now() + watch_interval(
+            settings.watch_seconds, settings.fault_lease_seconds
+        )
         return False
 
     def _poll_external(self, s: Session, run: Run, published: list[int]) -> bool:
