@@ -10,8 +10,6 @@ Both use the hub's default timings (lease, reconcile interval) unless told other
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -20,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import redis
 
 from tests.native.native_peers import Injector
-from tests.support.stack import GraphQL, Proc, Stack, free_port, wait_for
+from tests.support.stack import GraphQL, Proc, Stack, up_process, wait_for
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 #: a Redis database of the benchmarks' own, flushed before each use
@@ -130,53 +127,16 @@ def agent_online(gql: GraphQL, name: str) -> bool:
 @contextlib.contextmanager
 def embedded(env: dict[str, str] | None = None) -> Iterator[Hub]:
     """``chaoshub up`` on a free port with a data folder of its own."""
-    with tempfile.TemporaryDirectory(prefix="chaoshub-bench-up-") as d:
-        data_dir = Path(d)
-        port = free_port()
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-        child_env.update(env or {})
-        child_env["PYTHONUNBUFFERED"] = "1"
-        log = data_dir / "up.log"
-        with open(log, "wb") as out:
-            popen = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hub.cli",
-                    "up",
-                    "--data-dir",
-                    str(data_dir),
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
-                env=child_env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        proc = Proc("up", popen, log)
-        url = f"http://127.0.0.1:{port}"
+    with (
+        tempfile.TemporaryDirectory(prefix="chaoshub-bench-up-") as d,
+        up_process(Path(d), env, "--log-level", "warning") as up,
+    ):
+        gql = GraphQL(up.url, up.token)
         try:
-            wait_for(
-                lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
-                60,
-                what="chaoshub up",
-            )
-            gql = GraphQL(url, (data_dir / "admin-token").read_text().strip())
-            try:
-                wait_for(lambda: agent_online(gql, "local"), 60, what="the local agent")
-                hub = Hub("embedded", url, gql, popen.pid, [proc], workdir=data_dir)
-                yield hub
-            finally:
-                gql.close()
-        except BaseException:
-            print(proc.tail(80), file=sys.stderr)
-            raise
+            wait_for(lambda: agent_online(gql, "local"), 60, what="the local agent")
+            yield Hub("embedded", up.url, gql, up.proc.popen.pid, [up.proc], workdir=Path(d))
         finally:
-            proc.stop()
+            gql.close()
 
 
 def start(config: str, **kwargs: Any) -> contextlib.AbstractContextManager[Hub]:

@@ -183,21 +183,31 @@ class GraphQL:
         self.client.close()
 
 
+@dataclass
+class UpProcess:
+    """A running ``chaoshub up``: its process, URL and admin token."""
+
+    proc: Proc
+    url: str
+    token: str
+
+
 @contextlib.contextmanager
-def embedded_hub(
-    data_dir: Path, extra_env: dict[str, str] | None = None
-) -> Iterator[tuple[str, str]]:
-    """`chaoshub up` as a person runs it, in ``data_dir``: yields its URL and admin token.
+def up_process(
+    data_dir: Path, extra_env: dict[str, str] | None = None, *args: str
+) -> Iterator[UpProcess]:
+    """`chaoshub up` as a person runs it, in ``data_dir``, answering on ``/healthz``.
 
     The machine's CHAOSHUB_* settings are dropped so the embedded defaults apply;
-    ``extra_env`` sets any back. The process log is printed if start-up fails."""
+    ``extra_env`` sets any back; ``args`` go to ``chaoshub up``. The process log is printed
+    if anything inside fails; the process is stopped on the way out."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
     env.update({"PYTHONUNBUFFERED": "1", **(extra_env or {})})
     log = data_dir / "up.log"
     with open(log, "wb") as out:
         popen = subprocess.Popen(
-            [*chaoshub_bin(), "up", "--data-dir", str(data_dir), "--port", str(port)],
+            [*chaoshub_bin(), "up", "--data-dir", str(data_dir), "--port", str(port), *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -212,9 +222,19 @@ def embedded_hub(
             60,
             what="chaoshub up",
         )
-        yield url, (data_dir / "admin-token").read_text().strip()
-    except Exception:
-        print(proc.tail(80))
+        token = env.get("CHAOSHUB_ADMIN_TOKEN") or (data_dir / "admin-token").read_text()
+        yield UpProcess(proc, url, token.strip())
+    except BaseException:
+        print(proc.tail(80), file=sys.stderr)
         raise
     finally:
         proc.stop()
+
+
+@contextlib.contextmanager
+def embedded_hub(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, str]]:
+    """`chaoshub up` in ``data_dir`` (see :func:`up_process`): yields its URL and admin token."""
+    with up_process(data_dir, extra_env) as up:
+        yield up.url, up.token

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support.stack import MEMORY_ADAPTER, GraphQL, Proc, free_port, wait_for
+from tests.support.stack import MEMORY_ADAPTER, GraphQL, up_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "hub" / "static" / "index.html"
@@ -107,56 +104,18 @@ class Hub:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    data_dir = tmp_path_factory.mktemp("ui-hub")
-    port = free_port()
-    token = "ui-admin-" + uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-    env.update(
-        {
-            "CHAOSHUB_EXTRA_ADAPTERS": MEMORY_ADAPTER,
-            "CHAOSHUB_ADMIN_TOKEN": token,
-            "CHAOSHUB_RECONCILE_SECONDS": "0.5",
-            "CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS": "2",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log = data_dir / "up.log"
-    with open(log, "wb") as out:
-        popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub.cli",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    proc = Proc("up", popen, log)
-    url = f"http://127.0.0.1:{port}"
-    hub = None
-    try:
-        wait_for(
-            lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
-            60,
-            what="chaoshub up",
-        )
-        hub = Hub(url, token)
-        yield hub
-    except Exception:
-        print(proc.tail(80))
-        raise
-    finally:
-        if hub is not None:
+    env = {
+        "CHAOSHUB_EXTRA_ADAPTERS": MEMORY_ADAPTER,
+        "CHAOSHUB_ADMIN_TOKEN": "ui-admin-" + uuid.uuid4().hex,
+        "CHAOSHUB_RECONCILE_SECONDS": "0.5",
+        "CHAOSHUB_RECOVER_BACKOFF_MAX_SECONDS": "2",
+    }
+    with up_process(tmp_path_factory.mktemp("ui-hub"), env) as up:
+        hub = Hub(up.url, up.token)
+        try:
+            yield hub
+        finally:
             hub.admin.close()
-        proc.stop()
 
 
 @pytest.fixture
