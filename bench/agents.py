@@ -194,6 +194,38 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
     return out
 
 
+HEADERS = [
+    "db",
+    "agents",
+    "beats/s",
+    "p50 ms",
+    "p99 ms",
+    "failed",
+    "shown offline",
+    "API RSS MiB",
+    "absorbed",
+]
+
+
+def level_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
+    """One table row per database and fleet size."""
+    return [
+        [
+            r["db"],
+            lv["agents"],
+            lv["heartbeats_per_second"],
+            lv["heartbeat_ms"]["p50"],
+            lv["heartbeat_ms"]["p99"],
+            lv["failures"],
+            lv["shown_offline"],
+            lv["api_rss_kib"] // 1024,
+            "yes" if lv["absorbed"] else "no",
+        ]
+        for r in results
+        for lv in r["levels"]
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.agents",
@@ -217,38 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             result = asyncio.run(measure(hub, levels, args.hold))
         results.append({"db": db, **result})
     path = common.save("agents", vars(args), results, out=Path(args.out) if args.out else None)
-    rows = []
-    for r in results:
-        for lv in r["levels"]:
-            rows.append(
-                [
-                    r["db"],
-                    lv["agents"],
-                    lv["heartbeats_per_second"],
-                    lv["heartbeat_ms"]["p50"],
-                    lv["heartbeat_ms"]["p99"],
-                    lv["failures"],
-                    lv["shown_offline"],
-                    round(lv["api_rss_kib"] / 1024),
-                    "yes" if lv["absorbed"] else "no",
-                ]
-            )
-    print(
-        common.table(
-            [
-                "db",
-                "agents",
-                "beats/s",
-                "p50 ms",
-                "p99 ms",
-                "failed",
-                "offline",
-                "API RSS MiB",
-                "absorbed",
-            ],
-            rows,
-        )
-    )
+    print(common.table(HEADERS, level_rows(results)))
     for r in results:
         print(
             f"{r['db']}: most agents absorbed {r['most_agents_absorbed']}; a silent agent "

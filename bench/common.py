@@ -17,7 +17,8 @@ RESULTS = Path(__file__).with_name("results")
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float | int | None]:
-    """p50/p95/p99 (nearest rank), mean, min and max of ``samples`` in milliseconds."""
+    """p50/p95/p99 (nearest rank), mean, min and max of ``samples``, in their own unit
+    (milliseconds for every latency here), rounded to two decimals."""
     if not samples:
         return {
             "n": 0,

@@ -9,6 +9,8 @@ import json
 import sys
 from typing import Any
 
+from bench import agents as agents_bench
+from bench import inject_recover as inject_recover_bench
 from bench import throughput as throughput_bench
 from bench.common import RESULTS
 
@@ -38,39 +40,7 @@ def _when(doc: dict[str, Any]) -> str:
 
 
 def inject_recover(doc: dict[str, Any]) -> str:
-    rows = []
-    for r in doc["results"]:
-        s = r["ms"]
-        for kind in ("inject", "recover"):
-            rows.append(
-                [
-                    f"{r['config']}",
-                    f"{r['adapter']} ({r['fault_type']})",
-                    kind,
-                    s[kind]["n"],
-                    s[kind]["p50"],
-                    s[kind]["p95"],
-                    s[kind]["p99"],
-                    s[f"direct_{kind}"]["p50"],
-                    s[f"direct_{kind}"]["p99"],
-                    r["overhead_ratio_p50"][kind],
-                ]
-            )
-    return _md(
-        [
-            "hub",
-            "adapter (fault)",
-            "",
-            "runs",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "direct p50 ms",
-            "direct p99 ms",
-            "ratio p50",
-        ],
-        rows,
-    )
+    return _md(inject_recover_bench.HEADERS, inject_recover_bench.rows(doc["results"]))
 
 
 def chaostoolkit(doc: dict[str, Any]) -> str:
@@ -126,36 +96,7 @@ def store(doc: dict[str, Any]) -> str:
 
 
 def agents(doc: dict[str, Any]) -> str:
-    rows = []
-    for r in doc["results"]:
-        for lv in r["levels"]:
-            rows.append(
-                [
-                    r["db"],
-                    lv["agents"],
-                    lv["heartbeats_per_second"],
-                    lv["heartbeat_ms"]["p50"],
-                    lv["heartbeat_ms"]["p99"],
-                    lv["failures"],
-                    lv["shown_offline"],
-                    lv["api_rss_kib"] // 1024,
-                    "yes" if lv["absorbed"] else "no",
-                ]
-            )
-    out = _md(
-        [
-            "db",
-            "agents",
-            "beats/s",
-            "p50 ms",
-            "p99 ms",
-            "failed",
-            "shown offline",
-            "API RSS MiB",
-            "absorbed",
-        ],
-        rows,
-    )
+    out = _md(agents_bench.HEADERS, agents_bench.level_rows(doc["results"]))
     out += "\n\n" + _md(
         ["db", "most agents absorbed", "silent agent shown offline after (s)"],
         [

@@ -166,8 +166,7 @@ def watch_lateness(hub: Hub, ids: list[str], sample: int = 100) -> dict[str, Any
             at = datetime.fromisoformat(due.replace("Z", "+00:00"))
             at = at if at.tzinfo else at.replace(tzinfo=UTC)
             late.append(max(0.0, (datetime.now(UTC) - at).total_seconds()))
-    in_ms = percentiles([x * 1000 for x in late])
-    return {k: v if k == "n" or v is None else round(v / 1000, 2) for k, v in in_ms.items()}
+    return percentiles(late)
 
 
 def main(argv: list[str] | None = None) -> int:
