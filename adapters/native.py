@@ -298,30 +298,28 @@ class NativeAdapter(Adapter):
         by_agent: dict[str, list[str]] = {}
         for t in targets:
             by_agent.setdefault(self._split(t.id)[0], []).append(t.id)
-        agents = sorted(by_agent)
+        answers: dict[str, FaultAvailability] = {}
+        for agent, report in self._reports(sorted(by_agent)).items():
+            found = report.faults.get(fault)
+            if found is None and not report.ok:
+                found = FaultAvailability(False, f"agent {agent}: {report.message}")
+            elif found is not None and not found.available:
+                found = FaultAvailability(False, f"agent {agent}: {found.reason}")
+            if found is not None:
+                answers.update(dict.fromkeys(by_agent[agent], found))
+        return answers
+
+    def _reports(self, agents: list[str]) -> dict[str, Health]:
+        """Each agent's health report, asked in parallel."""
         with ThreadPoolExecutor(max_workers=min(8, len(agents) or 1)) as pool:
             reports = pool.map(lambda n: self._client(n).health_report(), agents)
-            answers: dict[str, FaultAvailability] = {}
-            for agent, report in zip(agents, reports, strict=True):
-                found = report.faults.get(fault)
-                if found is None and not report.ok:
-                    found = FaultAvailability(False, f"agent {agent}: {report.message}")
-                elif found is not None and not found.available:
-                    found = FaultAvailability(False, f"agent {agent}: {found.reason}")
-                if found is not None:
-                    answers.update(dict.fromkeys(by_agent[agent], found))
-        return answers
+            return dict(zip(agents, reports, strict=True))
 
     def health(self) -> Health:
         online = [n for n, a in self.agents.items() if a.get("online", True)]
         if not online:
             return Health(ok=False, message="no agent is online")
-        with ThreadPoolExecutor(max_workers=min(8, len(online))) as pool:
-            reports = dict(
-                zip(
-                    online, pool.map(lambda n: self._client(n).health_report(), online), strict=True
-                )
-            )
+        reports = self._reports(online)
         faults: dict[str, FaultAvailability] = {}
         for fault in sorted(NATIVE_FAULTS):
             why = []

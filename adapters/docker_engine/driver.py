@@ -48,15 +48,13 @@ class Engine:
         not known" when a container is removed while it builds the answer; the list is
         asked again (three times at most) rather than refusing the user's selector.
         """
-        for attempt in Retrying(
+        listing = Retrying(
             retry=retry_if_exception(_vanished_while_listing),
             stop=stop_after_attempt(3),
             wait=wait_fixed(0.2),
             reraise=True,
-        ):
-            with attempt:
-                return list(self.client.api.containers(all=True, filters=filters))
-        raise AssertionError("unreachable")  # Retrying either returns or re-raises
+        )
+        return list(listing(self.client.api.containers, all=True, filters=filters))
 
     def inspect(self, container_id: str) -> dict[str, Any] | None:
         """The container's inspect document, or None when it is gone."""

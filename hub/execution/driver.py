@@ -243,6 +243,15 @@ class RunDriver:
         self._move(s, run, Phase.RECOVERING, reason, published)
         return True
 
+    def _fail(
+        self, s: Session, run: Run, targets: list[RunTarget], what: str, published: list[int]
+    ) -> bool:
+        """End the run failed because of ``targets`` (their errors become the run's): recover
+        whatever may still carry the fault first."""
+        run.error = "; ".join(f"{t.label}: {t.error}" for t in targets)
+        reason = f"{what} on {len(targets)} of {len(run.targets)} targets"
+        return self._start_recovering(s, run, Ending.FAILED, reason, published)
+
     def _injecting(self, s: Session, run: Run, desired: DesiredState, published: list[int]) -> bool:
         if desired is DesiredState.STOP:
             return self._start_recovering(
@@ -254,14 +263,7 @@ class RunDriver:
             return True
         failed = [t for t in run.targets if t.phase == TargetPhase.FAILED.value]
         if failed:
-            run.error = "; ".join(f"{t.label}: {t.error}" for t in failed)
-            return self._start_recovering(
-                s,
-                run,
-                Ending.FAILED,
-                f"injection failed on {len(failed)} of {len(run.targets)} targets",
-                published,
-            )
+            return self._fail(s, run, failed, "injection failed", published)
         if run.time_control == TimeControl.INSTANT.value:
             return self._start_recovering(
                 s, run, Ending.COMPLETED, "instant fault applied", published
@@ -434,14 +436,7 @@ class RunDriver:
                 published.append(self._event(s, run, "fault-gone", t.error, t.label))
                 gone.append(t)
         if gone:
-            run.error = "; ".join(f"{t.label}: {t.error}" for t in gone)
-            return self._start_recovering(
-                s,
-                run,
-                Ending.FAILED,
-                f"the fault is gone from {len(gone)} of {len(run.targets)} targets before its time",
-                published,
-            )
+            return self._fail(s, run, gone, "the fault went away before its time", published)
         settings = self.rt.settings
         run.next_attempt_at = now() + watch_interval(
             settings.watch_seconds, settings.fault_lease_seconds

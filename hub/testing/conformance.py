@@ -66,12 +66,9 @@ def described(adapter: Adapter) -> Mapping[str, Any] | None:
     return describe() if callable(describe) else None
 
 
-def described_entries(adapter: Adapter) -> dict[str, catalog_mod.FaultType] | None:
-    """The fault types the adapter's ``describe()`` lists, by name (each checked as a
-    catalog entry), or None when it has no ``describe``."""
-    answer = described(adapter)
-    if answer is None:
-        return None
+def described_entries(answer: Mapping[str, Any]) -> dict[str, catalog_mod.FaultType]:
+    """The fault types a ``describe()`` answer lists, by name (each checked as a catalog
+    entry)."""
     entries = (catalog_mod.FaultType.from_dict(e) for e in answer.get("fault_types") or [])
     return {f.name: f for f in entries}
 
@@ -100,8 +97,9 @@ class AdapterConformance:
 
     @pytest.fixture
     def fault_type(self, adapter: Adapter, case: FaultCase) -> catalog_mod.FaultType:
-        entries = described_entries(adapter)
-        if entries is not None:
+        answer = described(adapter)
+        if answer is not None:
+            entries = described_entries(answer)
             assert case.fault in entries, f"{case.fault} is not in the adapter's describe"
             return entries[case.fault]
         return catalog_mod.load().get(f"{adapter.name}/{case.fault}")
@@ -130,7 +128,7 @@ class AdapterConformance:
         if answer is not None:
             # faults from the tool: every described entry must be a valid catalog entry,
             # and the tool must say it implements each
-            entries = described_entries(adapter) or {}
+            entries = described_entries(answer)
             assert entries, "the tool describes no fault type"
             capabilities = answer.get("capabilities") or {}
             missing = [f for f in entries if f not in capabilities]
