@@ -5,8 +5,10 @@ run lease, and that every step survives a fresh session."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from hub.config import Settings
-from hub.execution.driver import RunDriver
+from hub.execution.driver import RunDriver, watch_interval
 from hub.execution.reconciler import reconcile
 from hub.runtime import Runtime
 from hub.services import auth, backends, metric_samples
@@ -23,6 +25,8 @@ from hub.services import runs as runs_svc
 from hub.services.auth import Actor
 from hub.store import db
 from hub.store.models import Backend, Event, Run, RunMetricSample
+from hub.testing.memory import MemoryAdapter
+from tests.support.stack import wait_for
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 OPERATOR = Actor(name="tester", role="operator")
@@ -152,7 +156,6 @@ def test_only_one_worker_holds_a_run(runtime: Runtime, tmp_path: Path) -> None:
 def test_an_expired_lease_lets_another_worker_resume_and_the_reconciler_says_so(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    from datetime import UTC, datetime, timedelta
 
     run_id = make_run(runtime, tmp_path)
     with runtime.session() as s:
@@ -184,7 +187,6 @@ def test_a_held_fault_that_vanishes_from_the_tool_ends_the_run_failed(
 ) -> None:
     # e.g. the injector's lease lapsed while the hub was away and it reverted the fault
     # itself: the run must not go on claiming a fault that is not there
-    from hub.testing.memory import MemoryAdapter
 
     run_id = make_run(runtime, tmp_path)
     RunDriver(runtime, run_id).advance()
@@ -210,9 +212,6 @@ def test_a_held_fault_that_vanishes_from_the_tool_ends_the_run_failed(
 def test_a_stop_never_waits_for_a_status_call_that_hangs(runtime: Runtime, tmp_path: Path) -> None:
     """The watch's status call is stuck in the tool; an abort arriving meanwhile is acted on
     by the worker holding the run, without waiting for that call to come back."""
-    import threading
-
-    from hub.testing.memory import MemoryAdapter
 
     hold = tmp_path / "hold-status"
     run_id = make_run(runtime, tmp_path, status_hold=str(hold))
@@ -226,7 +225,7 @@ def test_a_stop_never_waits_for_a_status_call_that_hangs(runtime: Runtime, tmp_p
     watcher = threading.Thread(target=RunDriver(runtime, run_id, worker="watcher").advance)
     try:
         watcher.start()
-        _wait(lambda: tool.snapshot().get("status_waiting", 0) > 0, "the status call")
+        wait_for(lambda: tool.snapshot().get("status_waiting", 0) > 0, 30, what="the status call")
         with runtime.session() as s:
             runs_svc.abort(s, OPERATOR, run_id)
         # the abort's own task finds the run held and leaves it to the holder
@@ -311,23 +310,9 @@ def test_a_run_keeps_at_most_2000_metric_samples_and_its_latest_values(
         assert [t.metrics for t in runs_svc.get(s, run_id).targets] == [{"latency_ms": 5}] * 2
 
 
-def _wait(predicate: object, what: str, timeout: float = 30) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def test_the_watch_follows_its_setting_and_never_lets_a_fault_lease_lapse(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    from dataclasses import replace
-
-    import pytest
-
-    from hub.execution.driver import watch_interval
 
     assert watch_interval(5, 60) == timedelta(seconds=5)
     assert watch_interval(30, 60) == timedelta(seconds=15)  # a quarter of the lease at most

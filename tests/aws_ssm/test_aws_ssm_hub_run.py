@@ -41,8 +41,8 @@ def backend(hub: GraphQL, moto_url: str, fis_documents: list[str], team: str) ->
     return name
 
 
-def _start(hub: GraphQL, backend: str, team: str, duration: float) -> str:
-    started = hub(
+def _start_answer(hub: GraphQL, backend: str, team: str, duration: float | None) -> Any:
+    return hub(
         Q.START_RUN,
         input={
             "faultType": "aws-ssm/network-latency",
@@ -52,6 +52,10 @@ def _start(hub: GraphQL, backend: str, team: str, duration: float) -> str:
             "durationSeconds": duration,
         },
     )["startRun"]
+
+
+def _start(hub: GraphQL, backend: str, team: str, duration: float) -> str:
+    started = _start_answer(hub, backend, team, duration)
     assert started["__typename"] == "Run", started
     return str(started["id"])
 
@@ -99,16 +103,7 @@ def test_a_duration_the_document_would_refuse_is_refused_before_any_tool_call(
     hub: GraphQL, backend: str, team: str, duration: float | None, says: str
 ) -> None:
     before = hub("{ runs { totalCount } }")["runs"]["totalCount"]
-    started = hub(
-        Q.START_RUN,
-        input={
-            "faultType": "aws-ssm/network-latency",
-            "backend": backend,
-            "params": {"DelayMilliseconds": 150},
-            "selector": {"tags": {"team": team}},
-            "durationSeconds": duration,
-        },
-    )["startRun"]
+    started = _start_answer(hub, backend, team, duration)
     assert started["__typename"] == "InvalidInputError", started
     assert started["field"] == ["durationSeconds"]
     assert says in started["message"]

@@ -141,23 +141,28 @@ def test_a_run_needing_a_capability_the_host_lacks_is_refused_before_injecting(g
         assert api.get("/v1/executions").json()["executions"] == []
 
 
-def test_an_injector_added_by_hand_as_a_backend_runs_faults(gql, injector, sleeper):
+def _static_backend(gql, **injectors: Injector) -> str:
+    """A native backend listing ``injectors`` by hand (name → injector), as its agents."""
+    agents = [{"name": n, "url": i.url, "token": i.token} for n, i in injectors.items()]
     created = gql(
         Q.CREATE_BACKEND,
         input={
             "name": f"lab-{uuid.uuid4().hex[:6]}",
             "adapter": "native",
-            "config": {
-                "static_agents": [{"name": "lab-box", "url": injector.url, "token": injector.token}]
-            },
+            "config": {"static_agents": agents},
         },
     )["createBackend"]
     assert created["__typename"] == "Backend", created
+    return created["name"]
+
+
+def test_an_injector_added_by_hand_as_a_backend_runs_faults(gql, injector, sleeper):
+    backend = _static_backend(gql, **{"lab-box": injector})
     started = gql(
         Q.START_RUN,
         input={
             "faultType": "native/process-pause",
-            "backend": created["name"],
+            "backend": backend,
             "params": {},
             "selector": {"agents": ["lab-box"], "pid": sleeper.pid},
             "durationSeconds": 120,
@@ -188,25 +193,12 @@ def test_a_fault_one_of_several_agents_cannot_do_is_refused_naming_that_agent(
     bare.state_dir.mkdir()
     bare.start()
     try:
-        created = gql(
-            Q.CREATE_BACKEND,
-            input={
-                "name": f"pair-{uuid.uuid4().hex[:6]}",
-                "adapter": "native",
-                "config": {
-                    "static_agents": [
-                        {"name": "with-scripts", "url": injector.url, "token": injector.token},
-                        {"name": "without-scripts", "url": bare.url, "token": bare.token},
-                    ]
-                },
-            },
-        )["createBackend"]
-        assert created["__typename"] == "Backend", created
+        backend = _static_backend(gql, **{"with-scripts": injector, "without-scripts": bare})
         answer = gql(
             Q.START_RUN,
             input={
                 "faultType": "native/host-script",
-                "backend": created["name"],
+                "backend": backend,
                 "params": {"script": "mark.sh"},
                 "selector": {"agents": ["with-scripts", "without-scripts"]},
                 "durationSeconds": 30,
