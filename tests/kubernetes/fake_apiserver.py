@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import ssl
 import threading
 import time
@@ -409,9 +410,37 @@ class _WatchStream:
 
 
 class _Server(ThreadingHTTPServer):
+    """Keeps its open client connections, so that stopping it drops them all as a real API
+    server going away does (HTTP/1.1 keep-alive connections would otherwise go on being
+    served by their handler threads after the listener closed)."""
+
     daemon_threads = True
     allow_reuse_address = True
     fake: FakeApiServer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open: set[Any] = set()
+        self.open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.open_lock:
+            self.open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.open_lock:
+            self.open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self.open_lock:
+            connections = list(self.open)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class FakeApiServer:
@@ -453,6 +482,7 @@ class FakeApiServer:
         self.drop_watches()
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
         self._thread.join(timeout=5)
 
     def restarted(self) -> FakeApiServer:
