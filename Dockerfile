@@ -10,7 +10,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends stress-ng iptab
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .
-COPY --from=console /src/hub/static /app/hub/static
+COPY --from=console /src/chaoshub/static /app/chaoshub/static
 RUN pip install --no-cache-dir ".[all]"
 USER root
 EXPOSE 8080

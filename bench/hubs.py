@@ -27,7 +27,7 @@ from tests.support.stack import GraphQL, Proc, Stack, up_process, wait_for
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 #: a Redis database of the benchmarks' own, flushed before each use
 BENCH_REDIS = "redis://127.0.0.1:6379/14"
-#: the hub's own defaults (hub/config.py), so the production shape is measured as shipped
+#: the hub's own defaults (chaoshub/config.py), so the production shape is measured as shipped
 DEFAULTS = {
     "CHAOSHUB_RUN_LEASE_SECONDS": "10",
     "CHAOSHUB_RECONCILE_SECONDS": "1",

@@ -2,7 +2,7 @@
 and 1,000,000 events stored, and the API process's memory.
 
 The rows are written straight into a migrated database with SQLAlchemy Core bulk inserts
-(the hub's own tables, ``hub.store.models``), then one ``chaoshub api`` process serves
+(the hub's own tables, ``chaoshub.store.models``), then one ``chaoshub api`` process serves
 them. Timed one at a time, ``--reads`` each:
 
 - ``runs(first: 20)``: the newest page, with ``totalCount`` (which counts every row);
@@ -34,7 +34,7 @@ from sqlalchemy import insert
 
 from bench import common, hubs
 from bench.common import ms, percentiles
-from hub.store import db, models
+from chaoshub.store import db, models
 from tests.support.stack import GraphQL, Stack
 
 BATCH = 10_000

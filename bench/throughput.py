@@ -2,7 +2,7 @@
 GraphQL reads stay under 100 ms at p99.
 
 Production shape (API + a worker + beat, Redis, PostgreSQL). The runs use the in-memory
-adapter of ``hub.testing`` so that what is measured is the hub (API, broker, workers,
+adapter of ``chaoshub.testing`` so that what is measured is the hub (API, broker, workers,
 database, reconciler), not a tool. That tool keeps what it holds in its process's memory,
 so the hub runs one worker process (8 threads, as many as two default workers): with two,
 each would see the other's faults as gone and end those runs ``failed``.
@@ -34,7 +34,7 @@ from bench.common import ms, percentiles
 from bench.hubs import Hub
 from tests.support.stack import GraphQL
 
-MEMORY = "memory=hub.testing.memory:MemoryAdapter"
+MEMORY = "memory=chaoshub.testing.memory:MemoryAdapter"
 START = """mutation($input: StartRunInput!) { startRun(input: $input) {
   __typename ... on Run { id } ... on Error { code message } } }"""
 LIST = "{ runs(first: 20) { totalCount edges { node { id phase } } } }"

@@ -1,14 +1,14 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
-// The hub serves the built console from hub/static (see hub/api/app.py).
+// The hub serves the built console from chaoshub/static (see chaoshub/api/app.py).
 // In development, `npm run dev` proxies the API to a hub on CHAOSHUB_URL.
 const hub = process.env.CHAOSHUB_URL ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({
   plugins: [react()],
   build: {
-    outDir: '../hub/static',
+    outDir: '../chaoshub/static',
     emptyOutDir: true,
     chunkSizeWarningLimit: 2000,
   },

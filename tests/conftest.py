@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub import registry
-from hub.testing.memory import MemoryAdapter
+from chaoshub import registry
+from chaoshub.testing.memory import MemoryAdapter
 
 registry.register("memory", MemoryAdapter)
 

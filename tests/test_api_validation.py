@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api.app import bootstrap, create_app
-from hub.config import Settings
-from hub.runtime import Runtime
-from hub.services import auth
+from chaoshub.api.app import bootstrap, create_app
+from chaoshub.config import Settings
+from chaoshub.runtime import Runtime
+from chaoshub.services import auth
 from tests.support import queries as Q
 
 ADMIN = "validation-admin-token"
@@ -109,8 +109,8 @@ def test_a_fault_type_typo_gets_a_did_you_mean(env: Any) -> None:
 
 
 def test_a_backend_of_another_adapter_is_refused(env: Any) -> None:
-    from hub import registry
-    from hub.testing.memory import MemoryAdapter
+    from chaoshub import registry
+    from chaoshub.testing.memory import MemoryAdapter
 
     class OtherAdapter(MemoryAdapter):
         name = "other"
@@ -236,7 +236,7 @@ def test_tokens_are_stored_hashed(env: Any) -> None:
     )["createApiToken"]["token"]
     from sqlalchemy import select
 
-    from hub.store.models import ApiToken
+    from chaoshub.store.models import ApiToken
 
     with runtime.session() as s:
         stored = [t.token_hash for t in s.scalars(select(ApiToken))]
@@ -362,7 +362,7 @@ def test_the_in_memory_adapter_appears_only_because_the_tests_registered_it(env:
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "adapters"],
+        [sys.executable, "-m", "chaoshub.cli", "adapters"],
         capture_output=True,
         text=True,
         check=True,
@@ -370,7 +370,7 @@ def test_the_in_memory_adapter_appears_only_because_the_tests_registered_it(env:
     )
     assert "memory" not in [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
     out = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "faults"],
+        [sys.executable, "-m", "chaoshub.cli", "faults"],
         capture_output=True,
         text=True,
         check=True,
@@ -446,8 +446,8 @@ def test_a_runs_metric_history_is_read_through_graphql_oldest_first(
 ) -> None:
     from sqlalchemy import select
 
-    from hub.execution.driver import RunDriver
-    from hub.store.models import Run, RunMetricSample
+    from chaoshub.execution.driver import RunDriver
+    from chaoshub.store.models import Run, RunMetricSample
 
     client, runtime, _ = env
     config = {"state_path": str(tmp_path / "mem.json")}

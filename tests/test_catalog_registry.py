@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hub import catalog, registry
-from hub.errors import Conflict, InvalidInput, NotFound
-from hub.testing.memory import MemoryAdapter
+from chaoshub import catalog, registry
+from chaoshub.errors import Conflict, InvalidInput, NotFound
+from chaoshub.testing.memory import MemoryAdapter
 
 ENTRY = """\
 id: memory/latency

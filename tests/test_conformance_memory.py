@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from hub.testing.conformance import AdapterConformance, FaultCase
-from hub.testing.memory import MemoryAdapter
+from chaoshub.testing.conformance import AdapterConformance, FaultCase
+from chaoshub.testing.memory import MemoryAdapter
 
 
 class TestMemoryAdapterConformance(AdapterConformance):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from hub.testing.memory import MemoryAdapter
+from chaoshub.testing.memory import MemoryAdapter
 from tests.support import queries as Q
 from tests.support.stack import REDIS_TEST_URL, GraphQL, Stack, wait_for
 

@@ -83,7 +83,7 @@ def test_run_wait_exits_zero_on_a_passing_run_and_one_on_a_failing_verdict(
         path = tmp_path / "experiment.yaml"
         path.write_text(json.dumps(doc))  # JSON is YAML
         return subprocess.run(
-            [sys.executable, "-m", "hub.cli", "run", str(path), "--wait"],
+            [sys.executable, "-m", "chaoshub.cli", "run", str(path), "--wait"],
             env=env,
             capture_output=True,
             text=True,

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api.app import bootstrap, create_app
-from hub.config import Settings
-from hub.execution.driver import RunDriver
-from hub.runtime import Runtime
+from chaoshub.api.app import bootstrap, create_app
+from chaoshub.config import Settings
+from chaoshub.execution.driver import RunDriver
+from chaoshub.runtime import Runtime
 from tests.native.native_peers import Injector, proc_state
 from tests.support import queries as Q
 

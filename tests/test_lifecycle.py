@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hub import lifecycle
-from hub.errors import IllegalTransition
-from hub.lifecycle import DesiredState, Phase
+from chaoshub import lifecycle
+from chaoshub.errors import IllegalTransition
+from chaoshub.lifecycle import DesiredState, Phase
 
 LEGAL = {
     (Phase.PENDING, Phase.INJECTING),

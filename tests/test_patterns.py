@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.patterns import PatternError, compile_pattern
+from chaoshub.patterns import PatternError, compile_pattern
 
 
 def test_a_catastrophic_pattern_for_a_backtracking_engine_is_answered() -> None:

@@ -16,16 +16,16 @@ import psycopg
 import pytest
 from sqlalchemy import inspect, select
 
-from hub.config import Settings
-from hub.execution.driver import RunDriver, watch_interval
-from hub.execution.reconciler import reconcile
-from hub.runtime import Runtime
-from hub.services import auth, backends, metric_samples
-from hub.services import runs as runs_svc
-from hub.services.auth import Actor
-from hub.store import db
-from hub.store.models import Backend, Event, Run, RunMetricSample
-from hub.testing.memory import MemoryAdapter
+from chaoshub.config import Settings
+from chaoshub.execution.driver import RunDriver, watch_interval
+from chaoshub.execution.reconciler import reconcile
+from chaoshub.runtime import Runtime
+from chaoshub.services import auth, backends, metric_samples
+from chaoshub.services import runs as runs_svc
+from chaoshub.services.auth import Actor
+from chaoshub.store import db
+from chaoshub.store.models import Backend, Event, Run, RunMetricSample
+from chaoshub.testing.memory import MemoryAdapter
 from tests.support.stack import wait_for
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from adapters.aws_ssm import AwsSsmAdapter
-from adapters.aws_ssm.commands import comment_for
-from hub.contract import Adapter, Handle
-from hub.testing.conformance import AdapterConformance, FaultCase
+from chaoshub.adapters.aws_ssm import AwsSsmAdapter
+from chaoshub.adapters.aws_ssm.commands import comment_for
+from chaoshub.contract import Adapter, Handle
+from chaoshub.testing.conformance import AdapterConformance, FaultCase
 
 
 class TestAwsSsmConformance(AdapterConformance):

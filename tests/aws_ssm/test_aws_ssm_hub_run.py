@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.aws_ssm.commands import comment_for
+from chaoshub.adapters.aws_ssm.commands import comment_for
 from tests.support import queries as Q
 from tests.support.stack import GraphQL, embedded_hub, wait_for
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from adapters.aws_ssm import AwsSsmAdapter
-from adapters.aws_ssm.commands import comment_for
-from adapters.aws_ssm.faults import FAULTS
-from adapters.aws_ssm.rollback import SCRIPT
-from hub.contract import Execution, Handle, Observed, Target
-from hub.errors import InvalidInput, NotFound
+from chaoshub.adapters.aws_ssm import AwsSsmAdapter
+from chaoshub.adapters.aws_ssm.commands import comment_for
+from chaoshub.adapters.aws_ssm.faults import FAULTS
+from chaoshub.adapters.aws_ssm.rollback import SCRIPT
+from chaoshub.contract import Execution, Handle, Observed, Target
+from chaoshub.errors import InvalidInput, NotFound
 
 #: the smallest valid params of every fault
 MINIMAL_PARAMS: dict[str, dict[str, Any]] = {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.aws_ssm.rollback import SCRIPT
+from chaoshub.adapters.aws_ssm.rollback import SCRIPT
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in ("ip", "iptables", "tc", "bash")),

@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from adapters.aws_ssm import AwsSsmAdapter
-from adapters.aws_ssm.rollback import SCRIPT
-from hub.contract import Execution, Handle, Observed, Target
-from hub.errors import BackendUnavailable, RecoveryFailed
+from chaoshub.adapters.aws_ssm import AwsSsmAdapter
+from chaoshub.adapters.aws_ssm.rollback import SCRIPT
+from chaoshub.contract import Execution, Handle, Observed, Target
+from chaoshub.errors import BackendUnavailable, RecoveryFailed
 
 INSTANCE = "i-0123456789abcdef0"
 COMMAND = "11111111-2222-3333-4444-555555555555"

@@ -17,7 +17,7 @@ import docker
 import pytest
 from docker_peers import BUSYBOX, TOOLS, remove_container, start_podman, sweep_leftovers
 
-from adapters.docker_engine import DockerAdapter, netns
+from chaoshub.adapters.docker_engine import DockerAdapter, netns
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import docker
 import docker.errors
 import pytest
 
-from adapters.docker_engine.ledger import LABEL as MARK_LABEL
+from chaoshub.adapters.docker_engine.ledger import LABEL as MARK_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 PODMAN_DIR = Path(os.environ.get("CHAOSHUB_PODMAN_DIR", "/tmp/chaoshub-podman"))

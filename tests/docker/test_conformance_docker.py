@@ -10,10 +10,10 @@ import docker
 import pytest
 from docker_peers import PODMAN_DIR, state
 
-from adapters.docker_engine import DockerAdapter
-from adapters.docker_engine.network import rule_comment
-from hub.contract import Adapter, Handle
-from hub.testing.conformance import AdapterConformance, FaultCase
+from chaoshub.adapters.docker_engine import DockerAdapter
+from chaoshub.adapters.docker_engine.network import rule_comment
+from chaoshub.contract import Adapter, Handle
+from chaoshub.testing.conformance import AdapterConformance, FaultCase
 
 
 class TestDockerAdapterConformance(AdapterConformance):

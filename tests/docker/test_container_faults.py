@@ -10,10 +10,10 @@ import docker.errors
 import pytest
 from docker_peers import marks_for, state
 
-from adapters.docker_engine import DockerAdapter
-from hub import catalog as catalog_mod
-from hub.contract import Execution, Handle, Observed
-from hub.errors import InvalidInput, NotFound, RejectedByTool
+from chaoshub.adapters.docker_engine import DockerAdapter
+from chaoshub import catalog as catalog_mod
+from chaoshub.contract import Execution, Handle, Observed
+from chaoshub.errors import InvalidInput, NotFound, RejectedByTool
 
 
 @pytest.fixture(scope="module")

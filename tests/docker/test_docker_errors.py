@@ -8,9 +8,9 @@ import docker.errors
 import pytest
 import requests
 
-from adapters.docker_engine import DockerAdapter
-from hub.contract import Execution, Handle, Observed, Target
-from hub.errors import (
+from chaoshub.adapters.docker_engine import DockerAdapter
+from chaoshub.contract import Execution, Handle, Observed, Target
+from chaoshub.errors import (
     BackendUnavailable,
     HubError,
     InvalidInput,
@@ -123,7 +123,7 @@ class _Listing:
 def _engine(api: _Listing) -> Any:
     from types import SimpleNamespace
 
-    from adapters.docker_engine.driver import Engine
+    from chaoshub.adapters.docker_engine.driver import Engine
 
     return Engine(SimpleNamespace(api=api), None)  # type: ignore[arg-type]
 

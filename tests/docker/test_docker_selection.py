@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from adapters.docker_engine import DockerAdapter
-from hub.contract import Execution, Target
-from hub.errors import InvalidInput, NotFound, RejectedByTool
+from chaoshub.adapters.docker_engine import DockerAdapter
+from chaoshub.contract import Execution, Target
+from chaoshub.errors import InvalidInput, NotFound, RejectedByTool
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,11 @@ import docker
 import pytest
 from docker_peers import TOOLS
 
-from adapters.docker_engine import DockerAdapter
-from adapters.docker_engine.stress import sidecar_name
-from hub import catalog as catalog_mod
-from hub.contract import Execution, Handle, Observed
-from hub.errors import InvalidInput, NotFound, RejectedByTool
+from chaoshub.adapters.docker_engine import DockerAdapter
+from chaoshub.adapters.docker_engine.stress import sidecar_name
+from chaoshub import catalog as catalog_mod
+from chaoshub.contract import Execution, Handle, Observed
+from chaoshub.errors import InvalidInput, NotFound, RejectedByTool
 
 
 def _cpu_seconds(client: docker.DockerClient, name: str) -> float:

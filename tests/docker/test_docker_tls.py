@@ -18,9 +18,9 @@ import docker
 import pytest
 from docker_peers import state
 
-from adapters.docker_engine import DockerAdapter
-from hub.contract import Execution, Handle, Observed
-from hub.errors import BackendUnavailable
+from chaoshub.adapters.docker_engine import DockerAdapter
+from chaoshub.contract import Execution, Handle, Observed
+from chaoshub.errors import BackendUnavailable
 
 
 def _openssl(*args: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from fake_apiserver import CHAOS_MESH, LITMUS, FakeApiServer
 from fake_operators import ChaosMeshController, LitmusOperator
 
-from adapters.litmus import LitmusAdapter
+from chaoshub.adapters.litmus import LitmusAdapter
 
 LITMUS_FAULTS = sorted(LitmusAdapter.capabilities.faults)
 #: how long the adapters wait for the fake operators; they answer in milliseconds

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from adapters.chaos_mesh import SELECTOR_SCHEMA, ChaosMeshAdapter
-from adapters.chaos_mesh_faults import FAULTS
-from adapters.litmus import NODE_FAULTS, NODE_SELECTOR, POD_SELECTOR, LitmusAdapter
-from hub import catalog
-from hub.contract import Execution, Target
-from hub.lifecycle import TimeControl
+from chaoshub.adapters.chaos_mesh import SELECTOR_SCHEMA, ChaosMeshAdapter
+from chaoshub.adapters.chaos_mesh_faults import FAULTS
+from chaoshub.adapters.litmus import NODE_FAULTS, NODE_SELECTOR, POD_SELECTOR, LitmusAdapter
+from chaoshub import catalog
+from chaoshub.contract import Execution, Target
+from chaoshub.lifecycle import TimeControl
 
 #: values for the params an entry requires (no default)
 REQUIRED_SAMPLES: dict[str, Any] = {"volume_path": "/data", "port": 8080}

@@ -14,11 +14,11 @@ import pytest
 from fake_operators import ENGINE
 from kube_peers import FakeCluster
 
-from adapters.chaos_mesh import ChaosMeshAdapter
-from adapters.kube import object_name
-from adapters.litmus import LitmusAdapter
-from hub.contract import Adapter, Handle
-from hub.testing.conformance import AdapterConformance, FaultCase
+from chaoshub.adapters.chaos_mesh import ChaosMeshAdapter
+from chaoshub.adapters.kube import object_name
+from chaoshub.adapters.litmus import LitmusAdapter
+from chaoshub.contract import Adapter, Handle
+from chaoshub.testing.conformance import AdapterConformance, FaultCase
 
 
 class TestLitmus(AdapterConformance):

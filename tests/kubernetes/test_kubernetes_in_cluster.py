@@ -17,9 +17,9 @@ from cryptography.x509.oid import NameOID
 from fake_apiserver import CHAOS_MESH, LITMUS, FakeApiServer
 from kubernetes.config import incluster_config
 
-from adapters.chaos_mesh import ChaosMeshAdapter
-from adapters.litmus import LitmusAdapter
-from hub.errors import InvalidInput
+from chaoshub.adapters.chaos_mesh import ChaosMeshAdapter
+from chaoshub.adapters.litmus import LitmusAdapter
+from chaoshub.errors import InvalidInput
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

@@ -13,10 +13,10 @@ import pytest
 from fake_operators import ENGINE, LITMUS_FINALIZER, RESULT, Outcome
 from kube_peers import FakeCluster
 
-from adapters.kube import object_name
-from adapters.litmus import LitmusAdapter
-from hub.contract import Execution, Handle, Observed
-from hub.errors import BackendUnavailable, InvalidInput, NotFound, RecoveryFailed, RejectedByTool
+from chaoshub.adapters.kube import object_name
+from chaoshub.adapters.litmus import LitmusAdapter
+from chaoshub.contract import Execution, Handle, Observed
+from chaoshub.errors import BackendUnavailable, InvalidInput, NotFound, RecoveryFailed, RejectedByTool
 
 
 def execution(adapter: LitmusAdapter, fault: str = "pod-delete", **params: Any) -> Execution:

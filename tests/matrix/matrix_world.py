@@ -37,7 +37,7 @@ import docker.errors
 import httpx
 import psycopg
 
-from adapters.docker_engine.netns import HELPER_LABEL
+from chaoshub.adapters.docker_engine.netns import HELPER_LABEL
 from tests.docker.docker_peers import BUSYBOX, PODMAN_DIR, TOOLS, remove_container, start_podman
 from tests.native.native_peers import Injector, NetPair, proc_state
 from tests.support.stack import GraphQL, Proc, Stack, free_port, wait_for

@@ -24,18 +24,18 @@ import docker
 import docker.errors
 import pytest
 
-from adapters.docker_engine import DockerAdapter
-from adapters.docker_engine.netns import HELPER_LABEL
-from hub import catalog as catalog_mod
-from hub.contract import Execution, Handle
+from chaoshub.adapters.docker_engine import DockerAdapter
+from chaoshub.adapters.docker_engine.netns import HELPER_LABEL
+from chaoshub import catalog as catalog_mod
+from chaoshub.contract import Execution, Handle
 from tests.docker.docker_peers import BUSYBOX, TOOLS, remove_container, start_podman
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 
 STATUS_LOOP = """
 import json, sys
-from adapters.docker_engine import DockerAdapter
-from hub.contract import Execution, Handle, Target
+from chaoshub.adapters.docker_engine import DockerAdapter
+from chaoshub.contract import Execution, Handle, Target
 config, execution, data = json.loads(sys.stdin.read())
 execution["target"] = Target(**execution["target"])
 adapter = DockerAdapter(config, backend="leak")

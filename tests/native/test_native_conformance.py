@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from native_peers import proc_state
 
-from adapters.http import HttpAdapter
-from adapters.native import NativeAdapter
-from hub.contract import Adapter, Handle
-from hub.errors import BackendUnavailable, NotFound
-from hub.testing.conformance import AdapterConformance, FaultCase
+from chaoshub.adapters.http import HttpAdapter
+from chaoshub.adapters.native import NativeAdapter
+from chaoshub.contract import Adapter, Handle
+from chaoshub.errors import BackendUnavailable, NotFound
+from chaoshub.testing.conformance import AdapterConformance, FaultCase
 
 DEAD_URL = "http://127.0.0.1:9"
 
@@ -140,7 +140,7 @@ class TestNativeAdapterConformance(AdapterConformance):
             adapter.discover("process-pause", {"agents": ["nobody"], "pid": 1})
 
     def test_an_offline_agent_refuses_work_with_the_retry_error(self, adapter, case):
-        from hub.contract import Execution, Target
+        from chaoshub.contract import Execution, Target
 
         execution = Execution(
             id="offline-1",
@@ -152,7 +152,7 @@ class TestNativeAdapterConformance(AdapterConformance):
             adapter.inject(execution)
 
     def test_active_executions_name_their_agent(self, adapter, case, sleeper):
-        from hub.contract import Execution, Handle
+        from chaoshub.contract import Execution, Handle
 
         (target,) = adapter.discover(case.fault, case.selector)
         execution = Execution(

@@ -441,8 +441,8 @@ def test_netem_faults_are_refused_with_the_reason_where_the_kernel_lacks_it(
 def test_netem_commands_are_ones_tc_accepts(fault, params):
     # tc parses netem's options itself before asking the kernel, so even a kernel without
     # sch_netem shows whether the argv is right: a kernel refusal, never a usage error
-    from native_injector import catalog
-    from native_injector.faults import FAULTS
+    from chaoshub.native_injector import catalog
+    from chaoshub.native_injector.faults import FAULTS
 
     full = catalog.fault_type(fault).validate_params(params)
     (argv,), _ = FAULTS[fault].commands(full, "lo", "c123")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.http import HttpAdapter, lease_for, observation
-from hub.contract import Execution, Handle, Observed, Target
-from hub.errors import InvalidInput, NotFound, RejectedByTool
+from chaoshub.adapters.http import HttpAdapter, lease_for, observation
+from chaoshub.contract import Execution, Handle, Observed, Target
+from chaoshub.errors import InvalidInput, NotFound, RejectedByTool
 
 
 @pytest.fixture

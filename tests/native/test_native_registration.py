@@ -1,6 +1,6 @@
 """Registration and heartbeat against a stand-in for the hub's two agent endpoints.
 
-The stand-in is a recording HTTP server that answers as ``hub/api`` does
+The stand-in is a recording HTTP server that answers as ``chaoshub/api`` does
 (``POST /agents/register`` → ``{"agent", "heartbeat_seconds"}``, ``POST /agents/heartbeat``
 → 200, or 404 for an agent it does not know); the hub's own tests cover the real one.
 """

@@ -22,12 +22,12 @@ from native_peers import Injector, inject, proc_state
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from hub.config import Settings
-from hub.execution.celery_app import HUB_QUEUE, beat_schedule
-from hub.execution.sweeper import sweep_orphans
-from hub.runtime import Runtime
-from hub.services import agents
-from hub.store.models import Agent, Backend, Event, Run, RunTarget
+from chaoshub.config import Settings
+from chaoshub.execution.celery_app import HUB_QUEUE, beat_schedule
+from chaoshub.execution.sweeper import sweep_orphans
+from chaoshub.runtime import Runtime
+from chaoshub.services import agents
+from chaoshub.store.models import Agent, Backend, Event, Run, RunTarget
 
 AGENT = "sweep-agent"
 DEAD_URL = "http://127.0.0.1:9"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from native_peers import INJECTOR, Injector, free_port, run
 
-from adapters.http import HttpAdapter
-from adapters.native import NativeAdapter
-from hub.errors import BackendUnavailable
+from chaoshub.adapters.http import HttpAdapter
+from chaoshub.adapters.native import NativeAdapter
+from chaoshub.errors import BackendUnavailable
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import httpx
 T = TypeVar("T")
 
 ADMIN_TOKEN = "test-admin-" + uuid.uuid4().hex
-MEMORY_ADAPTER = "memory=hub.testing.memory:MemoryAdapter"
+MEMORY_ADAPTER = "memory=chaoshub.testing.memory:MemoryAdapter"
 REDIS_TEST_URL = "redis://127.0.0.1:6379/9"
 
 
@@ -50,7 +50,7 @@ def wait_for(
 
 
 def chaoshub_bin() -> list[str]:
-    return [sys.executable, "-m", "hub.cli"]
+    return [sys.executable, "-m", "chaoshub.cli"]
 
 
 @dataclass

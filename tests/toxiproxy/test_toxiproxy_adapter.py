@@ -12,16 +12,16 @@ import httpx
 import pytest
 from toxiproxy_peers import ProxyInfo, Upstream
 
-from adapters.toxiproxy import (
+from chaoshub.adapters.toxiproxy import (
     SELECTOR_SCHEMA,
     ToxiproxyAdapter,
     api_url,
     parse_selector,
     toxic_name,
 )
-from hub import catalog
-from hub.contract import Execution, Handle, Observed, Target
-from hub.errors import Conflict, InvalidInput, NotFound
+from chaoshub import catalog
+from chaoshub.contract import Execution, Handle, Observed, Target
+from chaoshub.errors import Conflict, InvalidInput, NotFound
 
 
 def _execution(fault: str, target: Target, **params: Any) -> Execution:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from toxiproxy_peers import ProxyInfo, Upstream
 
-from hub.contract import Adapter, Handle
-from hub.testing.conformance import AdapterConformance, FaultCase
+from chaoshub.contract import Adapter, Handle
+from chaoshub.testing.conformance import AdapterConformance, FaultCase
 
 
 def _proxy(api: httpx.Client, name: str) -> dict | None:

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from toxiproxy_peers import ProxyInfo, fetch
 
-from adapters.toxiproxy import ToxiproxyAdapter
-from hub import catalog
-from hub.contract import Execution, Handle, Observed
+from chaoshub.adapters.toxiproxy import ToxiproxyAdapter
+from chaoshub import catalog
+from chaoshub.contract import Execution, Handle, Observed
 
 
 def _inject(adapter: ToxiproxyAdapter, proxy: ProxyInfo, fault: str, **params: Any) -> Handle:

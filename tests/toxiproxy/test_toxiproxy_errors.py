@@ -17,9 +17,9 @@ import httpx
 import pytest
 from toxiproxy_peers import ProxyInfo, Upstream
 
-from adapters.toxiproxy import ToxiproxyAdapter, toxic_name
-from hub.contract import Execution, Handle, Observed, Target
-from hub.errors import (
+from chaoshub.adapters.toxiproxy import ToxiproxyAdapter, toxic_name
+from chaoshub.contract import Execution, Handle, Observed, Target
+from chaoshub.errors import (
     BackendUnavailable,
     Conflict,
     HubError,

@@ -1,4 +1,4 @@
-// Shapes of the hub's GraphQL objects as the console queries them (hub/api/types.py).
+// Shapes of the hub's GraphQL objects as the console queries them (chaoshub/api/types.py).
 
 export type Role = 'viewer' | 'operator' | 'admin' | 'agent';
 

@@ -1,1 +1,0 @@
-"""Fault-type definitions as data: ``catalog/<adapter>/<fault>.yaml``, shipped with the wheel."""

@@ -1,0 +1,365 @@
+"""The ``http`` adapter: a client of any server speaking HTTP adapter protocol v1.
+
+Checked against the native injector of this repository (its reference implementation,
+DESIGN.md §5.4). Backend config: ``{"url", "token", "timeout"?}``, plus ``ca_file`` and
+``cert_file``/``key_file`` for an https server that wants mutual TLS. The faults come from
+the server's ``/v1/describe``, so this adapter declares none of its own; use
+:meth:`HttpAdapter.describe` to read them.
+
+Errors: RFC 7807 ``type`` ``invalid-input`` → :class:`InvalidInput`, ``unavailable`` and
+connection failures → :class:`BackendUnavailable`, ``rejected`` → :class:`RejectedByTool`,
+``not-found`` → :class:`NotFound`; a refused token is shown as :class:`RejectedByTool`.
+A failed ``recover`` that is not a connection problem is :class:`RecoveryFailed`.
+
+Leases: ``inject`` sends ``execution.lease_seconds``, or, when the hub gives none, the
+duration plus :data:`LEASE_MARGIN_SECONDS` (:data:`DEFAULT_LEASE_SECONDS` without a
+duration). Every ``status`` call renews it; a server whose lease lapses recovers alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from chaoshub.contract import (
+    Adapter,
+    Capabilities,
+    Execution,
+    FaultAvailability,
+    Handle,
+    Health,
+    Observation,
+    Observed,
+    Target,
+)
+from chaoshub.errors import (
+    BackendUnavailable,
+    HubError,
+    InvalidInput,
+    NotFound,
+    RecoveryFailed,
+    RejectedByTool,
+)
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_LEASE_SECONDS = 300.0
+LEASE_MARGIN_SECONDS = 60.0
+
+_PHASES = {
+    "pending": Observed.PENDING,
+    "injected": Observed.INJECTED,
+    "done": Observed.DONE,
+    "recovered": Observed.RECOVERED,
+    "aborted": Observed.ABORTED,
+    "failed": Observed.FAILED,
+}
+
+_PROBLEMS: dict[str, type[HubError]] = {
+    "invalid-input": InvalidInput,
+    "unavailable": BackendUnavailable,
+    "rejected": RejectedByTool,
+    "not-found": NotFound,
+    "unauthorized": RejectedByTool,
+}
+
+
+#: backend config keys for an https server: its CA, and a client certificate for mutual TLS
+TLS_CONFIG: dict[str, Any] = {
+    "ca_file": {"type": "string", "description": "CA bundle that signed the server's certificate"},
+    "cert_file": {"type": "string", "description": "client certificate (PEM) for mutual TLS"},
+    "key_file": {"type": "string", "description": "the client certificate's key (PEM)"},
+}
+
+
+def lease_for(execution: Execution) -> float:
+    if execution.lease_seconds:
+        return float(execution.lease_seconds)
+    if execution.duration_seconds:
+        return float(execution.duration_seconds) + LEASE_MARGIN_SECONDS
+    return DEFAULT_LEASE_SECONDS
+
+
+def observation(data: Mapping[str, Any]) -> Observation:
+    """A protocol observation mapped onto the hub's vocabulary (unknown → ``UNKNOWN``)."""
+    phase = str(data.get("phase", ""))
+    native = str(data.get("native") or phase)
+    metrics = {
+        str(k): float(v)
+        for k, v in (data.get("metrics") or {}).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return Observation(
+        state=_PHASES.get(phase, Observed.UNKNOWN),
+        native=native,
+        metrics=metrics,
+        messages=tuple(str(m) for m in data.get("messages") or ()),
+        verdict=data.get("verdict"),
+    )
+
+
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """httpx's default verification context (its CA bundle), built once per process: each
+    build reads the bundle (~20 ms), which a sweep over hundreds of agents would pay per
+    agent."""
+    return httpx.create_ssl_context()
+
+
+def tls_context(config: Mapping[str, Any]) -> ssl.SSLContext | None:
+    """The TLS context ``ca_file`` / ``cert_file`` + ``key_file`` ask for (mutual TLS)."""
+    if not any(config.get(k) for k in ("ca_file", "cert_file")):
+        return None
+    context = ssl.create_default_context(cafile=config.get("ca_file") or None)
+    if config.get("cert_file"):
+        context.load_cert_chain(str(config["cert_file"]), config.get("key_file") or None)
+    return context
+
+
+def _problem_kind(problem_type: str) -> str:
+    # accept a bare word or a URI ending in it (".../problems/invalid-input")
+    return problem_type.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+class ProtocolClient:
+    """Calls one protocol-v1 server and raises hub errors for its problems."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        adapter: str = "http",
+        backend: str = "",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.adapter = adapter
+        self.backend = backend
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            verify=tls or default_tls(),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        target: str | None = None,
+    ) -> dict[str, Any]:
+        try:
+            answer = self._http.request(method, path, json=dict(body) if body is not None else None)
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(
+                f"{self.url} could not be reached: {exc}",
+                adapter=self.adapter,
+                backend=self.backend,
+                target=target,
+                native_message=str(exc),
+            ) from exc
+        if answer.is_success:
+            try:
+                data = answer.json()
+            except ValueError as exc:
+                raise BackendUnavailable(
+                    f"{self.url}{path} answered with no JSON",
+                    adapter=self.adapter,
+                    backend=self.backend,
+                ) from exc
+            return data if isinstance(data, dict) else {"items": data}
+        raise self._error(answer, path, target)
+
+    def _error(self, answer: httpx.Response, path: str, target: str | None) -> HubError:
+        try:
+            problem = answer.json()
+        except ValueError:
+            problem = {}
+        if not isinstance(problem, dict):
+            problem = {}
+        kind = _problem_kind(str(problem.get("type", "")))
+        detail = str(problem.get("detail") or problem.get("title") or answer.text[:300])
+        if kind in _PROBLEMS:
+            cls = _PROBLEMS[kind]
+        elif answer.status_code >= 500 or answer.status_code == 429:
+            cls = BackendUnavailable
+        elif answer.status_code == 404:
+            cls = NotFound
+        else:
+            cls = RejectedByTool
+        return cls(
+            detail,
+            field=problem.get("field") or None,
+            adapter=self.adapter,
+            backend=self.backend,
+            target=target,
+            native_code=kind or answer.status_code,
+            native_message=detail,
+        )
+
+    # -- the protocol's calls --------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        return self.call("GET", "/v1/describe")
+
+    def health(self) -> dict[str, Any]:
+        return self.call("GET", "/v1/health")
+
+    def executions(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/v1/executions").get("executions") or [])
+
+    def discover(self, fault: str, selector: Mapping[str, Any]) -> list[Target]:
+        data = self.call("POST", "/v1/discover", {"fault": fault, "selector": dict(selector)})
+        return [Target.from_dict(t) for t in data.get("targets") or []]
+
+    def inject(self, execution: Execution, target: Target) -> tuple[dict[str, Any], Observation]:
+        body = {
+            "execution_id": execution.id,
+            "fault": execution.fault,
+            "params": dict(execution.params),
+            "target": target.to_dict(),
+            "lease_seconds": lease_for(execution),
+        }
+        if execution.duration_seconds is not None:
+            body["duration_seconds"] = execution.duration_seconds
+        data = self.call("POST", "/v1/inject", body, target=target.id)
+        return dict(data.get("handle") or {}), observation(data.get("observation") or {})
+
+    def status(
+        self, execution_id: str, handle: Mapping[str, Any] | None, target: str | None = None
+    ) -> Observation:
+        data = self.call(
+            "POST",
+            "/v1/status",
+            {"execution_id": execution_id, "handle": dict(handle or {})},
+            target=target,
+        )
+        return observation(data.get("observation") or {})
+
+    def recover(
+        self, execution_id: str, handle: Mapping[str, Any] | None, target: str | None = None
+    ) -> Observation:
+        try:
+            data = self.call(
+                "POST",
+                "/v1/recover",
+                {"execution_id": execution_id, "handle": dict(handle or {})},
+                target=target,
+            )
+        except (RejectedByTool, InvalidInput, NotFound) as exc:
+            raise RecoveryFailed(
+                exc.message,
+                adapter=exc.adapter,
+                backend=exc.backend,
+                target=target,
+                native_code=exc.native_code,
+                native_message=exc.native_message,
+            ) from exc
+        return observation(data.get("observation") or {})
+
+    def health_report(self) -> Health:
+        try:
+            data = self.health()
+        except HubError as exc:
+            return Health(ok=False, message=exc.message)
+        faults = {
+            str(name): FaultAvailability(bool(f.get("available")), str(f.get("reason") or ""))
+            for name, f in (data.get("faults") or {}).items()
+        }
+        status = str(data.get("status", ""))
+        unavailable = sorted(n for n, f in faults.items() if not f.available)
+        message = (
+            status if not unavailable else f"{status}: unavailable here: {', '.join(unavailable)}"
+        )
+        return Health(
+            ok=status in ("ok", "degraded"),
+            version=str(data.get("version", "")),
+            message=message,
+            faults=faults,
+        )
+
+
+class HttpAdapter(Adapter):
+    """Drives one protocol-v1 server (backend config ``{url, token, timeout?, TLS files?}``)."""
+
+    name: ClassVar[str] = "http"
+    # the faults are the server's, read from its describe, not declared here
+    capabilities: ClassVar[Capabilities] = Capabilities(pause=True)
+    config_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url", "token"],
+        "properties": {
+            "url": {"type": "string", "pattern": "^https?://", "description": "server base URL"},
+            "token": {"type": "string", "minLength": 1, "description": "bearer token"},
+            "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "per-request timeout, seconds",
+            },
+            **TLS_CONFIG,
+        },
+    }
+
+    def __init__(self, config: Mapping[str, Any], *, backend: str = "") -> None:
+        super().__init__(config, backend=backend)
+        self.client = ProtocolClient(
+            str(config["url"]),
+            str(config["token"]),
+            timeout=float(config.get("timeout") or DEFAULT_TIMEOUT),
+            adapter=self.name,
+            backend=backend,
+            tls=tls_context(config),
+        )
+
+    @classmethod
+    def fault_types(cls) -> list[dict[str, Any]]:
+        return []
+
+    def describe(self) -> dict[str, Any]:
+        """The server's name, version, fault types (catalog entries) and capabilities."""
+        return self.client.describe()
+
+    def active_executions(self) -> list[dict[str, Any]]:
+        """What the server has injected now (``GET /v1/executions``), for reconciliation."""
+        return self.client.executions()
+
+    def validate(self, fault: str, params: Mapping[str, Any], selector: Mapping[str, Any]) -> None:
+        if not isinstance(selector, Mapping):
+            raise InvalidInput("a selector is an object", field=["selector"])
+
+    def close(self) -> None:
+        self.client.close()
+
+    def discover(self, fault: str, selector: Mapping[str, Any]) -> list[Target]:
+        targets = self.client.discover(fault, selector)
+        if not targets:
+            raise NotFound(
+                "the selector matches no target",
+                field=["selector"],
+                adapter=self.name,
+                backend=self.backend,
+            )
+        return targets
+
+    def inject(self, execution: Execution) -> tuple[Mapping[str, Any], Observation]:
+        return self.client.inject(execution, execution.target)
+
+    def status(self, handle: Handle) -> Observation:
+        return self.client.status(handle.execution.id, handle.data, handle.execution.target.id)
+
+    def recover(self, handle: Handle) -> Observation:
+        return self.client.recover(handle.execution.id, handle.data, handle.execution.target.id)
+
+    def health(self) -> Health:
+        return self.client.health_report()

@@ -1,0 +1,340 @@
+"""The ``native`` adapter: the ``http`` adapter plus the registry of native injector agents.
+
+Checked against the native injector of this repository (protocol v1). The adapter never
+reads the database: the hub passes the agents in the backend config (``needs_agents``)::
+
+    {"agents": [{"name", "url", "token", "labels": {}, "online": bool}], "timeout"?,
+     "ca_file"?, "cert_file"?, "key_file"?}   # TLS files apply to every https agent
+
+An injector that never registers can be added by hand as a backend: its config lists it
+under ``static_agents`` (same shape; always taken as online), beside the hub's agents.
+
+Selector: ``agents`` (names) or ``labels`` (all must match) choose the agents — neither
+means every online agent; ``limit`` with ``random`` sampling bounds the targets in all;
+every other key is the fault's own selector, forwarded to each agent's ``/v1/discover``.
+An offline agent is never chosen. An agent a label match chose that cannot be reached is
+skipped (and logged); one named in ``agents`` must answer, or ``discover`` raises the retry
+error. Target ids are ``<agent>/<the agent's target id>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from chaoshub.adapters.http import DEFAULT_TIMEOUT, TLS_CONFIG, ProtocolClient, tls_context
+from chaoshub.contract import (
+    Adapter,
+    Capabilities,
+    Execution,
+    FaultAvailability,
+    Handle,
+    Health,
+    Observation,
+    Target,
+)
+from chaoshub.errors import BackendUnavailable, HubError, InvalidInput, NotFound
+
+#: agents asked at once when listing what they hold (the orphan sweep)
+LISTING_THREADS = 16
+
+log = logging.getLogger("chaoshub.adapters.native")
+
+#: the faults a native injector implements (each has ``chaoshub/catalog/native/<name>.yaml``)
+NATIVE_FAULTS = frozenset(
+    {
+        "cpu-stress",
+        "memory-stress",
+        "io-stress",
+        "disk-fill",
+        "process-kill",
+        "process-pause",
+        "network-loss",
+        "network-partition",
+        "network-bandwidth",
+        "network-delay",
+        "network-jitter",
+        "network-duplicate",
+        "network-corrupt",
+        "host-script",
+    }
+)
+
+#: selector keys this adapter consumes; the rest goes to the agents
+AGENT_KEYS = frozenset({"agents", "labels", "limit", "random"})
+
+
+_AGENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "url", "token"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "url": {"type": "string", "pattern": "^https?://"},
+        "token": {"type": "string", "description": "the injector's API token"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "online": {"type": "boolean"},
+    },
+}
+
+
+class NativeAdapter(Adapter):
+    """Runs native faults on the agents (native injectors) the hub knows."""
+
+    name: ClassVar[str] = "native"
+    capabilities: ClassVar[Capabilities] = Capabilities(faults=NATIVE_FAULTS, pause=True)
+    #: the hub fills ``config["agents"]`` from its agent registry
+    needs_agents: ClassVar[bool] = True
+    config_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "agents": {"type": "array", "items": _AGENT, "description": "filled in by the hub"},
+            "static_agents": {
+                "type": "array",
+                "items": _AGENT,
+                "description": "injectors added by hand (not registered); always online",
+            },
+            "timeout": {"type": "number", "exclusiveMinimum": 0},
+            **TLS_CONFIG,
+        },
+    }
+
+    def __init__(self, config: Mapping[str, Any], *, backend: str = "") -> None:
+        super().__init__(config, backend=backend)
+        # registered agents first, so a name taken by a registered agent keeps meaning it
+        listed = [*(config.get("agents") or []), *(config.get("static_agents") or [])]
+        self.agents: dict[str, dict[str, Any]] = {}
+        for agent in listed:
+            self.agents.setdefault(str(agent["name"]), dict(agent))
+        self._timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
+        self._tls = tls_context(config)
+        self._clients: dict[str, ProtocolClient] = {}
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    # -- agents ------------------------------------------------------------------------------
+
+    def _client(self, agent: str, target: str | None = None) -> ProtocolClient:
+        info = self.agents.get(agent)
+        if info is None:
+            raise NotFound(
+                f"no agent named {agent!r}",
+                field=["target", "id"],
+                adapter=self.name,
+                backend=self.backend,
+                target=target,
+            )
+        if not info.get("online", True):
+            raise BackendUnavailable(
+                f"agent {agent!r} is offline",
+                adapter=self.name,
+                backend=self.backend,
+                target=target,
+            )
+        if agent not in self._clients:
+            self._clients[agent] = ProtocolClient(
+                str(info["url"]),
+                str(info.get("token") or ""),
+                timeout=self._timeout,
+                adapter=self.name,
+                backend=self.backend or agent,
+                tls=self._tls,
+            )
+        return self._clients[agent]
+
+    def _chosen(self, selector: Mapping[str, Any]) -> list[str]:
+        names = selector.get("agents")
+        labels = selector.get("labels") or {}
+        if names:
+            unknown = [n for n in names if n not in self.agents]
+            if unknown:
+                raise NotFound(f"no agent named {unknown[0]!r}", field=["selector", "agents"])
+            chosen = [n for n in self.agents if n in names]
+        else:
+            chosen = list(self.agents)
+        chosen = [
+            n
+            for n in chosen
+            if all(
+                str((self.agents[n].get("labels") or {}).get(k)) == str(v)
+                for k, v in labels.items()
+            )
+        ]
+        return [n for n in chosen if self.agents[n].get("online", True)]
+
+    @staticmethod
+    def _split(target_id: str) -> tuple[str, str]:
+        agent, sep, inner = target_id.partition("/")
+        if not sep or not agent or not inner:
+            raise InvalidInput(
+                f"a native target id is <agent>/<target>, not {target_id!r}", field=["target", "id"]
+            )
+        return agent, inner
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def validate(self, fault: str, params: Mapping[str, Any], selector: Mapping[str, Any]) -> None:
+        if fault not in NATIVE_FAULTS:
+            raise InvalidInput(f"no native fault {fault!r}", field=["fault"])
+        names = selector.get("agents")
+        if names is not None and (
+            not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+        ):
+            raise InvalidInput("agents is a list of agent names", field=["selector", "agents"])
+        labels = selector.get("labels")
+        if labels is not None and not isinstance(labels, Mapping):
+            raise InvalidInput("labels is an object of k: v", field=["selector", "labels"])
+        limit = selector.get("limit")
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
+            raise InvalidInput("limit is a positive integer", field=["selector", "limit"])
+
+    def discover(self, fault: str, selector: Mapping[str, Any]) -> list[Target]:
+        chosen = self._chosen(selector)
+        if not chosen:
+            raise NotFound(
+                "no online agent matches the selector",
+                field=["selector"],
+                adapter=self.name,
+                backend=self.backend,
+            )
+        forwarded = {k: v for k, v in selector.items() if k not in AGENT_KEYS}
+
+        def ask(agent: str) -> list[Target] | HubError:
+            try:
+                found = self._client(agent).discover(fault, forwarded)
+            except HubError as exc:
+                return exc.with_context(target=agent)
+            return [
+                replace(
+                    t,
+                    id=f"{agent}/{t.id}",
+                    label=f"{t.label} on {agent}",
+                    attributes={**t.attributes, "agent": agent},
+                )
+                for t in found
+            ]
+
+        with ThreadPoolExecutor(max_workers=min(8, len(chosen))) as pool:
+            answers = list(pool.map(ask, chosen))
+        targets = [t for a in answers if not isinstance(a, HubError) for t in a]
+        errors = [a for a in answers if isinstance(a, HubError)]
+        refused = [e for e in errors if not isinstance(e, BackendUnavailable)]
+        if refused:
+            raise refused[0]
+        if errors and (not targets or selector.get("agents")):
+            raise errors[0]  # an agent named on purpose must answer; a label match may not
+        for err in errors:
+            log.warning("agent unreachable during discover", extra={"error": str(err)})
+        limit = selector.get("limit")
+        if limit and len(targets) > int(limit):
+            targets = (
+                random.sample(targets, int(limit))
+                if selector.get("random")
+                else targets[: int(limit)]
+            )
+        if not targets:
+            raise NotFound(
+                "the selector matches no target",
+                field=["selector"],
+                adapter=self.name,
+                backend=self.backend,
+            )
+        return targets
+
+    def inject(self, execution: Execution) -> tuple[Mapping[str, Any], Observation]:
+        agent, inner = self._split(execution.target.id)
+        local = replace(execution.target, id=inner)
+        handle, obs = self._client(agent, execution.target.id).inject(execution, local)
+        return {"agent": agent, "handle": handle}, obs
+
+    def _agent_handle(self, handle: Handle) -> tuple[str, Mapping[str, Any] | None]:
+        data = handle.data or {}
+        agent = data.get("agent") or self._split(handle.execution.target.id)[0]
+        return str(agent), data.get("handle")
+
+    def status(self, handle: Handle) -> Observation:
+        agent, inner = self._agent_handle(handle)
+        return self._client(agent, handle.execution.target.id).status(
+            handle.execution.id, inner, handle.execution.target.id
+        )
+
+    def recover(self, handle: Handle) -> Observation:
+        agent, inner = self._agent_handle(handle)
+        return self._client(agent, handle.execution.target.id).recover(
+            handle.execution.id, inner, handle.execution.target.id
+        )
+
+    def active_executions(self) -> list[dict[str, Any]]:
+        """What every online agent has injected now, each entry naming its ``agent``; for the
+        hub's reconciliation after a restart. Agents are asked in parallel; unreachable ones
+        are left out (logged)."""
+
+        def listing(name: str) -> list[dict[str, Any]]:
+            try:
+                return [{**e, "agent": name} for e in self._client(name).executions()]
+            except HubError as exc:
+                log.warning(
+                    "agent unreachable for executions", extra={"agent": name, "error": str(exc)}
+                )
+                return []
+
+        online = [n for n, a in self.agents.items() if a.get("online", True)]
+        for name in online:
+            self._client(name)  # made here: the pool's threads then only read the dict
+        with ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(online) or 1)) as pool:
+            return [entry for found in pool.map(listing, online) for entry in found]
+
+    def availability(self, fault: str, targets: list[Target]) -> dict[str, FaultAvailability]:
+        """Asked of each agent the targets live on: with several agents, one without
+        ``sch_netem`` must refuse the run even when another could do it."""
+        by_agent: dict[str, list[str]] = {}
+        for t in targets:
+            by_agent.setdefault(self._split(t.id)[0], []).append(t.id)
+        answers: dict[str, FaultAvailability] = {}
+        for agent, report in self._reports(sorted(by_agent)).items():
+            found = report.faults.get(fault)
+            if found is None and not report.ok:
+                found = FaultAvailability(False, f"agent {agent}: {report.message}")
+            elif found is not None and not found.available:
+                found = FaultAvailability(False, f"agent {agent}: {found.reason}")
+            if found is not None:
+                answers.update(dict.fromkeys(by_agent[agent], found))
+        return answers
+
+    def _reports(self, agents: list[str]) -> dict[str, Health]:
+        """Each agent's health report, asked in parallel."""
+        with ThreadPoolExecutor(max_workers=min(8, len(agents) or 1)) as pool:
+            reports = pool.map(lambda n: self._client(n).health_report(), agents)
+            return dict(zip(agents, reports, strict=True))
+
+    def health(self) -> Health:
+        online = [n for n, a in self.agents.items() if a.get("online", True)]
+        if not online:
+            return Health(ok=False, message="no agent is online")
+        reports = self._reports(online)
+        faults: dict[str, FaultAvailability] = {}
+        for fault in sorted(NATIVE_FAULTS):
+            why = []
+            for agent, report in reports.items():
+                avail = report.faults.get(fault)
+                if avail is not None and avail.available:
+                    faults[fault] = FaultAvailability(True)
+                    break
+                why.append(f"{agent}: {avail.reason if avail else report.message}")
+            else:
+                faults[fault] = FaultAvailability(False, "; ".join(why))
+        healthy = [n for n, r in reports.items() if r.ok]
+        sick = {n: r.message for n, r in reports.items() if not r.ok}
+        message = f"{len(healthy)}/{len(reports)} online agents reachable"
+        if sick:
+            message += "; " + "; ".join(f"{n}: {m}" for n, m in sorted(sick.items()))
+        versions = sorted({r.version for r in reports.values() if r.version})
+        return Health(ok=bool(healthy), version=",".join(versions), message=message, faults=faults)

@@ -1,0 +1,92 @@
+"""What each hub fault becomes on Toxiproxy, and how a toxic reads back as an observation.
+
+Every fault but ``down`` is one toxic (:data:`TOXICS`); ``down`` disables the proxy. Toxics
+are named after the execution (:func:`toxic_name`) so a retry or a recovery finds them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaoshub.contract import Observation, Observed
+
+DOWN = "down"
+
+
+@dataclass(frozen=True)
+class ToxicKind:
+    """How one hub fault maps onto a Toxiproxy toxic type."""
+
+    type: str
+    #: attribute name -> unit, as Toxiproxy reads it (used for metric names)
+    units: Mapping[str, str]
+
+
+TOXICS: dict[str, ToxicKind] = {
+    "latency": ToxicKind("latency", {"latency": "ms", "jitter": "ms"}),
+    "bandwidth": ToxicKind("bandwidth", {"rate": "kb_per_s"}),
+    "slow-close": ToxicKind("slow_close", {"delay": "ms"}),
+    "timeout": ToxicKind("timeout", {"timeout": "ms"}),
+    "reset-peer": ToxicKind("reset_peer", {"timeout": "ms"}),
+    "slicer": ToxicKind(
+        "slicer", {"average_size": "bytes", "size_variation": "bytes", "delay": "us"}
+    ),
+    "limit-data": ToxicKind("limit_data", {"bytes": "bytes"}),
+}
+
+
+def toxic_name(execution_id: str, role: str = "") -> str:
+    """The toxic name for one execution: readable, URL-safe and stable across retries."""
+    digest = hashlib.sha256(execution_id.encode()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", execution_id).strip("-")[:40]
+    return "-".join(p for p in ("chaoshub", slug, digest, role) if p)
+
+
+# -- what the adapter reports -------------------------------------------------------------------
+
+
+def toxic_metrics(kind: ToxicKind, toxic: Mapping[str, Any]) -> dict[str, float]:
+    attributes = toxic.get("attributes") or {}
+    out: dict[str, float] = {}
+    for attribute, unit in kind.units.items():
+        if isinstance(attributes.get(attribute), int | float):
+            key = attribute if attribute == unit else f"{attribute}_{unit}"
+            out[key] = float(attributes[attribute])
+    if isinstance(toxic.get("toxicity"), int | float):
+        out["toxicity"] = float(toxic["toxicity"])
+    return out
+
+
+def describe_toxic(proxy: Mapping[str, Any], toxic: Mapping[str, Any]) -> str:
+    attributes = [f"{k}={v}" for k, v in sorted((toxic.get("attributes") or {}).items())]
+    state = "enabled" if proxy.get("enabled", True) else "disabled"
+    return " ".join(
+        [
+            f"toxic {toxic.get('name')} ({toxic.get('type')}, {toxic.get('stream')},",
+            f"toxicity {toxic.get('toxicity')})",
+            *attributes,
+            f"on proxy {proxy.get('name')}",
+            f"[{proxy.get('listen')} -> {proxy.get('upstream')}, {state}]",
+        ]
+    )
+
+
+def proxy_messages(proxy: Mapping[str, Any]) -> tuple[str, ...]:
+    if proxy.get("enabled", True):
+        return ()
+    return (f"proxy {proxy.get('name')} is disabled: no traffic passes",)
+
+
+def down_observation(proxy: Mapping[str, Any], *, adopted: bool) -> Observation:
+    native = (
+        f"proxy {proxy.get('name')} disabled [{proxy.get('listen')} -> {proxy.get('upstream')}]"
+    )
+    return Observation(
+        Observed.INJECTED,
+        native=f"adopted {native}" if adopted else native,
+        metrics={"enabled": 0.0},
+    )

@@ -1,0 +1,245 @@
+"""The FastAPI application: GraphQL, agents' endpoints, metrics, health, the built UI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from chaoshub import __version__, metrics
+from chaoshub.api.resolvers import Context, in_db, unauthenticated_error
+from chaoshub.api.schema import schema
+from chaoshub.errors import HubError, Unauthenticated
+from chaoshub.runtime import Runtime
+from chaoshub.services import agents as agents_svc
+from chaoshub.services import auth
+from chaoshub.store import models
+
+log = logging.getLogger("chaoshub.api")
+
+Dispatch = Callable[[str, str, str], None]
+
+
+def bootstrap(runtime: Runtime) -> str | None:
+    """Migrate, make sure an admin token exists, record the catalog. Returns a new admin token
+    when one had to be created (the caller prints it once and writes it to the data dir)."""
+    runtime.migrate()
+    created: str | None = None
+    with runtime.session() as s:
+        if runtime.settings.admin_token:
+            auth.ensure_token(s, "bootstrap-admin", "admin", runtime.settings.admin_token)
+        else:
+            token_file = runtime.settings.data_dir / "admin-token"
+            existing = token_file.read_text().strip() if token_file.exists() else ""
+            if existing:
+                auth.ensure_token(s, "bootstrap-admin", "admin", existing)
+            else:
+                _, created = auth.create_token(s, "bootstrap-admin", "admin")
+                token_file.parent.mkdir(parents=True, exist_ok=True)
+                token_file.touch(mode=0o600)
+                token_file.chmod(0o600)
+                token_file.write_text(created + "\n")
+        agents_svc.ensure_fleet_backend(s)
+        for entry in runtime.catalog.all():
+            row = s.get(models.FaultTypeRow, entry.id)
+            spec = {
+                "title": entry.title,
+                "category": entry.category,
+                "time_control": entry.time_control.value,
+            }
+            if row is None:
+                s.add(models.FaultTypeRow(id=entry.id, adapter=entry.adapter, spec=spec))
+            elif row.spec != spec:
+                row.spec = spec
+    return created
+
+
+class HubGraphQLRouter(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Refuse a websocket whose connection_init carries no valid token."""
+        try:
+            await context.actor()
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from exc
+        return await super().on_ws_connect(context)
+
+
+class GraphQLAuth(BaseHTTPMiddleware):
+    """Refuse GraphQL over HTTP without a valid token with a 401 before any resolver runs."""
+
+    def __init__(self, app: Any, runtime: Runtime) -> None:
+        super().__init__(app)
+        self.runtime = runtime
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path.rstrip("/") == "/graphql" and request.method == "POST":
+            header = request.headers.get("authorization")
+            try:
+                await in_db(self.runtime, lambda s: auth.authenticate(s, header))
+            except Unauthenticated as exc:
+                return JSONResponse(
+                    unauthenticated_error(exc.message),
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
+
+
+def _store_counts(
+    runtime: Runtime,
+) -> Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]]:
+    def read() -> tuple[dict[tuple[str, str], int], dict[bool, int]]:
+        with runtime.session() as s:
+            runs = {
+                (phase, adapter): n
+                for phase, adapter, n in s.execute(
+                    select(models.Run.phase, models.Run.adapter, func.count()).group_by(
+                        models.Run.phase, models.Run.adapter
+                    )
+                )
+            }
+            agents = {
+                bool(online): n
+                for online, n in s.execute(
+                    select(models.Agent.online, func.count()).group_by(models.Agent.online)
+                )
+            }
+        return runs, agents
+
+    return read
+
+
+def _static_dir() -> Path | None:
+    path = Path(str(resources.files("chaoshub"))) / "static"
+    return path if (path / "index.html").exists() else None
+
+
+FALLBACK_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Chaos Hub</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>Chaos Hub {version}</h1>
+<p>The API is at <a href="/graphql">/graphql</a> (GraphiQL in the browser; send
+<code>Authorization: Bearer &lt;token&gt;</code>).</p>
+<p>The web console has not been built into this installation.</p></body></html>"""
+
+
+def create_app(
+    runtime: Runtime, dispatch: Dispatch, *, on_shutdown: Callable[[], None] | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if on_shutdown:  # runs before the server exits, whichever signal stopped it
+            from anyio import to_thread
+
+            await to_thread.run_sync(on_shutdown)
+
+    app = FastAPI(title="Chaos Hub", version=__version__, lifespan=lifespan)
+    metrics.install_store_collector(_store_counts(runtime))
+
+    async def get_context() -> Context:
+        return Context(runtime, dispatch)
+
+    graphql = HubGraphQLRouter(
+        schema,
+        context_getter=get_context,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL],
+        graphql_ide="graphiql",
+    )
+    app.include_router(graphql, prefix="/graphql")
+    app.add_middleware(GraphQLAuth, runtime=runtime)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        def check(s: Any) -> int:
+            return int(s.scalar(select(func.count()).select_from(models.Agent)) or 0)
+
+        try:
+            await in_db(runtime, check)
+        except Exception as exc:
+            return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)  # type: ignore[return-value]
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        from anyio import to_thread
+
+        body = await to_thread.run_sync(generate_latest)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    async def _agent_call(request: Request, fn: Callable[..., Any]) -> Response:
+        try:
+            body = await request.json()
+        except Exception:
+            return JSONResponse(
+                {"title": "body must be JSON", "type": "invalid-input"}, status_code=400
+            )
+        header = request.headers.get("authorization")
+
+        def work(s: Any) -> Any:
+            actor = auth.authenticate(s, header)
+            actor.require("agent")
+            return fn(s, actor, body)
+
+        try:
+            agent = await in_db(runtime, work)
+        except HubError as exc:
+            status = {
+                "UNAUTHENTICATED": 401,
+                "FORBIDDEN": 403,
+                "NOT_FOUND": 404,
+                "INVALID_INPUT": 400,
+            }.get(exc.code, 500)
+            return JSONResponse(
+                {"type": exc.code.lower(), "title": exc.message, "field": exc.field},
+                status_code=status,
+                media_type="application/problem+json",
+            )
+        every = agents_svc.heartbeat_seconds(runtime.settings.agent_timeout_seconds)
+        return JSONResponse({"agent": agent.name, "heartbeat_seconds": every})
+
+    @app.post("/agents/register")
+    async def register(request: Request) -> Response:
+        return await _agent_call(request, agents_svc.register)
+
+    @app.post("/agents/heartbeat")
+    async def heartbeat(request: Request) -> Response:
+        return await _agent_call(request, agents_svc.heartbeat)
+
+    static = _static_dir()
+    if static is not None:
+        app.mount(
+            "/assets", StaticFiles(directory=static / "assets", check_dir=False), name="assets"
+        )
+
+        @app.get("/{path:path}", include_in_schema=False)
+        async def spa(path: str) -> Response:
+            candidate = (static / path).resolve()
+            if path and candidate.is_file() and static.resolve() in candidate.parents:
+                return Response(candidate.read_bytes(), media_type=_media_type(candidate))
+            return HTMLResponse((static / "index.html").read_text())
+    else:
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> HTMLResponse:
+            return HTMLResponse(FALLBACK_PAGE.format(version=__version__))
+
+    return app
+
+
+def _media_type(path: Path) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -1,0 +1,170 @@
+"""Plumbing shared by resolvers: the request context, auth, database work off the event
+loop, and the one wrapper every mutation goes through (role check, typed errors, audit)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import strawberry
+from anyio import to_thread
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from strawberry.fastapi import BaseContext
+
+from chaoshub.api import types as T
+from chaoshub.errors import Forbidden, HubError, Unauthenticated
+from chaoshub.runtime import Runtime
+from chaoshub.services import audit, auth, metric_samples
+from chaoshub.services.auth import Actor
+from chaoshub.store.models import Event
+
+log = logging.getLogger("chaoshub.api")
+
+R = TypeVar("R")
+
+
+class Context(BaseContext):
+    def __init__(self, runtime: Runtime, dispatch: Callable[[str, str, str], None]) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.dispatch = dispatch
+        self._actor: Actor | None = None
+
+    def authorization(self) -> str | None:
+        """The bearer token: the HTTP header, or on a websocket the connection_init payload."""
+        params = self.connection_params or {}
+        value = params.get("Authorization") or params.get("authorization")
+        if not value and params.get("token"):
+            value = f"Bearer {params['token']}"
+        if value:
+            return str(value)
+        if self.request is not None:
+            return self.request.headers.get("authorization")
+        return None
+
+    async def actor(self) -> Actor:
+        if self._actor is None:
+            header = self.authorization()
+
+            def check(s: Session) -> Actor:
+                return auth.authenticate(s, header)
+
+            self._actor = await in_db(self.runtime, check)
+        return self._actor
+
+
+async def in_db(runtime: Runtime, fn: Callable[[Session], R]) -> R:
+    """Run ``fn`` with a session in a worker thread; commit on success."""
+
+    def work() -> R:
+        with runtime.session() as s:
+            return fn(s)
+
+    return await to_thread.run_sync(work)
+
+
+def ctx(info: strawberry.Info) -> Context:
+    return info.context
+
+
+async def read(info: strawberry.Info, fn: Callable[[Session, Actor], R], role: str = "viewer") -> R:
+    """A query: authenticated, at least ``role``; errors surface as GraphQL errors."""
+    c = ctx(info)
+    actor = await c.actor()
+    actor.require(role)
+    return await in_db(c.runtime, lambda s: fn(s, actor))
+
+
+@dataclass
+class Outcome:
+    """What a mutation did: its GraphQL result, what to audit, and what to do after commit."""
+
+    result: Any
+    subject: str | None = None
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+async def mutate(
+    info: strawberry.Info,
+    action: str,
+    role: str,
+    input: dict[str, Any],
+    fn: Callable[[Session, Actor], Outcome],
+) -> Any:
+    c = ctx(info)
+    actor = await c.actor()
+    try:
+        actor.require(role)
+    except Forbidden as exc:
+        await _audit_refusal(c, actor, action, input, exc)
+        return T.error_from(exc)
+
+    def work(s: Session) -> Outcome:
+        outcome = fn(s, actor)
+        audit.write(s, actor, action, subject=outcome.subject, input=input, result="ok")
+        return outcome
+
+    try:
+        outcome = await in_db(c.runtime, work)
+    except HubError as exc:
+        log.info(
+            "%s refused: %s",
+            action,
+            exc,
+            extra={"action": action, "actor": actor.name, "code": exc.code},
+        )
+        await _audit_refusal(c, actor, action, input, exc)
+        return T.error_from(exc)
+    for hook in outcome.after_commit:
+        try:
+            hook()
+        except Exception as exc:  # the run is stored; the reconciler will send it
+            log.warning("after-commit step of %s failed: %s", action, exc)
+    return outcome.result
+
+
+async def _audit_refusal(
+    c: Context, actor: Actor, action: str, input: dict[str, Any], exc: HubError
+) -> None:
+    code, message = exc.code, str(exc)
+    await in_db(
+        c.runtime,
+        lambda s: audit.write(
+            s, actor, action, subject=None, input=input, result=code, message=message
+        ),
+    )
+
+
+async def run_events(info: strawberry.Info, run_id: str, last: int) -> list[T.Event]:
+    def q(s: Session, _actor: Actor) -> list[T.Event]:
+        rows = s.scalars(
+            select(Event)
+            .where(Event.run_id == run_id)
+            .order_by(Event.id.desc())
+            .limit(min(last, 1000))
+        )
+        return [T.Event.build(r) for r in reversed(list(rows))]
+
+    return await read(info, q)
+
+
+async def run_metric_samples(
+    info: strawberry.Info,
+    run_id: str,
+    labels: dict[int, str],
+    since: datetime | None,
+    last: int,
+) -> list[T.MetricSample]:
+    def q(s: Session, _actor: Actor) -> list[T.MetricSample]:
+        rows = metric_samples.history(s, run_id, since=since, last=last)
+        return [T.MetricSample.build(r, labels.get(r.target_index, "")) for r in rows]
+
+    return await read(info, q)
+
+
+def unauthenticated_error(message: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": Unauthenticated.code}}]}

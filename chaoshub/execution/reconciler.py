@@ -1,0 +1,104 @@
+"""The reconciler (Celery beat, every few seconds): drives runs toward their desired state.
+
+It finds runs that need a worker and no worker holds — deadlines reached, stop or pause
+or resume desired, recoveries due for a retry, external tools to poll, runs whose worker
+vanished (their lease lapsed) — and sends each one task. It marks agents whose heartbeats
+lapsed offline, with an event saying why.
+
+Faults a tool holds that no run does (after a hub crash, a lost database, a pause whose
+recovery the tool did not really do) are found by the orphan sweep (:mod:`chaoshub.execution.sweeper`),
+a beat task of its own every ``CHAOSHUB_ORPHAN_SWEEP_SECONDS``: it asks every agent, and a
+slow one must not delay this pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select
+
+from chaoshub import lifecycle
+from chaoshub.lifecycle import DesiredState, Phase, TimeControl
+from chaoshub.runtime import Runtime
+from chaoshub.services import events
+from chaoshub.store.models import Agent, Run
+
+log = logging.getLogger("chaoshub.reconciler")
+
+PICKUP_GRACE = timedelta(seconds=3)
+
+Dispatch = Callable[[str, str, str], None]
+
+
+def _why(run: Run, at: datetime) -> str | None:
+    """The reason this run needs a worker now, or None."""
+    phase = Phase(run.phase)
+    desired = DesiredState(run.desired_state)
+    waiting = run.next_attempt_at is not None and run.next_attempt_at > at
+    if phase is Phase.PENDING or phase is Phase.INJECTING:
+        # a fresh run's own task is probably still queued: only resend after a grace period
+        fresh = run.updated_at is not None and run.updated_at > at - PICKUP_GRACE
+        return None if fresh and run.worker is None else "inject"
+    if phase is Phase.RECOVERING:
+        return None if waiting else "recover"
+    if phase is Phase.PAUSED:
+        return "inject" if desired is not DesiredState.PAUSE else None
+    if phase is Phase.RUNNING:
+        if desired is not DesiredState.RUN:
+            return "recover"
+        if run.deadline is not None and run.deadline <= at:
+            return "recover"
+        if not waiting and run.time_control != TimeControl.INSTANT.value:
+            return "poll"  # external: has the tool ended? timed: refresh status and leases
+    return None
+
+
+def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
+    """One pass; returns how many runs were sent to a worker."""
+    at = datetime.now(UTC)
+    sent = 0
+    published: list[tuple[str | None, list[int]]] = []
+    with runtime.session() as s:
+        runs = s.scalars(
+            select(Run).where(
+                Run.phase.in_([p.value for p in lifecycle.ACTIVE]),
+                or_(Run.worker.is_(None), Run.lease_until < at),
+            )
+        ).all()
+        for run in runs:
+            reason = _why(run, at)
+            if reason is None:
+                continue
+            if run.worker is not None:
+                ev = events.record(
+                    s,
+                    "worker-lost",
+                    f"worker {run.worker} stopped renewing its lease; resuming",
+                    run_id=run.id,
+                )
+                s.flush()
+                published.append((run.id, [ev.id]))
+                run.worker = None
+                run.lease_until = None
+            dispatch(run.id, run.adapter, reason)
+            sent += 1
+
+        limit = at - timedelta(seconds=runtime.settings.agent_timeout_seconds)
+        for agent in s.scalars(
+            select(Agent).where(Agent.online.is_(True), Agent.last_heartbeat < limit)
+        ):
+            agent.online = False
+            ev = events.record(
+                s,
+                "agent-offline",
+                f"no heartbeat for {runtime.settings.agent_timeout_seconds:.0f}s "
+                f"(last at {agent.last_heartbeat:%H:%M:%S} UTC)",
+                agent=agent.name,
+            )
+            s.flush()
+            published.append((None, [ev.id]))
+    for run_id, ids in published:
+        runtime.publish_events(ids, run_id)
+    return sent

@@ -1,0 +1,49 @@
+"""Celery tasks: inject, poll and recover a run, reconcile everything, sweep orphans.
+
+``inject``, ``poll`` and ``recover`` all call the same driver, which does whatever the
+run's stored phase and desired state call for; their names say why the task was sent,
+and any of them run twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from chaoshub.execution import driver, reconciler, sweeper
+from chaoshub.execution.celery_app import adapter_queue, app
+from chaoshub.runtime import get_runtime
+
+log = logging.getLogger("chaoshub.execution")
+
+TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+@app.task(name="chaoshub.inject", **TASK_OPTIONS)
+def inject(run_id: str) -> None:
+    driver.advance(get_runtime(), run_id)
+
+
+@app.task(name="chaoshub.poll", **TASK_OPTIONS)
+def poll(run_id: str) -> None:
+    driver.advance(get_runtime(), run_id)
+
+
+@app.task(name="chaoshub.recover", **TASK_OPTIONS)
+def recover(run_id: str) -> None:
+    driver.advance(get_runtime(), run_id)
+
+
+@app.task(name="chaoshub.reconcile", ignore_result=True)
+def reconcile() -> None:
+    reconciler.reconcile(get_runtime(), dispatch)
+
+
+@app.task(name="chaoshub.sweep_orphans", ignore_result=True)
+def sweep_orphans() -> None:
+    sweeper.sweep_orphans(get_runtime())
+
+
+def dispatch(run_id: str, adapter: str, reason: str) -> None:
+    """Send the task that fits ``reason`` to the adapter's queue."""
+    task = {"inject": inject, "poll": poll, "recover": recover}.get(reason, poll)
+    task.apply_async(args=[run_id], queue=adapter_queue(adapter))

@@ -1,0 +1,332 @@
+"""The injector's core: inject, status, recover, discover — and what it left after a crash.
+
+Every live injection is a :class:`Record` persisted before the fault touches the host.
+``status`` renews an injection's lease; :mod:`chaoshub.native_injector.lease` recovers those whose
+lease lapsed. What a previous run left is handled by :mod:`chaoshub.native_injector.restart`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from chaoshub.errors import InvalidInput
+from chaoshub.native_injector import catalog
+from chaoshub.native_injector.capabilities import Prober
+from chaoshub.native_injector.faults import FAULTS, Context, Fault
+from chaoshub.native_injector.metrics import InjectorMetrics
+from chaoshub.native_injector.problems import InvalidRequest, Problem, Rejected
+from chaoshub.native_injector.state import (
+    ACTIVE,
+    APPLYING,
+    DONE,
+    FAILED,
+    KEEP_ENDED_SECONDS,
+    RECOVERED,
+    Record,
+    StateStore,
+)
+
+log = logging.getLogger("chaoshub.injector.engine")
+
+#: how long a failed recovery waits before the lease watcher tries again
+RETRY_SECONDS = 5.0
+
+
+class RecoveryError(Problem):
+    type = "rejected"
+    title = "Recovery failed"
+    status = 409
+
+
+def observation(
+    phase: str,
+    native: str = "",
+    metrics: Mapping[str, float] | None = None,
+    messages: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "phase": phase,
+        "native": native,
+        "metrics": dict(metrics or {}),
+        "messages": list(messages or []),
+    }
+
+
+def _fault(name: str) -> Fault:
+    try:
+        return FAULTS[name]
+    except KeyError:
+        raise InvalidRequest(
+            f"no fault {name!r} here; known: {', '.join(sorted(FAULTS))}", field=["fault"]
+        ) from None
+
+
+class Injector:
+    def __init__(
+        self, state_dir: Path, scripts_dir: Path | None = None, prober: Prober | None = None
+    ) -> None:
+        self.store = StateStore(state_dir)
+        self.prober = prober or Prober(state_dir, scripts_dir)
+        self.metrics = InjectorMetrics(self)
+        self.ctx = Context(
+            state_dir=state_dir,
+            scripts_dir=scripts_dir,
+            save=self.store.save,
+            # PID 1, the injector, and what started it (the embedded hub runs it as a child)
+            protected_pids=frozenset({1, os.getpid(), os.getppid()}),
+        )
+        self.records: dict[str, Record] = {}
+        self.leftovers: list[str] = []  # chaoshub-tagged rules of executions never known here
+        self._lock = threading.Lock()
+        self._exec_locks: dict[str, threading.Lock] = {}
+        self._retry_at: dict[str, float] = {}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, execution_id: str) -> Iterator[None]:
+        with self._lock:
+            lock = self._exec_locks.setdefault(execution_id, threading.Lock())
+        with lock:
+            yield
+
+    def live(self) -> list[Record]:
+        with self._lock:
+            return [r for r in self.records.values() if r.live]
+
+    def adopt_record(self, record: Record) -> None:
+        """Know ``record`` (read back from disk) without touching the host."""
+        with self._lock:
+            self.records[record.execution_id] = record
+
+    def _put(self, record: Record) -> None:
+        self.store.save(record)
+        with self._lock:
+            self.records[record.execution_id] = record
+
+    # -- the protocol's operations -----------------------------------------------------------
+
+    def discover(self, fault_name: str, selector: Mapping[str, Any]) -> list[dict[str, Any]]:
+        fault = _fault(fault_name)
+        try:
+            parsed = fault.selector_model.model_validate(dict(selector))
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            raise InvalidRequest(first["msg"], field=["selector", *first["loc"]]) from None
+        targets = fault.discover(parsed, self.ctx)
+        if parsed.limit is not None:
+            targets = targets[: parsed.limit]
+        return targets
+
+    def inject(
+        self,
+        execution_id: str,
+        fault_name: str,
+        params: Mapping[str, Any],
+        target: dict[str, Any],
+        lease_seconds: float,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        fault = _fault(fault_name)
+        try:
+            full = catalog.fault_type(fault_name).validate_params(params)
+        except InvalidInput as exc:
+            raise InvalidRequest(exc.message, field=exc.field) from None
+        handle = {"execution_id": execution_id, "fault": fault_name, "target": target.get("id")}
+        with self._locked(execution_id):
+            existing = self.records.get(execution_id)
+            if existing is not None and existing.fault != fault_name:
+                raise Rejected(
+                    f"execution {execution_id} is a {existing.fault} here", field=["execution_id"]
+                )
+            if existing is not None and existing.state in (ACTIVE, APPLYING, DONE):
+                return handle, self._adopt(existing)
+            if existing is not None and existing.state == RECOVERED:
+                raise Rejected(
+                    f"execution {execution_id} was recovered already "
+                    f"({existing.reason}); a new round needs a new id",
+                    field=["execution_id"],
+                )
+            available = self.prober.faults()[fault_name]
+            if not available.ok:
+                self.metrics.injected(fault_name, "unavailable")
+                raise Rejected(f"{fault_name} is not available on this host: {available.detail}")
+            fault.check_target(target, self.ctx)
+            record = Record(
+                execution_id=execution_id,
+                fault=fault_name,
+                target=dict(target),
+                params=full,
+                lease_seconds=float(lease_seconds),
+            )
+            record.renew()
+            self._put(record)
+            try:
+                fault.apply(record, self.ctx)
+            except Exception as exc:  # whatever went wrong, undo what was done so far
+                self._undo_failed(fault, record, exc)
+                self.metrics.injected(fault_name, "failed")
+                if isinstance(exc, Problem):
+                    raise
+                raise Rejected(f"{fault_name} could not be applied: {exc}") from exc
+            if fault.instant:
+                record.end(DONE, "instant fault: applied, nothing to recover")
+            else:
+                record.state = ACTIVE
+            self._put(record)
+            self.metrics.injected(fault_name, "ok")
+            log.info(
+                "injected",
+                extra={
+                    "execution_id": execution_id,
+                    "fault": fault_name,
+                    "target": target.get("id"),
+                },
+            )
+            return handle, self._observe(record)
+
+    def _adopt(self, record: Record) -> dict[str, Any]:
+        if record.live:
+            record.renew()
+            self.store.save(record)
+        obs = self._observe(record)
+        obs["messages"].append("already applied for this execution id (adopted, not repeated)")
+        return obs
+
+    def _undo_failed(self, fault: Fault, record: Record, exc: Exception) -> None:
+        try:
+            fault.revert(record, self.ctx)
+        except Exception as undo_exc:  # keep it live: the lease watcher retries
+            record.native = f"apply failed ({exc}); undo failed too: {undo_exc}"
+            record.state = ACTIVE
+            self._put(record)
+            self._retry_at[record.execution_id] = time.time() + RETRY_SECONDS
+            return
+        record.end(FAILED, f"apply failed: {exc}")
+        self._put(record)
+
+    def status(self, execution_id: str) -> dict[str, Any]:
+        with self._locked(execution_id):
+            record = self.records.get(execution_id)
+            if record is None:
+                return observation(
+                    RECOVERED,
+                    "no record of this execution: nothing of it is active on this injector",
+                )
+            if record.live:
+                record.renew()
+                self.store.save(record)
+            return self._observe(record)
+
+    def _observe(self, record: Record) -> dict[str, Any]:
+        if record.state == DONE:
+            return observation("done", record.native, record.metrics)
+        if record.state == RECOVERED:
+            return observation("recovered", record.reason, record.metrics)
+        if record.state == FAILED:
+            return observation("failed", record.reason, record.metrics)
+        if record.state == APPLYING:
+            return observation("pending", "being applied", record.metrics)
+        try:
+            present, native = FAULTS[record.fault].present(record, self.ctx)
+        except Exception as exc:  # the host could not be asked; say so rather than guess
+            return observation("unknown", f"cannot tell whether it holds: {exc}", record.metrics)
+        if present:
+            return observation("injected", native, record.metrics)
+        return observation(
+            "failed",
+            f"the fault is no longer in effect: {native}",
+            record.metrics,
+            ["recover this execution to close it"],
+        )
+
+    def recover(self, execution_id: str, reason: str = "recovery requested") -> dict[str, Any]:
+        with self._locked(execution_id):
+            record = self.records.get(execution_id)
+            if record is None:
+                return observation(RECOVERED, "no record of this execution: nothing to recover")
+            if not record.live:
+                native = (
+                    record.reason if record.state != DONE else "instant fault: nothing to recover"
+                )
+                return observation(RECOVERED, native, record.metrics)
+            self.revert(record, reason)
+            return observation(RECOVERED, record.reason, record.metrics)
+
+    def revert(self, record: Record, reason: str, kind: str = "requested") -> None:
+        """Undo a live record's fault and end it with ``reason``; raises ``RecoveryError``."""
+        fault = FAULTS[record.fault]
+        try:
+            fault.revert(record, self.ctx)
+            still, native = fault.present(record, self.ctx)
+            if still and fault.observable:
+                raise RuntimeError(f"still in effect after revert: {native}")
+        except Exception as exc:
+            self._retry_at[record.execution_id] = time.time() + RETRY_SECONDS
+            record.native = f"recovery failed: {exc}"
+            self.store.save(record)
+            self.metrics.recovered(record.fault, "failed")
+            log.error(
+                "recovery failed", extra={"execution_id": record.execution_id, "error": str(exc)}
+            )
+            raise RecoveryError(f"recovering {record.execution_id} failed: {exc}") from exc
+        self._retry_at.pop(record.execution_id, None)
+        record.end(RECOVERED, reason)
+        self._put(record)
+        self.metrics.recovered(record.fault, kind)
+        log.info("recovered", extra={"execution_id": record.execution_id, "reason": reason})
+
+    def executions(self) -> dict[str, Any]:
+        with self._lock:
+            records = list(self.records.values())
+        return {
+            "executions": [r.summary() for r in records if r.live],
+            "recent": [
+                r.summary() for r in sorted(records, key=lambda r: r.ended_at or 0) if not r.live
+            ][-50:],
+            "leftovers": list(self.leftovers),
+        }
+
+    # -- lease and restart -------------------------------------------------------------------
+
+    def lapse_expired(self, now: float | None = None) -> None:
+        """Recover every live injection whose lease lapsed (and retry failed recoveries)."""
+        now = now or time.time()
+        self._forget_old(now)
+        for record in self.live():
+            if record.expires_at > now or self._retry_at.get(record.execution_id, 0) > now:
+                continue
+            late = now - (record.expires_at - record.lease_seconds)
+            reason = (
+                f"lease lapsed: no status call for {late:.1f}s (lease {record.lease_seconds:g}s)"
+            )
+            if record.execution_id not in self._retry_at:  # a retry is not a new lapse
+                self.metrics.lease_lapsed(record.fault)
+            try:
+                with self._locked(record.execution_id):
+                    # a status call may have renewed it while this pass waited for the lock
+                    if record.live and record.expires_at <= time.time():
+                        self.revert(record, reason, "lease")
+            except Problem:
+                pass  # logged and scheduled for retry
+
+    def _forget_old(self, now: float) -> None:
+        """Drop ended records past the keep time from memory and disk."""
+        cutoff = now - KEEP_ENDED_SECONDS
+        with self._lock:
+            old = [
+                e for e, r in self.records.items() if not r.live and (r.ended_at or now) < cutoff
+            ]
+            for execution_id in old:
+                del self.records[execution_id]
+                self._exec_locks.pop(execution_id, None)
+        for execution_id in old:
+            self.store.delete(execution_id)

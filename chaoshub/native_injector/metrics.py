@@ -1,0 +1,113 @@
+"""``/metrics``: the host (CPU, memory, load), active faults and the values they apply.
+
+Host figures are read from ``/proc`` at scrape time; CPU use is the busy share of the
+time between two scrapes (the first scrape compares with the injector's start).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from chaoshub.native_injector import system
+
+if TYPE_CHECKING:
+    from chaoshub.native_injector.engine import Injector
+
+PREFIX = "chaoshub_injector"
+
+
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat", encoding="ascii") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values), idle
+
+
+class _HostAndFaults(Collector):
+    def __init__(self, injector: Injector) -> None:
+        self.injector = injector
+        self._lock = threading.Lock()
+        self._last = _cpu_times()
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            total, idle = _cpu_times()
+            d_total, d_idle = total - self._last[0], idle - self._last[1]
+            self._last = (total, idle)
+        cpu = GaugeMetricFamily(
+            f"{PREFIX}_host_cpu_percent", "Host CPU busy share since the previous scrape, percent"
+        )
+        cpu.add_metric([], 100.0 * (d_total - d_idle) / d_total if d_total > 0 else 0.0)
+        yield cpu
+        mem = system.meminfo()
+        yield GaugeMetricFamily(
+            f"{PREFIX}_host_memory_total_bytes", "Host memory, bytes", value=mem.get("MemTotal", 0)
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_host_memory_available_bytes",
+            "Host memory available, bytes",
+            value=mem.get("MemAvailable", 0),
+        )
+        load = GaugeMetricFamily(f"{PREFIX}_host_load", "Host load average", labels=["period"])
+        for period, value in zip(("1m", "5m", "15m"), os.getloadavg(), strict=True):
+            load.add_metric([period], value)
+        yield load
+        active = GaugeMetricFamily(
+            f"{PREFIX}_active_faults", "Faults in effect now", labels=["fault"]
+        )
+        applied = GaugeMetricFamily(
+            f"{PREFIX}_fault_value",
+            "Values applied by active faults (e.g. loss_percent)",
+            labels=["execution_id", "fault", "name"],
+        )
+        counts: dict[str, int] = {}
+        for record in self.injector.live():
+            counts[record.fault] = counts.get(record.fault, 0) + 1
+            for name, value in sorted(record.metrics.items()):
+                applied.add_metric([record.execution_id, record.fault, name], value)
+        for fault, n in sorted(counts.items()):
+            active.add_metric([fault], n)
+        yield active
+        yield applied
+
+
+class InjectorMetrics:
+    """The injector's metrics, in a registry of its own."""
+
+    def __init__(self, injector: Injector) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_HostAndFaults(injector))
+        self._injections = Counter(
+            f"{PREFIX}_injections",
+            "Inject calls by fault and outcome",
+            ["fault", "outcome"],
+            registry=self.registry,
+        )
+        self._recoveries = Counter(
+            f"{PREFIX}_recoveries",
+            "Recoveries by fault and reason",
+            ["fault", "reason"],
+            registry=self.registry,
+        )
+        self._lapses = Counter(
+            f"{PREFIX}_lease_lapses",
+            "Leases that lapsed, by fault",
+            ["fault"],
+            registry=self.registry,
+        )
+
+    def injected(self, fault: str, outcome: str) -> None:
+        self._injections.labels(fault, outcome).inc()
+
+    def recovered(self, fault: str, reason: str) -> None:
+        self._recoveries.labels(fault, reason).inc()
+
+    def lease_lapsed(self, fault: str) -> None:
+        self._lapses.labels(fault).inc()

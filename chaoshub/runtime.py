@@ -1,0 +1,119 @@
+"""One process's wiring: settings, database sessions, the catalog, the bus, adapters."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import jsonschema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chaoshub import catalog as catalog_mod
+from chaoshub import registry
+from chaoshub.bus import Bus, make_bus
+from chaoshub.config import Settings, get_settings
+from chaoshub.contract import Adapter
+from chaoshub.errors import InvalidInput
+from chaoshub.store import db
+from chaoshub.store.models import Agent, Backend, FaultTypeRow
+
+log = logging.getLogger("chaoshub.runtime")
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._catalog: catalog_mod.Catalog | None = None
+        self._bus: Bus | None = None
+        self._lock = threading.Lock()
+
+    # -- database --------------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with db.session_scope(self.settings.database_url) as session:
+            yield session
+
+    def migrate(self) -> None:
+        db.upgrade(self.settings.database_url)
+
+    # -- catalog and bus ---------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> catalog_mod.Catalog:
+        """The packaged catalog plus what ``http`` backends described of themselves."""
+        if self._catalog is None:
+            with self._lock:
+                if self._catalog is None:
+                    self._catalog = catalog_mod.load()
+        with self.session() as s:
+            rows = s.scalars(select(FaultTypeRow).where(FaultTypeRow.described_by.is_not(None)))
+            described = [(f"backend {r.described_by}", dict(r.spec)) for r in rows]
+        return self._catalog.with_described(described)
+
+    def reload_catalog(self) -> catalog_mod.Catalog:
+        with self._lock:
+            self._catalog = catalog_mod.load(fresh=True)
+        return self._catalog
+
+    @property
+    def bus(self) -> Bus:
+        if self._bus is None:
+            with self._lock:
+                if self._bus is None:
+                    self._bus = make_bus(self.settings.bus_url)
+        return self._bus
+
+    def publish_run(self, run_id: str, event_ids: list[int] | None = None) -> None:
+        self.bus.publish({"kind": "run", "run_id": run_id, "event_ids": event_ids or []})
+
+    def publish_events(self, event_ids: list[int], run_id: str | None = None) -> None:
+        if event_ids:
+            self.bus.publish({"kind": "events", "run_id": run_id, "event_ids": event_ids})
+
+    # -- adapters ----------------------------------------------------------------------------------
+
+    def adapter_for(self, session: Session, backend: Backend) -> Adapter:
+        cls = registry.get(backend.adapter)
+        config: dict[str, Any] = dict(backend.config or {})
+        if getattr(cls, "needs_agents", False):
+            agents = session.scalars(select(Agent).order_by(Agent.name)).all()
+            config["agents"] = [
+                {
+                    "name": a.name,
+                    "url": a.url,
+                    "token": a.api_token,
+                    "labels": a.labels or {},
+                    "online": a.online,
+                }
+                for a in agents
+            ]
+        return cls(config, backend=backend.name)
+
+
+def validate_backend_config(adapter: str, config: dict[str, Any]) -> type[Adapter]:
+    cls = registry.get(adapter)
+    validator = jsonschema.Draft202012Validator(dict(cls.config_schema))
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.path)):
+        raise InvalidInput(error.message, field=["config", *[str(p) for p in error.absolute_path]])
+    cls.validate_config(config)
+    return cls
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(get_settings())
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime

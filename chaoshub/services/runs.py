@@ -1,0 +1,318 @@
+"""Starting and steering runs. Everything is validated before anything is stored; a run is
+stored whole (with its targets) or not at all, and only then handed to a worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from chaoshub import lifecycle
+from chaoshub.catalog import FaultType
+from chaoshub.contract import Adapter, Target
+from chaoshub.errors import BackendUnavailable, HubError, IllegalTransition, InvalidInput, NotFound
+from chaoshub.lifecycle import DesiredState, Ending, Phase, TimeControl
+from chaoshub.runtime import Runtime
+from chaoshub.services import backends, events
+from chaoshub.services.auth import Actor
+from chaoshub.store.models import Backend, Experiment, Run, RunTarget
+
+log = logging.getLogger("chaoshub.runs")
+
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+
+#: sends a run to a worker: (run id, adapter, reason)
+Dispatch = Callable[[str, str, str], None]
+
+
+@dataclass
+class RunSpec:
+    fault_type: str
+    backend: str
+    params: dict[str, Any] = field(default_factory=dict)
+    selector: dict[str, Any] = field(default_factory=dict)
+    duration_seconds: float | None = None
+
+
+@dataclass
+class CheckedSpec:
+    fault: FaultType
+    backend: Backend
+    adapter: Adapter
+    params: dict[str, Any]
+    selector: dict[str, Any]
+    duration_seconds: float | None
+
+
+def validate_spec(rt: Runtime, session: Session, spec: RunSpec) -> CheckedSpec:
+    """Every check that needs no tool: fault, backend, params schema, selector, duration."""
+    if not isinstance(spec.params, dict):
+        raise InvalidInput("params must be a JSON object", field=["params"])
+    if not isinstance(spec.selector, dict):
+        raise InvalidInput("selector must be a JSON object", field=["selector"])
+    fault = rt.catalog.get(spec.fault_type)
+    backend = backends.by_name(session, spec.backend)
+    if backend.adapter != fault.adapter:
+        raise InvalidInput(
+            f"fault type {fault.id} needs a backend of adapter {fault.adapter!r}; "
+            f"{backend.name!r} is {backend.adapter!r}",
+            field=["backend"],
+        )
+    params = fault.validate_params(spec.params)
+    fault.validate_selector(spec.selector)
+    duration = spec.duration_seconds
+    if fault.time_control is TimeControl.TIMED and duration is None:
+        raise InvalidInput(
+            f"{fault.id} is held for a duration: give durationSeconds",
+            field=["durationSeconds"],
+        )
+    if fault.duration.get("required") and duration is None:
+        raise InvalidInput(
+            f"{fault.id} needs durationSeconds (the tool is told how long to hold it)",
+            field=["durationSeconds"],
+        )
+    if duration is not None and not (0 < duration <= MAX_DURATION_SECONDS):
+        raise InvalidInput(
+            f"durationSeconds must be more than 0 and at most {MAX_DURATION_SECONDS}",
+            field=["durationSeconds"],
+        )
+    low, high = fault.duration.get("min_seconds"), fault.duration.get("max_seconds")
+    if duration is not None and (
+        (low is not None and duration < low) or (high is not None and duration > high)
+    ):
+        raise InvalidInput(
+            f"durationSeconds for {fault.id} must be between {low or 0:g} and "
+            f"{high or MAX_DURATION_SECONDS:g} (the tool's own bounds)",
+            field=["durationSeconds"],
+        )
+    if fault.time_control is TimeControl.INSTANT:
+        duration = None
+    adapter = rt.adapter_for(session, backend)
+    adapter.validate(fault.name, params, spec.selector)
+    return CheckedSpec(fault, backend, adapter, params, spec.selector, duration)
+
+
+def discover(checked: CheckedSpec) -> list[Target]:
+    """Ask the tool which targets the selector matches; refuse an empty answer."""
+    try:
+        with checked.adapter.translate_errors():
+            targets = checked.adapter.discover(checked.fault.name, checked.selector)
+    except BackendUnavailable:
+        raise
+    except NotFound as exc:
+        if not exc.field or exc.field[0] != "selector":
+            exc.field = ["selector", *exc.field]
+        raise
+    if not targets:
+        raise NotFound("the selector matches no target", field=["selector"])
+    return targets
+
+
+def check_available(checked: CheckedSpec, targets: list[Target]) -> None:
+    """Refuse a fault the tool reports it cannot do on some target (e.g. an agent whose
+    kernel lacks ``sch_netem``), naming each such target and the tool's reason."""
+    with checked.adapter.translate_errors():
+        answers = checked.adapter.availability(checked.fault.name, targets)
+    refused = [(t, a) for t in targets if (a := answers.get(t.id)) is not None and not a.available]
+    if refused:
+        where = "; ".join(f"{t.label}: {a.reason}" for t, a in refused[:5])
+        more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
+        raise InvalidInput(
+            f"{checked.fault.id} is not available on {len(refused)} of {len(targets)} "
+            f"targets of {checked.backend.name}: {where}{more}",
+            field=["faultType"],
+        )
+
+
+def start(
+    rt: Runtime, session: Session, actor: Actor, spec: RunSpec, experiment: Experiment | None = None
+) -> Run:
+    checked = validate_spec(rt, session, spec)
+    try:
+        targets = discover(checked)
+        check_available(checked, targets)
+    finally:
+        checked.adapter.close()
+    run = Run(
+        experiment_id=experiment.id if experiment else None,
+        fault_type=checked.fault.id,
+        adapter=checked.fault.adapter,
+        time_control=checked.fault.time_control.value,
+        reversible=checked.fault.reversible,
+        backend_id=checked.backend.id,
+        backend_name=checked.backend.name,
+        params=checked.params,
+        selector=checked.selector,
+        duration_seconds=checked.duration_seconds,
+        created_by=actor.name,
+    )
+    run.targets = [
+        RunTarget(index=i, target_id=t.id, label=t.label, attributes=dict(t.attributes))
+        for i, t in enumerate(targets)
+    ]
+    session.add(run)
+    session.flush()
+    events.record(
+        session,
+        "created",
+        f"started by {actor.name} on {len(targets)} target(s): "
+        + ", ".join(t.label for t in targets[:10]),
+        run_id=run.id,
+    )
+    return run
+
+
+def start_from_experiment(rt: Runtime, session: Session, actor: Actor, experiment_id: str) -> Run:
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound(f"no experiment with id {experiment_id!r}", field=["experimentId"])
+    spec = RunSpec(
+        experiment.fault_type,
+        experiment.backend.name,
+        dict(experiment.params),
+        dict(experiment.selector),
+        experiment.duration_seconds,
+    )
+    return start(rt, session, actor, spec, experiment)
+
+
+def get(session: Session, run_id: str) -> Run:
+    run = session.scalars(
+        select(Run).where(Run.id == run_id).options(selectinload(Run.targets))
+    ).one_or_none()
+    if run is None:
+        raise NotFound(f"no run with id {run_id!r}", field=["id"])
+    return run
+
+
+def _active(run: Run, action: str) -> None:
+    if Phase(run.phase).terminal:
+        raise IllegalTransition(
+            f"cannot {action} run {run.id}: it is {run.phase} already", field=["id"]
+        )
+
+
+def abort(session: Session, actor: Actor, run_id: str, reason: str = "") -> Run:
+    run = get(session, run_id)
+    _active(run, "abort")
+    if run.desired_state != DesiredState.STOP.value:
+        run.desired_state = DesiredState.STOP.value
+        events.record(
+            session,
+            "desired",
+            f"abort requested by {actor.name}" + (f": {reason}" if reason else ""),
+            run_id=run.id,
+        )
+    return run
+
+
+def pause(rt: Runtime, session: Session, actor: Actor, run_id: str) -> Run:
+    run = get(session, run_id)
+    _active(run, "pause")
+    if not run.reversible or run.time_control != TimeControl.TIMED.value:
+        raise IllegalTransition(
+            f"{run.fault_type} cannot be paused: it is not a reversible timed fault", field=["id"]
+        )
+    backend = session.get(Backend, run.backend_id) if run.backend_id else None
+    if backend is not None and not rt.adapter_for(session, backend).capabilities.pause:
+        raise IllegalTransition(f"adapter {run.adapter} cannot pause a fault", field=["id"])
+    if run.desired_state == DesiredState.STOP.value:
+        raise IllegalTransition("the run is being stopped", field=["id"])
+    if Phase(run.phase) not in (Phase.PENDING, Phase.INJECTING, Phase.RUNNING, Phase.PAUSED):
+        raise IllegalTransition(f"cannot pause a run that is {run.phase}", field=["id"])
+    if run.desired_state != DesiredState.PAUSE.value:
+        run.desired_state = DesiredState.PAUSE.value
+        events.record(session, "desired", f"pause requested by {actor.name}", run_id=run.id)
+    return run
+
+
+def resume(session: Session, actor: Actor, run_id: str) -> Run:
+    run = get(session, run_id)
+    _active(run, "resume")
+    if run.desired_state != DesiredState.PAUSE.value:
+        raise IllegalTransition(
+            f"run {run.id} is not paused (desired state {run.desired_state})", field=["id"]
+        )
+    run.desired_state = DesiredState.RUN.value
+    events.record(session, "desired", f"resume requested by {actor.name}", run_id=run.id)
+    return run
+
+
+def archive(session: Session, actor: Actor, run_id: str) -> Run:
+    run = get(session, run_id)
+    if not Phase(run.phase).terminal:
+        raise IllegalTransition(
+            f"only ended runs can be archived; run {run.id} is {run.phase}", field=["id"]
+        )
+    run.archived = True
+    return run
+
+
+def force_release(session: Session, actor: Actor, run_id: str, reason: str) -> Run:
+    """A person confirms the targets are clean: end a run stuck in ``recovering``."""
+    run = get(session, run_id)
+    if run.phase != Phase.RECOVERING.value:
+        raise IllegalTransition(
+            f"force-release ends a run stuck in recovering; run {run.id} is {run.phase}",
+            field=["id"],
+        )
+    if not reason.strip():
+        raise InvalidInput("say why the targets are known to be clean", field=["reason"])
+    released = [t for t in run.targets if t.may_carry_fault]
+    for t in released:
+        t.may_carry_fault = False
+        t.error = f"released by {actor.name} without confirmed recovery: {reason}"
+    events.record(
+        session,
+        "force-released",
+        f"{actor.name} released {len(released)} target(s) without confirmed recovery: {reason}",
+        run_id=run.id,
+        data={"targets": [t.label for t in released]},
+    )
+    ending = Ending(run.ending or Ending.ABORTED.value)
+    terminal = Phase.COMPLETED if ending is Ending.COMPLETED else ending.phase
+    transition = lifecycle.move(run, terminal, f"force-released by {actor.name}")
+    events.record_transition(session, run, transition)
+    run.ended_at = transition.at
+    run.next_attempt_at = None
+    return run
+
+
+def halt_all(session: Session, actor: Actor, reason: str = "") -> list[Run]:
+    runs = session.scalars(
+        select(Run).where(
+            Run.phase.in_([p.value for p in lifecycle.ACTIVE]),
+            Run.desired_state != DesiredState.STOP.value,
+        )
+    ).all()
+    for run in runs:
+        run.desired_state = DesiredState.STOP.value
+        events.record(
+            session,
+            "desired",
+            f"halt-all by {actor.name}" + (f": {reason}" if reason else ""),
+            run_id=run.id,
+        )
+    return list(runs)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = [
+    "HubError",
+    "RunSpec",
+    "abort",
+    "archive",
+    "force_release",
+    "halt_all",
+    "pause",
+    "resume",
+    "start",
+]

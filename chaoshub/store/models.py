@@ -1,0 +1,244 @@
+"""The hub's tables as SQLAlchemy 2 typed mappings. The database is the source of truth."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Backend(Base):
+    __tablename__ = "backends"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    adapter: Mapped[str] = mapped_column(String(100))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Agent(Base):
+    """A running native injector; it is also a backend of adapter ``native``."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[str] = mapped_column(String(100), default="")
+    capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    online: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(default=None)
+    backend_id: Mapped[str | None] = mapped_column(
+        ForeignKey("backends.id", ondelete="SET NULL"), default=None
+    )
+    token_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: the bearer token the hub presents when it calls this agent (the agent's own secret)
+    api_token: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaultTypeRow(Base):
+    """The catalog as loaded at start-up, kept for joins and for what agents describe."""
+
+    __tablename__ = "fault_types"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(100), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the backend whose server described this entry (``/v1/describe``); None: packaged
+    described_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    fault_type: Mapped[str] = mapped_column(String(200))
+    backend_id: Mapped[str] = mapped_column(ForeignKey("backends.id", ondelete="RESTRICT"))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    selector: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    backend: Mapped[Backend] = relationship(lazy="joined")
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_phase_created", "phase", "created_at"),
+        # the runs list: newest first, archived hidden by default
+        Index("ix_runs_archived_created", "archived", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    experiment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="SET NULL"), default=None, index=True
+    )
+    fault_type: Mapped[str] = mapped_column(String(200))
+    adapter: Mapped[str] = mapped_column(String(100), index=True)
+    time_control: Mapped[str] = mapped_column(String(20))
+    reversible: Mapped[bool] = mapped_column(Boolean, default=False)
+    backend_id: Mapped[str | None] = mapped_column(
+        ForeignKey("backends.id", ondelete="SET NULL"), default=None
+    )
+    backend_name: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    selector: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+
+    phase: Mapped[str] = mapped_column(String(20), default="pending")
+    desired_state: Mapped[str] = mapped_column(String(10), default="run")
+    verdict: Mapped[str] = mapped_column(String(10), default="none")
+    ending: Mapped[str | None] = mapped_column(String(20), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    running_since: Mapped[datetime | None] = mapped_column(default=None)
+    deadline: Mapped[datetime | None] = mapped_column(default=None)
+    remaining_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    recovering_since: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    # execution bookkeeping: which worker drives the run, and when to try again
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    recover_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    targets: Mapped[list[RunTarget]] = relationship(
+        back_populates="run", order_by="RunTarget.index", cascade="all, delete-orphan"
+    )
+
+
+class RunTarget(Base):
+    """A per-target record: what happened to one target of one run."""
+
+    __tablename__ = "run_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    target_id: Mapped[str] = mapped_column(String(500))
+    label: Mapped[str] = mapped_column(String(500))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    phase: Mapped[str] = mapped_column(String(20), default="selected")
+    #: set before the tool is asked to inject, cleared once recovery is confirmed: while
+    #: it is set the run may not become terminal
+    may_carry_fault: Mapped[bool] = mapped_column(Boolean, default=False)
+    handle: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    native_status: Mapped[str] = mapped_column(Text, default="")
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the tool's latest messages about this target (e.g. the tail of a command's output)
+    messages: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    injected_at: Mapped[datetime | None] = mapped_column(default=None)
+    recovered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    run: Mapped[Run] = relationship(back_populates="targets")
+
+
+class RunMetricSample(Base):
+    """What the tool reported for one target at one moment: the history behind the chart.
+
+    Written by the run driver through :mod:`chaoshub.services.metric_samples`, which bounds it
+    (one per target every 2 s, 2000 per run); deleted with its run."""
+
+    __tablename__ = "run_metric_samples"
+    __table_args__ = (Index("ix_run_metric_samples_run_at", "run_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    target_index: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: metric name -> value
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Event(Base):
+    """Append-only: what happened to a run or an agent, with a reason."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    agent: Mapped[str | None] = mapped_column(String(200), default=None)
+    kind: Mapped[str] = mapped_column(String(50))
+    from_phase: Mapped[str | None] = mapped_column(String(20), default=None)
+    to_phase: Mapped[str | None] = mapped_column(String(20), default=None)
+    target: Mapped[str | None] = mapped_column(String(500), default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(200), default=None)
+    input: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[str] = mapped_column(String(50))
+    message: Mapped[str] = mapped_column(Text, default="")
