@@ -20,7 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chaoshub.native_injector import __version__, catalog
 from chaoshub.native_injector.engine import Injector
 from chaoshub.native_injector.models import DiscoverBody, ExecutionBody, InjectBody
-from chaoshub.native_injector.problems import InvalidRequest, Missing, Problem, Unauthorized, Unavailable
+from chaoshub.native_injector.problems import (
+    InvalidRequest,
+    Missing,
+    Problem,
+    Unauthorized,
+    Unavailable,
+)
 
 log = logging.getLogger("chaoshub.injector.server")
 

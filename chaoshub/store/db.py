@@ -72,7 +72,9 @@ def session_scope(url: str) -> Iterator[Session]:
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("chaoshub.store").joinpath("migrations")))
+    cfg.set_main_option(
+        "script_location", str(resources.files("chaoshub.store").joinpath("migrations"))
+    )
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return cfg
 

@@ -45,7 +45,13 @@ from chaoshub.contract import (
     Observed,
     Target,
 )
-from chaoshub.errors import BackendUnavailable, InvalidInput, NotFound, RecoveryFailed, RejectedByTool
+from chaoshub.errors import (
+    BackendUnavailable,
+    InvalidInput,
+    NotFound,
+    RecoveryFailed,
+    RejectedByTool,
+)
 
 _FAULTS: list[dict[str, Any]] = [
     {

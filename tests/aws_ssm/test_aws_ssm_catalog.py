@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chaoshub.adapters.aws_ssm.faults import FAULTS, catalog_entries
 from chaoshub import catalog
+from chaoshub.adapters.aws_ssm.faults import FAULTS, catalog_entries
 
 
 def test_every_fault_has_an_external_catalog_entry_on_ec2_instances() -> None:

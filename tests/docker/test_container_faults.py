@@ -10,8 +10,8 @@ import docker.errors
 import pytest
 from docker_peers import marks_for, state
 
-from chaoshub.adapters.docker_engine import DockerAdapter
 from chaoshub import catalog as catalog_mod
+from chaoshub.adapters.docker_engine import DockerAdapter
 from chaoshub.contract import Execution, Handle, Observed
 from chaoshub.errors import InvalidInput, NotFound, RejectedByTool
 

@@ -14,9 +14,9 @@ import docker
 import pytest
 from docker_peers import TOOLS, remove_container, state
 
+from chaoshub import catalog as catalog_mod
 from chaoshub.adapters.docker_engine import DockerAdapter, netns
 from chaoshub.adapters.docker_engine.network import qdisc_handle, rule_comment
-from chaoshub import catalog as catalog_mod
 from chaoshub.contract import Execution, Handle, Observed, Target
 from chaoshub.errors import RejectedByTool
 

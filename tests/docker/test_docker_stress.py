@@ -10,9 +10,9 @@ import docker
 import pytest
 from docker_peers import TOOLS
 
+from chaoshub import catalog as catalog_mod
 from chaoshub.adapters.docker_engine import DockerAdapter
 from chaoshub.adapters.docker_engine.stress import sidecar_name
-from chaoshub import catalog as catalog_mod
 from chaoshub.contract import Execution, Handle, Observed
 from chaoshub.errors import InvalidInput, NotFound, RejectedByTool
 

@@ -19,9 +19,9 @@ from fake_apiserver import write_kubeconfig
 from fake_operators import EXPERIMENT, Outcome
 from kube_peers import LITMUS_FAULTS, FakeCluster, closed_port, start_cluster, stop_cluster
 
+from chaoshub import catalog
 from chaoshub.adapters.chaos_mesh import ChaosMeshAdapter
 from chaoshub.adapters.litmus import LitmusAdapter
-from chaoshub import catalog
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:

@@ -17,12 +17,18 @@ from fake_apiserver import CHAOS_MESH, LITMUS
 from fake_operators import RECORDS_FINALIZER
 from kube_peers import FakeCluster, start_cluster, stop_cluster
 
+from chaoshub import catalog
 from chaoshub.adapters.chaos_mesh import PAUSE, ChaosMeshAdapter
 from chaoshub.adapters.chaos_mesh_faults import FAULTS
 from chaoshub.adapters.kube import object_name
-from chaoshub import catalog
 from chaoshub.contract import Execution, Handle, Observed
-from chaoshub.errors import BackendUnavailable, InvalidInput, NotFound, RecoveryFailed, RejectedByTool
+from chaoshub.errors import (
+    BackendUnavailable,
+    InvalidInput,
+    NotFound,
+    RecoveryFailed,
+    RejectedByTool,
+)
 
 NETWORK = CHAOS_MESH[1]
 POD = CHAOS_MESH[0]

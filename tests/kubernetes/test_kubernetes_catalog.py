@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from chaoshub import catalog
 from chaoshub.adapters.chaos_mesh import SELECTOR_SCHEMA, ChaosMeshAdapter
 from chaoshub.adapters.chaos_mesh_faults import FAULTS
 from chaoshub.adapters.litmus import NODE_FAULTS, NODE_SELECTOR, POD_SELECTOR, LitmusAdapter
-from chaoshub import catalog
 from chaoshub.contract import Execution, Target
 from chaoshub.lifecycle import TimeControl
 

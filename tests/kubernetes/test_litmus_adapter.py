@@ -16,7 +16,13 @@ from kube_peers import FakeCluster
 from chaoshub.adapters.kube import object_name
 from chaoshub.adapters.litmus import LitmusAdapter
 from chaoshub.contract import Execution, Handle, Observed
-from chaoshub.errors import BackendUnavailable, InvalidInput, NotFound, RecoveryFailed, RejectedByTool
+from chaoshub.errors import (
+    BackendUnavailable,
+    InvalidInput,
+    NotFound,
+    RecoveryFailed,
+    RejectedByTool,
+)
 
 
 def execution(adapter: LitmusAdapter, fault: str = "pod-delete", **params: Any) -> Execution:

@@ -24,9 +24,9 @@ import docker
 import docker.errors
 import pytest
 
+from chaoshub import catalog as catalog_mod
 from chaoshub.adapters.docker_engine import DockerAdapter
 from chaoshub.adapters.docker_engine.netns import HELPER_LABEL
-from chaoshub import catalog as catalog_mod
 from chaoshub.contract import Execution, Handle
 from tests.docker.docker_peers import BUSYBOX, TOOLS, remove_container, start_podman
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from toxiproxy_peers import FakeToxiproxy, ProxyInfo, Upstream, fake_toxiproxy, free_port
 
-from chaoshub.adapters.toxiproxy import ToxiproxyAdapter
 from chaoshub import catalog
+from chaoshub.adapters.toxiproxy import ToxiproxyAdapter
 
 # `tests.support` (the hub process helpers) imports from the repository root, which
 # `python -m pytest` puts on sys.path and the bare `pytest` script does not

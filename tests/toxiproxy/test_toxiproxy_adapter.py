@@ -12,6 +12,7 @@ import httpx
 import pytest
 from toxiproxy_peers import ProxyInfo, Upstream
 
+from chaoshub import catalog
 from chaoshub.adapters.toxiproxy import (
     SELECTOR_SCHEMA,
     ToxiproxyAdapter,
@@ -19,7 +20,6 @@ from chaoshub.adapters.toxiproxy import (
     parse_selector,
     toxic_name,
 )
-from chaoshub import catalog
 from chaoshub.contract import Execution, Handle, Observed, Target
 from chaoshub.errors import Conflict, InvalidInput, NotFound
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from toxiproxy_peers import ProxyInfo, fetch
 
-from chaoshub.adapters.toxiproxy import ToxiproxyAdapter
 from chaoshub import catalog
+from chaoshub.adapters.toxiproxy import ToxiproxyAdapter
 from chaoshub.contract import Execution, Handle, Observed
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from chaoshub.adapters.kube.cluster import CONFIG_PROPERTIES, TRANSPORT_ERRORS, Cluster, check_config
+from chaoshub.adapters.kube.cluster import (
+    CONFIG_PROPERTIES,
+    TRANSPORT_ERRORS,
+    Cluster,
+    check_config,
+)
 from chaoshub.contract import Adapter
 from chaoshub.errors import BackendUnavailable, HubError
 

@@ -30,7 +30,13 @@ from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from chaoshub.errors import BackendUnavailable, HubError, InvalidInput, RecoveryFailed, RejectedByTool
+from chaoshub.errors import (
+    BackendUnavailable,
+    HubError,
+    InvalidInput,
+    RecoveryFailed,
+    RejectedByTool,
+)
 
 log = logging.getLogger("chaoshub.adapters.kube")
 

@@ -54,7 +54,12 @@ from chaoshub.adapters.toxiproxy.client import (
     ToxiproxyUnavailable,
     api_url,
 )
-from chaoshub.adapters.toxiproxy.selection import SELECTOR_SCHEMA, ProxySpec, Selection, parse_selector
+from chaoshub.adapters.toxiproxy.selection import (
+    SELECTOR_SCHEMA,
+    ProxySpec,
+    Selection,
+    parse_selector,
+)
 from chaoshub.adapters.toxiproxy.toxics import DOWN, TOXICS, ToxicKind, toxic_name
 
 __all__ = [

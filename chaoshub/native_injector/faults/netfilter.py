@@ -12,7 +12,12 @@ from typing import Any, ClassVar
 
 from chaoshub.native_injector import system
 from chaoshub.native_injector.faults.base import Context
-from chaoshub.native_injector.faults.netif import InterfaceFault, namespace_gone, networks, parse_target
+from chaoshub.native_injector.faults.netif import (
+    InterfaceFault,
+    namespace_gone,
+    networks,
+    parse_target,
+)
 from chaoshub.native_injector.state import Record
 
 COMMENT_PREFIX = "chaoshub:"

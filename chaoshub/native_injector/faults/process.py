@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 from pydantic import model_validator
 
-from chaoshub.patterns import PatternError, compile_pattern
 from chaoshub.native_injector import system
 from chaoshub.native_injector.faults.base import Context, Fault, Selector
 from chaoshub.native_injector.problems import InvalidRequest, Missing, Rejected
 from chaoshub.native_injector.state import Record
+from chaoshub.patterns import PatternError, compile_pattern
 
 _SETTLE_SECONDS = 5.0
 

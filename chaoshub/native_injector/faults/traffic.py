@@ -16,7 +16,12 @@ from typing import Any, ClassVar
 
 from chaoshub.native_injector import system
 from chaoshub.native_injector.faults.base import Context
-from chaoshub.native_injector.faults.netif import InterfaceFault, namespace_gone, networks, parse_target
+from chaoshub.native_injector.faults.netif import (
+    InterfaceFault,
+    namespace_gone,
+    networks,
+    parse_target,
+)
 from chaoshub.native_injector.problems import Rejected
 from chaoshub.native_injector.state import Record
 
