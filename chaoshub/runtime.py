@@ -96,7 +96,9 @@ class Runtime:
 
 def validate_backend_config(adapter: str, config: dict[str, Any]) -> type[Adapter]:
     cls = registry.get(adapter)
-    for error in sorted(schemas.validator(cls.config_schema).iter_errors(config), key=lambda e: list(e.path)):
+    for error in sorted(
+        schemas.validator(cls.config_schema).iter_errors(config), key=lambda e: list(e.path)
+    ):
         raise InvalidInput(error.message, field=["config", *[str(p) for p in error.absolute_path]])
     cls.validate_config(config)
     return cls

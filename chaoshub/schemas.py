@@ -67,9 +67,7 @@ def _pattern(
         )
 
 
-HubValidator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator, {"pattern": _pattern}
-)
+HubValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
 
 
 def validator(schema: Mapping[str, Any]) -> Validator:
