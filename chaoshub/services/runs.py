@@ -278,10 +278,12 @@ def force_release(rt: Runtime, session: Session, actor: Actor, run_id: str, reas
     for t in released:
         t.may_carry_fault = False
         t.error = f"released by {actor.name} without confirmed recovery: {reason}"
+    forgotten = sum(1 for v in told.values() if v == "forgotten")
     events.record(
         session,
         "force-released",
-        f"{actor.name} released {len(released)} target(s) without confirmed recovery: {reason}",
+        f"{actor.name} released {len(released)} target(s) without confirmed recovery: {reason}"
+        f" (the tool forgot {forgotten} of {len(released)})",
         run_id=run.id,
         data={"targets": [t.label for t in released], "tool": told},
     )
@@ -305,7 +307,10 @@ def _tell_tool(
         return {t.label: "the backend no longer exists" for t in released}
     fault = run.fault_type.split("/", 1)[-1]
     out: dict[str, str] = {}
-    adapter = rt.adapter_for(session, backend)
+    try:
+        adapter = rt.adapter_for(session, backend)
+    except HubError as exc:
+        return {t.label: f"not told: {exc.message}" for t in released}
     try:
         for t in released:
             handle = Handle(execution_for(run, t, fault, rt.settings.fault_lease_seconds), t.handle)

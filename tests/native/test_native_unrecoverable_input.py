@@ -237,7 +237,8 @@ def test_force_release_makes_the_agent_forget_and_stop_retrying(
     [record] = known(agent)
     assert record["state"] == "released" and "cleaned by hand" in record["reason"]
     events = call(client, Q.RUN, id=run["id"])["run"]["events"]
-    assert any(e["kind"] == "force-released" for e in events)
+    [event] = [e for e in events if e["kind"] == "force-released"]
+    assert "the tool forgot 1 of 1" in event["reason"], event
 
     failures = agent.log().count("recovery failed")
     assert failures >= 1  # the recover script really failed
