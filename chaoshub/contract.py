@@ -114,6 +114,9 @@ class Health:
     version: str = ""
     message: str = ""
     faults: Mapping[str, FaultAvailability] = field(default_factory=dict)
+    #: the tool's own limits on params and what they are checked against, as it reports
+    #: them (a protocol-v1 server: its ``guards`` and ``host``); empty when it reports none
+    limits: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,11 @@ class Adapter:
         adapter whose targets live on different hosts (agents) answers per host."""
         found = self.health().faults.get(fault)
         return {t.id: found for t in targets} if found is not None else {}
+
+    def check_params(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
+        """Refuse params the tool would refuse on some target because of its own limits
+        (free disk to leave, memory headroom, stressors), raising ``InvalidInput`` naming the
+        param, before anything is stored. The default has no limits beyond the schema."""
 
     # -- error translation, once, in one place -----------------------------------------------
 
