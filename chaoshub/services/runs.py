@@ -58,8 +58,8 @@ class CheckedSpec:
 
 def check_overrides(
     actor: Actor, fault: FaultType, params: dict[str, Any], selector: dict[str, Any]
-) -> list[str]:
-    """The admin-only overrides given (dotted); refused unless ``actor`` is an admin."""
+) -> None:
+    """Refuse an admin-only override (``include_protected``...) unless ``actor`` is an admin."""
     used = fault.overrides(params, selector)
     if used and actor.role != "admin":
         raise Forbidden(
@@ -67,7 +67,6 @@ def check_overrides(
             f"set it (token {actor.name!r} is {actor.role})",
             field=used[0],
         )
-    return [".".join(u) for u in used]
 
 
 def override_note(used: list[str]) -> str:
