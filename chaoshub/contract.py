@@ -114,6 +114,9 @@ class Health:
     version: str = ""
     message: str = ""
     faults: Mapping[str, FaultAvailability] = field(default_factory=dict)
+    #: the tool's own limits on params and what they are checked against, as it reports
+    #: them (a protocol-v1 server: its ``guards`` and ``host``); empty when it reports none
+    limits: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,11 @@ class Adapter:
         """Ask the tool whether it would take ``params`` where ``targets`` live, for what only
         it can tell (does a directory exist on that host); called before a run is stored.
         Raises ``InvalidInput`` naming the field. The default has nothing to ask."""
+
+    def check_limits(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
+        """Refuse params the tool would refuse on some target because of its own limits
+        (free disk to leave, memory headroom, stressors), raising ``InvalidInput`` naming the
+        param, before anything is stored. The default has no limits beyond the schema."""
 
     def forget(self, handle: Handle, reason: str) -> bool:
         """A person released this injection without a confirmed recovery: tell the tool to

@@ -65,7 +65,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from chaoshub.adapters.chaos_mesh_faults import FAULTS, KINDS, Fault
+from chaoshub.adapters.chaos_mesh_faults import FAULTS, KINDS, Fault, magnitude_problem
 from chaoshub.adapters.kube import (
     DNS_LABEL,
     KubeAdapter,
@@ -240,6 +240,8 @@ class ChaosMeshAdapter(KubeAdapter):
             raise InvalidInput(
                 "target_namespaces needs target_labels", field=["params", "target_labels"]
             )
+        if (too_big := magnitude_problem(fault, params)) is not None:
+            raise InvalidInput(too_big[1], field=["params", too_big[0]])
 
     # -- targets ---------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ percentages are strings (``"25"``), stress sizes are strings (``"256MB"``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -164,3 +165,35 @@ FAULTS: dict[str, Fault] = {
 
 #: the kinds, with their plural names (for health: which CRDs are installed)
 KINDS: dict[str, str] = {f.kind: f.plural for f in FAULTS.values()}
+
+
+#: the most one stress-memory worker may take: a share of the container's limit, or bytes
+MAX_STRESS_PERCENT = 100
+MAX_STRESS_BYTES = 64 << 30
+#: the largest clock offset time-skew applies, either way
+MAX_TIME_OFFSET_SECONDS = 366 * 24 * 3600
+
+_SIZE_UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
+
+
+def magnitude_problem(fault: str, params: Params) -> tuple[str, str] | None:
+    """The (param, why) of a value-in-a-string over its bound (the schema checks only the
+    string's form: ``"99999GB"`` matches it)."""
+    if fault == "stress-memory" and isinstance(params.get("size"), str):
+        size = params["size"]
+        if size.endswith("%"):
+            if int(size[:-1]) > MAX_STRESS_PERCENT:
+                return "size", f"at most {MAX_STRESS_PERCENT}% per worker"
+        else:
+            unit = size.lstrip("0123456789")
+            if int(size[: -len(unit)]) * _SIZE_UNITS.get(unit, 1) > MAX_STRESS_BYTES:
+                return "size", f"at most {MAX_STRESS_BYTES >> 30}GB per worker"
+    if fault == "time-skew" and isinstance(params.get("time_offset"), str):
+        seconds = sum(
+            float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(params["time_offset"])
+        )
+        if seconds > MAX_TIME_OFFSET_SECONDS:
+            return "time_offset", f"at most {MAX_TIME_OFFSET_SECONDS // 3600}h either way"
+    return None

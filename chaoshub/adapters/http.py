@@ -44,6 +44,7 @@ from chaoshub.errors import (
     RecoveryFailed,
     RejectedByTool,
 )
+from chaoshub.native_injector import guards
 
 DEFAULT_TIMEOUT = 30.0
 #: answers meaning a server predates an optional call (``/v1/validate``, ``/v1/forget``)
@@ -323,7 +324,24 @@ class ProtocolClient:
             version=str(data.get("version", "")),
             message=message,
             faults=faults,
+            limits={k: data[k] for k in ("guards", "host") if isinstance(data.get(k), dict)},
         )
+
+
+def guard_refusal(
+    report: Health, fault: str, params: Mapping[str, Any], where: str
+) -> InvalidInput | None:
+    """The refusal a protocol-v1 server's reported guards give ``params`` (the native
+    injector's; see :mod:`chaoshub.native_injector.guards`), naming the param and ``where``."""
+    parsed = guards.from_report(report.limits)
+    if parsed is None:
+        return None
+    limits, host, disks = parsed
+    disk = guards.containing(disks, str(params["path"])) if "path" in params else None
+    found = guards.refusal(limits, fault, params, host, disk)
+    if found is None:
+        return None
+    return InvalidInput(f"{where}: {fault}: {found[1]}", field=["params", found[0]])
 
 
 class HttpAdapter(Adapter):
@@ -409,3 +427,8 @@ class HttpAdapter(Adapter):
 
     def health(self) -> Health:
         return self.client.health_report()
+
+    def check_limits(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
+        refused = guard_refusal(self.client.health_report(), fault, params, self.backend)
+        if refused is not None:
+            raise refused

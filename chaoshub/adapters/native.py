@@ -21,12 +21,19 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from chaoshub.adapters.http import DEFAULT_TIMEOUT, TLS_CONFIG, ProtocolClient, tls_context
+from chaoshub.adapters.http import (
+    DEFAULT_TIMEOUT,
+    TLS_CONFIG,
+    ProtocolClient,
+    guard_refusal,
+    tls_context,
+)
 from chaoshub.contract import (
     Adapter,
     Capabilities,
@@ -42,6 +49,8 @@ from chaoshub.patterns import PatternError, compile_pattern
 
 #: agents asked at once when listing what they hold (the orphan sweep)
 LISTING_THREADS = 16
+#: a health report this young is reused by the checks of one start (availability, guards)
+REPORT_REUSE_SECONDS = 5.0
 
 log = logging.getLogger("chaoshub.adapters.native")
 
@@ -131,6 +140,8 @@ class NativeAdapter(Adapter):
         self._timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
         self._tls = tls_context(config)
         self._clients: dict[str, ProtocolClient] = {}
+        # health reports by agent, kept for one start: availability and check_params ask both
+        self._asked: dict[str, tuple[float, Health]] = {}
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -346,7 +357,7 @@ class NativeAdapter(Adapter):
         for t in targets:
             by_agent.setdefault(self._split(t.id)[0], []).append(t.id)
         answers: dict[str, FaultAvailability] = {}
-        for agent, report in self._reports(sorted(by_agent)).items():
+        for agent, report in self._reports(sorted(by_agent), REPORT_REUSE_SECONDS).items():
             found = report.faults.get(fault)
             if found is None and not report.ok:
                 found = FaultAvailability(False, f"agent {agent}: {report.message}")
@@ -356,11 +367,26 @@ class NativeAdapter(Adapter):
                 answers.update(dict.fromkeys(by_agent[agent], found))
         return answers
 
-    def _reports(self, agents: list[str]) -> dict[str, Health]:
-        """Each agent's health report, asked in parallel."""
-        with ThreadPoolExecutor(max_workers=min(8, len(agents) or 1)) as pool:
-            reports = pool.map(lambda n: self._client(n).health_report(), agents)
-            return dict(zip(agents, reports, strict=True))
+    def check_limits(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
+        """Each agent the targets live on checks ``params`` against the guards it reports
+        (free disk, memory headroom, stressors): the first refusal names the agent."""
+        agents = sorted({self._split(t.id)[0] for t in targets})
+        for agent, report in self._reports(agents, max_age=REPORT_REUSE_SECONDS).items():
+            refused = guard_refusal(report, fault, params, f"agent {agent}")
+            if refused is not None:
+                raise refused
+
+    def _reports(self, agents: list[str], max_age: float = 0.0) -> dict[str, Health]:
+        """Each agent's health report, asked in parallel (one asked less than ``max_age``
+        seconds ago is reused)."""
+        now = time.monotonic()
+        ask = [n for n in agents if n not in self._asked or now - self._asked[n][0] > max_age]
+        with ThreadPoolExecutor(max_workers=min(8, len(ask) or 1)) as pool:
+            for name, report in zip(
+                ask, pool.map(lambda n: self._client(n).health_report(), ask), strict=True
+            ):
+                self._asked[name] = (now, report)
+        return {n: self._asked[n][1] for n in agents}
 
     def health(self) -> Health:
         online = [n for n, a in self.agents.items() if a.get("online", True)]

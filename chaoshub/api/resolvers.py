@@ -85,6 +85,8 @@ class Outcome:
 
     result: Any
     subject: str | None = None
+    #: said in the audit entry beside the ok (e.g. an admin override was used)
+    audit_message: str = ""
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -105,7 +107,15 @@ async def mutate(
 
     def work(s: Session) -> Outcome:
         outcome = fn(s, actor)
-        audit.write(s, actor, action, subject=outcome.subject, input=input, result="ok")
+        audit.write(
+            s,
+            actor,
+            action,
+            subject=outcome.subject,
+            input=input,
+            result="ok",
+            message=outcome.audit_message,
+        )
         return outcome
 
     try:

@@ -539,9 +539,10 @@ class Mutation:
                 duration_seconds=input.duration_seconds,
                 description=input.description,
             )
-            row = experiments.create(rt, s, data)
+            row = experiments.create(rt, s, data, actor=a)
             s.refresh(row)
-            return Outcome(T.Experiment.build(row), subject=row.name)
+            note = runs_svc.override_note(runs_svc.overrides_in(rt, row))
+            return Outcome(T.Experiment.build(row), subject=row.name, audit_message=note)
 
         return await mutate(info, "createExperiment", "operator", _plain(input), fn)
 
@@ -553,9 +554,10 @@ class Mutation:
 
         def fn(s: Session, a: Actor) -> Outcome:
             changes = {k: v for k, v in vars(input).items() if k != "id" and v is not None}
-            row = experiments.update(rt, s, str(input.id), changes)
+            row = experiments.update(rt, s, str(input.id), changes, actor=a)
             s.refresh(row)
-            return Outcome(T.Experiment.build(row), subject=row.name)
+            note = runs_svc.override_note(runs_svc.overrides_in(rt, row))
+            return Outcome(T.Experiment.build(row), subject=row.name, audit_message=note)
 
         return await mutate(info, "updateExperiment", "operator", _plain(input), fn)
 
@@ -592,7 +594,10 @@ class Mutation:
                 )
                 run = runs_svc.start(rt, s, a, spec)
             return Outcome(
-                T.Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "inject")
+                T.Run.build(run),
+                subject=run.id,
+                audit_message=runs_svc.override_note(runs_svc.overrides_in(rt, run)),
+                after_commit=_dispatch_hook(info, run, "inject"),
             )
 
         return await mutate(info, "startRun", "operator", _plain(input), fn)

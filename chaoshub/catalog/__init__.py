@@ -31,6 +31,9 @@ log = logging.getLogger("chaoshub.catalog")
 _SCHEMA: dict[str, Any] = json.loads(
     resources.files("chaoshub.catalog").joinpath("schema.json").read_text(encoding="utf-8")
 )
+#: marks a param or selector key only an admin may set: it overrides a safety rule (e.g.
+#: ``include_protected`` makes PID 1 and the injector targets)
+ADMIN_ONLY = "x-admin-only"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENTRY_VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
 _META_VALIDATOR = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
@@ -96,6 +99,21 @@ class FaultType:
         """Check ``params`` against the schema and return them with defaults filled in."""
         _check(self.params, params, "params")
         return {**_defaults(self.params), **params}
+
+    def overrides(self, params: Mapping[str, Any], selector: Mapping[str, Any]) -> list[list[str]]:
+        """The admin-only keys (:data:`ADMIN_ONLY`) that ``params`` and ``selector`` set to
+        anything but their default, as field paths."""
+        found = []
+        for root, schema, given in (
+            ("params", self.params, params),
+            ("selector", self.selector, selector),
+        ):
+            for key, sub in (schema.get("properties") or {}).items():
+                if not isinstance(sub, Mapping) or not sub.get(ADMIN_ONLY):
+                    continue
+                if given.get(key) not in (None, False, sub.get("default")):
+                    found.append([root, key])
+        return found
 
     def validate_selector(self, selector: Mapping[str, Any]) -> None:
         """Check ``selector`` against the entry's selector schema, when it has one."""

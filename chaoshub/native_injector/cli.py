@@ -24,6 +24,7 @@ import uvicorn
 
 from chaoshub.native_injector import __version__, restart
 from chaoshub.native_injector.engine import Injector
+from chaoshub.native_injector.guards import Guards, MiB
 from chaoshub.native_injector.hubclient import HubClient, Registration
 from chaoshub.native_injector.lease import LeaseWatcher
 from chaoshub.native_injector.server import create_app
@@ -142,6 +143,45 @@ def _loopback(host: str) -> bool:
     is_flag=True,
     help="on a clean stop, leave active faults for the next start to re-adopt",
 )
+@click.option(
+    "--min-free-disk-percent",
+    envvar="CHAOSHUB_INJECTOR_MIN_FREE_DISK_PERCENT",
+    type=click.FloatRange(0, 100),
+    default=10.0,
+    show_default=True,
+    help="free space disk-fill and io-stress must leave, percent of the filesystem",
+)
+@click.option(
+    "--min-free-disk-bytes",
+    envvar="CHAOSHUB_INJECTOR_MIN_FREE_DISK_BYTES",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="free space they must leave, bytes (the larger of the two applies)",
+)
+@click.option(
+    "--memory-headroom-percent",
+    envvar="CHAOSHUB_INJECTOR_MEMORY_HEADROOM_PERCENT",
+    type=click.FloatRange(0, 100),
+    default=10.0,
+    show_default=True,
+    help="available memory memory-stress must leave, percent of RAM",
+)
+@click.option(
+    "--memory-headroom-bytes",
+    envvar="CHAOSHUB_INJECTOR_MEMORY_HEADROOM_BYTES",
+    type=click.IntRange(min=0),
+    default=256 * MiB,
+    show_default=True,
+    help="available memory it must leave, bytes (the larger of the two applies)",
+)
+@click.option(
+    "--max-stressors",
+    envvar="CHAOSHUB_INJECTOR_MAX_STRESSORS",
+    type=click.IntRange(min=0),
+    default=0,
+    help="stress-ng workers that may run at once, over all stress faults (0: twice the CPUs)",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.version_option(__version__)
 def main(
@@ -159,6 +199,11 @@ def main(
     tls_ca: Path | None,
     insecure_listen: bool,
     keep_faults_on_exit: bool,
+    min_free_disk_percent: float,
+    min_free_disk_bytes: int,
+    memory_headroom_percent: float,
+    memory_headroom_bytes: int,
+    max_stressors: int,
     log_level: str,
 ) -> None:
     """Serve HTTP adapter protocol v1 for this host (the native injector)."""
@@ -179,7 +224,15 @@ def main(
     secret = _api_token(api_token, state)
     agent = name or socket.gethostname()
 
-    injector = Injector(state, scripts_dir)
+    limits = Guards(
+        min_free_disk_percent=min_free_disk_percent,
+        min_free_disk_bytes=min_free_disk_bytes,
+        memory_headroom_percent=memory_headroom_percent,
+        memory_headroom_bytes=memory_headroom_bytes,
+        max_stressors=max_stressors,
+    )
+    log.info("guards", extra=limits.as_dict())
+    injector = Injector(state, scripts_dir, limits=limits)
     caps = injector.prober.faults(fresh=True)
     for fault, check in caps.items():
         log.info(

@@ -19,7 +19,7 @@ from typing import Any
 import pydantic
 
 from chaoshub.errors import InvalidInput
-from chaoshub.native_injector import catalog
+from chaoshub.native_injector import catalog, guards
 from chaoshub.native_injector.capabilities import Prober
 from chaoshub.native_injector.faults import FAULTS, Context, Fault
 from chaoshub.native_injector.metrics import InjectorMetrics
@@ -73,9 +73,14 @@ def _fault(name: str) -> Fault:
 
 class Injector:
     def __init__(
-        self, state_dir: Path, scripts_dir: Path | None = None, prober: Prober | None = None
+        self,
+        state_dir: Path,
+        scripts_dir: Path | None = None,
+        prober: Prober | None = None,
+        limits: guards.Guards | None = None,
     ) -> None:
         self.store = StateStore(state_dir)
+        self.guards = limits or guards.Guards()
         self.prober = prober or Prober(state_dir, scripts_dir)
         self.metrics = InjectorMetrics(self)
         self.ctx = Context(
@@ -88,6 +93,9 @@ class Injector:
         self.records: dict[str, Record] = {}
         self.leftovers: list[str] = []  # chaoshub-tagged rules of executions never known here
         self._lock = threading.Lock()
+        # held from the guard check until the record counts as live: two injects at once
+        # must not both fit under one limit
+        self._guard_lock = threading.Lock()
         self._exec_locks: dict[str, threading.Lock] = {}
         self._retry_at: dict[str, float] = {}
 
@@ -181,7 +189,9 @@ class Injector:
                 lease_seconds=float(lease_seconds),
             )
             record.renew()
-            self._put(record)
+            with self._guard_lock:
+                self._check_guards(fault_name, full)
+                self._put(record)
             try:
                 fault.apply(record, self.ctx)
             except Exception as exc:  # whatever went wrong, undo what was done so far
@@ -205,6 +215,31 @@ class Injector:
                 },
             )
             return handle, self._observe(record)
+
+    def host(self) -> guards.Host:
+        """The host as the guards see it now (stress workers of live injections included)."""
+        cpus = guards.measure(0).cpus
+        running = sum(
+            int(r.metrics.get("workers") or guards.stress_workers(r.fault, r.params, cpus))
+            for r in self.live()
+            if r.fault in guards.STRESS_FAULTS
+        )
+        return guards.measure(running)
+
+    def guard_report(self) -> dict[str, Any]:
+        """The guards and what they are checked against, for describe and health."""
+        return guards.report(self.guards, self.host(), guards.filesystems())
+
+    def _check_guards(self, fault_name: str, params: Mapping[str, Any]) -> None:
+        """Refuse params over a host guard, measured now (the hub checked a report that may
+        be seconds old, and the host has changed since)."""
+        if fault_name not in guards.STRESS_FAULTS and fault_name != "disk-fill":
+            return
+        disk = guards.disk_at(str(params["path"])) if "path" in params else None
+        found = guards.refusal(self.guards, fault_name, params, self.host(), disk)
+        if found is not None:
+            self.metrics.injected(fault_name, "guarded")
+            raise InvalidRequest(f"{fault_name}: {found[1]}", field=["params", found[0]])
 
     def _adopt(self, record: Record) -> dict[str, Any]:
         if record.live:

@@ -97,6 +97,7 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
             "protocol": PROTOCOL,
             "fault_types": list(catalog.entries().values()),
             "capabilities": capabilities(),
+            **injector.guard_report(),
         }
 
     @app.get("/v1/health", dependencies=guarded)
@@ -112,6 +113,7 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
             "checks": {k: {"ok": c.ok, "detail": c.detail} for k, c in sorted(checks.items())},
             "active": len(injector.live()),
             "leftovers": injector.leftovers,
+            **injector.guard_report(),
         }
 
     @app.post("/v1/discover", dependencies=guarded)

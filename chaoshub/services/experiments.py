@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from chaoshub.errors import Conflict, InvalidInput, NotFound
 from chaoshub.runtime import Runtime
 from chaoshub.services import backends
+from chaoshub.services.auth import Actor
 from chaoshub.services.runs import RunSpec, validate_spec
 from chaoshub.store.models import Experiment
 
@@ -33,10 +34,12 @@ def get(session: Session, experiment_id: str) -> Experiment:
     return row
 
 
-def create(rt: Runtime, session: Session, data: ExperimentInput) -> Experiment:
+def create(
+    rt: Runtime, session: Session, data: ExperimentInput, actor: Actor | None = None
+) -> Experiment:
     backends._check_name(data.name)
     spec = RunSpec(data.fault_type, data.backend, data.params, data.selector, data.duration_seconds)
-    checked = validate_spec(rt, session, spec)
+    checked = validate_spec(rt, session, spec, actor)
     if session.scalars(select(Experiment).where(Experiment.name == data.name)).first() is not None:
         raise Conflict(f"an experiment named {data.name!r} exists already", field=["name"])
     row = Experiment(
@@ -54,7 +57,11 @@ def create(rt: Runtime, session: Session, data: ExperimentInput) -> Experiment:
 
 
 def update(
-    rt: Runtime, session: Session, experiment_id: str, changes: dict[str, Any]
+    rt: Runtime,
+    session: Session,
+    experiment_id: str,
+    changes: dict[str, Any],
+    actor: Actor | None = None,
 ) -> Experiment:
     row = get(session, experiment_id)
     merged = ExperimentInput(
@@ -72,7 +79,7 @@ def update(
     spec = RunSpec(
         merged.fault_type, merged.backend, merged.params, merged.selector, merged.duration_seconds
     )
-    checked = validate_spec(rt, session, spec)
+    checked = validate_spec(rt, session, spec, actor)
     if (
         merged.name != row.name
         and session.scalars(select(Experiment).where(Experiment.name == merged.name)).first()

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session, selectinload
 from chaoshub import lifecycle
 from chaoshub.catalog import FaultType
 from chaoshub.contract import Adapter, Handle, Target
-from chaoshub.errors import BackendUnavailable, HubError, IllegalTransition, InvalidInput, NotFound
+from chaoshub.errors import (
+    BackendUnavailable,
+    Forbidden,
+    HubError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+)
 from chaoshub.execution.driver import execution_for
 from chaoshub.lifecycle import DesiredState, Ending, Phase, TimeControl
 from chaoshub.runtime import Runtime
@@ -50,8 +57,29 @@ class CheckedSpec:
     duration_seconds: float | None
 
 
-def validate_spec(rt: Runtime, session: Session, spec: RunSpec) -> CheckedSpec:
-    """Every check that needs no tool: fault, backend, params schema, selector, duration."""
+def check_overrides(
+    actor: Actor, fault: FaultType, params: dict[str, Any], selector: dict[str, Any]
+) -> None:
+    """Refuse an admin-only override (``include_protected``...) unless ``actor`` is an admin."""
+    used = fault.overrides(params, selector)
+    if used and actor.role != "admin":
+        raise Forbidden(
+            f"{'.'.join(used[0])} overrides a safety rule of {fault.id}; only an admin may "
+            f"set it (token {actor.name!r} is {actor.role})",
+            field=used[0],
+        )
+
+
+def override_note(used: list[str]) -> str:
+    """What the audit log and the run's events say of overrides used."""
+    return f"admin override used: {', '.join(used)}" if used else ""
+
+
+def validate_spec(
+    rt: Runtime, session: Session, spec: RunSpec, actor: Actor | None = None
+) -> CheckedSpec:
+    """Every check that needs no tool: fault, backend, params schema, selector, duration,
+    and (given ``actor``) that only an admin sets an admin-only override."""
     if not isinstance(spec.params, dict):
         raise InvalidInput("params must be a JSON object", field=["params"])
     if not isinstance(spec.selector, dict):
@@ -66,6 +94,8 @@ def validate_spec(rt: Runtime, session: Session, spec: RunSpec) -> CheckedSpec:
         )
     params = fault.validate_params(spec.params)
     fault.validate_selector(spec.selector)
+    if actor is not None:
+        check_overrides(actor, fault, params, spec.selector)
     duration = spec.duration_seconds
     if fault.time_control is TimeControl.TIMED and duration is None:
         raise InvalidInput(
@@ -130,6 +160,13 @@ def check_available(checked: CheckedSpec, targets: list[Target]) -> None:
         )
 
 
+def check_limits(checked: CheckedSpec, targets: list[Target]) -> None:
+    """Refuse params over the limits the tool reports for the targets' hosts (an agent's
+    minimum free disk, memory headroom, stressor count), naming the param."""
+    with checked.adapter.translate_errors():
+        checked.adapter.check_limits(checked.fault.name, checked.params, targets)
+
+
 def check_params(checked: CheckedSpec, targets: list[Target]) -> None:
     """Have the tool check what only it can (a directory or script on an agent's host), so a
     run it would refuse at inject, and then fail to recover, is never stored."""
@@ -140,10 +177,11 @@ def check_params(checked: CheckedSpec, targets: list[Target]) -> None:
 def start(
     rt: Runtime, session: Session, actor: Actor, spec: RunSpec, experiment: Experiment | None = None
 ) -> Run:
-    checked = validate_spec(rt, session, spec)
+    checked = validate_spec(rt, session, spec, actor)
     try:
         targets = discover(checked)
         check_available(checked, targets)
+        check_limits(checked, targets)
         check_params(checked, targets)
     finally:
         checked.adapter.close()
@@ -173,7 +211,15 @@ def start(
         + ", ".join(t.label for t in targets[:10]),
         run_id=run.id,
     )
+    if used := overrides_in(rt, run):
+        events.record(session, "override", f"{override_note(used)} by {actor.name}", run_id=run.id)
     return run
+
+
+def overrides_in(rt: Runtime, row: Run | Experiment) -> list[str]:
+    """The admin-only overrides a stored run or experiment carries (dotted field paths)."""
+    fault = rt.catalog.get(row.fault_type)
+    return [".".join(u) for u in fault.overrides(row.params or {}, row.selector or {})]
 
 
 def start_from_experiment(rt: Runtime, session: Session, actor: Actor, experiment_id: str) -> Run:

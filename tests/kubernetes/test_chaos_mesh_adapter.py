@@ -367,6 +367,26 @@ def test_validate_checks_mode_and_value_without_io(tmp_path: Path) -> None:
     )
 
 
+
+@pytest.mark.parametrize(
+    ("fault", "params", "field"),
+    [
+        ("stress-memory", {"workers": 1, "size": "99999GB"}, "size"),
+        ("stress-memory", {"workers": 1, "size": "500%"}, "size"),
+        ("time-skew", {"time_offset": "-87840h1s"}, "time_offset"),
+        ("time-skew", {"time_offset": "9000h9000h"}, "time_offset"),
+    ],
+)
+def test_magnitudes_written_in_strings_are_bounded_too(
+    tmp_path: Path, fault: str, params: dict[str, Any], field: str
+) -> None:
+    adapter = ChaosMeshAdapter({"kubeconfig": str(tmp_path / "missing")})
+    with pytest.raises(InvalidInput) as err:
+        adapter.validate(fault, params, {"labels": {"a": "b"}})
+    assert err.value.field == ["params", field]
+    fine = {"size": "64GB"} if fault == "stress-memory" else {"time_offset": "-8784h"}
+    adapter.validate(fault, {**params, **fine}, {"labels": {"a": "b"}})
+
 def test_discover_refuses_a_selector_without_running_pods(mesh: ChaosMeshAdapter) -> None:
     with pytest.raises(NotFound) as err:
         mesh.discover("network-delay", {"labels": {"app": "nothing"}})

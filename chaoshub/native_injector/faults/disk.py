@@ -59,6 +59,7 @@ class DiskFill(Fault):
             "bytes": float(size),
             "requested_bytes": float(wanted),
             "filesystem_used_percent": round(_used_percent(directory), 2),
+            "filesystem_free_bytes": float(os.statvfs(directory).f_bavail * st.f_frsize),
         }
         record.native = f"{path} holds {size} bytes"
 
