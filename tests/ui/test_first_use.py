@@ -70,3 +70,67 @@ def test_graphiql_takes_a_token_typed_into_its_headers(hub: Hub, page: Any) -> N
     page.locator(".graphiql-execute-button").click()
     expect(page.locator(".result-window")).to_contain_text('"name": "bootstrap-admin"')
     assert blocked == [], blocked
+
+
+def test_duration_out_of_range_is_an_error_on_the_field_never_rewritten(hub: Hub, page: Any) -> None:
+    hub.backend("mem-duration")
+    sign_in(page, hub.url, hub.admin_token)
+    goto(page, hub.url + "/experiments/new?fault=memory/latency")
+    page.get_by_label("Selector (JSON)").fill(json.dumps({"names": ["alpha"]}))
+    duration = page.get_by_label("Duration")
+    start = page.get_by_test_id("start-now")
+    for typed, message in [
+        ("-10", "more than 0 s"),
+        ("0", "more than 0 s"),
+        ("99999999", "at most 604800 s"),
+    ]:
+        duration.fill(typed)
+        duration.blur()  # Mantine clamps on blur unless told not to
+        expect(duration).to_have_value(typed)
+        expect(duration).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_text(message)).to_be_visible()
+        expect(start).to_be_disabled()
+    # The API's bound is the form's: what the form refuses the hub refuses too.
+    refused = hub.admin(
+        "mutation($i: StartRunInput!) { startRun(input: $i) { __typename } }",
+        i={
+            "faultType": "memory/latency",
+            "backend": "mem-duration",
+            "selector": {"names": ["alpha"]},
+            "params": {},
+            "durationSeconds": 604801,
+        },
+    )["startRun"]
+    assert refused["__typename"] == "InvalidInputError", refused
+    assert hub.admin("{ runs { totalCount } }")["runs"]["totalCount"] == 0
+    duration.fill("30")
+    expect(duration).not_to_have_attribute("aria-invalid", "true")
+    expect(start).to_be_enabled()
+
+    # A fault with the tool's own bounds (aws-ssm documents take 1..43200 s).
+    goto(page, hub.url + "/experiments/new?fault=aws-ssm/cpu-stress")
+    duration.fill("50000")
+    duration.blur()
+    expect(duration).to_have_value("50000")
+    expect(page.get_by_text("at most 43200 s for this tool")).to_be_visible()
+
+
+def test_bad_selector_json_is_shown_on_the_field_and_focused(hub: Hub, page: Any) -> None:
+    hub.backend("mem-json")
+    sign_in(page, hub.url, hub.admin_token)
+    goto(page, hub.url + "/experiments/new?fault=memory/latency")
+    expect(page.get_by_test_id("backend-select")).to_be_visible()
+    selector = page.get_by_label("Selector (JSON)")
+    selector.fill('{"names": ["alpha",]}')
+    page.get_by_label("Duration").focus()  # the user moves on to the button
+    page.get_by_test_id("start-now").click()
+    expect(selector).to_be_focused()
+    expect(selector).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text("not a JSON object: check the brackets")).to_have_count(1)
+    expect(page.get_by_test_id("refusal")).to_have_text("Not sent: fix what is marked in red (Selector)")
+    assert hub.admin("{ runs { totalCount } }")["runs"]["totalCount"] == 0
+    # A selector the adapter refuses: its message once, on the field, not in three places.
+    selector.fill(json.dumps({"names": ["nosuch"]}))
+    expect(page.get_by_text("no target named 'nosuch'")).to_have_count(1)
+    expect(selector).to_have_attribute("aria-invalid", "true")
+    snap(page, "selector-error-1440")
