@@ -134,3 +134,52 @@ def test_bad_selector_json_is_shown_on_the_field_and_focused(hub: Hub, page: Any
     expect(page.get_by_text("no target named 'nosuch'")).to_have_count(1)
     expect(selector).to_have_attribute("aria-invalid", "true")
     snap(page, "selector-error-1440")
+
+
+def _act(hub: Hub, action: str, run_id: str) -> None:
+    answer = hub.admin(
+        f"mutation($id: ID!) {{ {action}(id: $id) {{ __typename }} }}", id=run_id
+    )[action]
+    assert answer["__typename"] == "Run", answer
+
+
+def test_the_timeline_shows_every_round_in_order_after_pause_and_resume(
+    hub: Hub, page: Any
+) -> None:
+    hub.backend("mem-rounds")
+    run_id = hub.start("mem-rounds", ["alpha"], seconds=300)
+    try:
+        hub.wait_phase(run_id, "running")
+        _act(hub, "pauseRun", run_id)
+        hub.wait_phase(run_id, "paused")
+        _act(hub, "resumeRun", run_id)
+        hub.wait_phase(run_id, "running")
+        sign_in(page, hub.url, hub.admin_token)
+        goto(page, f"{hub.url}/runs/{run_id}")
+        steps = page.get_by_test_id("timeline").locator("[data-step]")
+        expect(steps.last).to_have_attribute("data-step", "end")
+        entered = [
+            (s.get_attribute("data-step"), s.get_attribute("data-at"), s.get_attribute("data-state"))
+            for s in steps.all()
+        ]
+        done = [(p, at) for p, at, state in entered if state != "future"]
+        names = [p for p, _ in done]
+        assert names[:3] == ["pending", "injecting", "running"], entered
+        assert "paused" in names and names[-1] == "running", entered
+        assert names.index("paused") < len(names) - 1, entered  # running again after it
+        times = [at for _, at in done]
+        assert times == sorted(times), f"timeline out of order: {entered}"
+        assert [s for _, _, s in entered].count("current") == 1
+        rounds = page.get_by_test_id("target-row").filter(has_text="alpha").get_by_test_id(
+            "target-round"
+        )
+        expect(rounds).to_have_count(2)
+        first, second = rounds.all_inner_texts()
+        injected1, recovered1 = first.split(" → ")
+        injected2, still = second.split(" → ")
+        assert injected1 <= recovered1 <= injected2, (first, second)
+        assert still == "holding"
+        snap(page, "run-rounds-1440")
+    finally:
+        _act(hub, "abortRun", run_id)
+        hub.wait_phase(run_id, "aborted")
