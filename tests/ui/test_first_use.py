@@ -183,3 +183,45 @@ def test_the_timeline_shows_every_round_in_order_after_pause_and_resume(
     finally:
         _act(hub, "abortRun", run_id)
         hub.wait_phase(run_id, "aborted")
+
+
+def _no_page_overflow(page: Any) -> None:
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"the page scrolls sideways at 390 px: {widths}"
+
+
+def test_runs_list_and_run_page_fit_a_phone(hub: Hub, browser: Any) -> None:
+    hub.backend("mem-phone")
+    run_id = hub.start("mem-phone", ["alpha", "beta"], seconds=300)
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        hub.wait_phase(run_id, "running")
+        sign_in(page, hub.url, hub.admin_token)
+        expect(page.get_by_test_id("run-row").first).to_be_visible()
+        _no_page_overflow(page)
+        snap(page, "runs-390")
+        # The navigation is behind a burger, and opens and closes.
+        main_nav = page.get_by_role("navigation", name="Main")
+        expect(main_nav).not_to_be_in_viewport()
+        page.get_by_role("button", name="Navigation").click()
+        expect(main_nav).to_be_in_viewport()
+        snap(page, "nav-open-390")
+        main_nav.get_by_role("link", name="Runs", exact=True).click()
+        expect(main_nav).not_to_be_in_viewport()
+
+        page.locator(f'[data-run="{run_id}"] a').first.click()
+        expect(page.get_by_test_id("phase")).to_have_attribute("data-phase", "running")
+        expect(page.get_by_role("button", name="Abort")).to_be_in_viewport()
+        _no_page_overflow(page)
+        snap(page, "run-390")
+    finally:
+        context.close()
+        _act_abort(hub, run_id)
+
+
+def _act_abort(hub: Hub, run_id: str) -> None:
+    _act(hub, "abortRun", run_id)
+    hub.wait_phase(run_id, "aborted")
