@@ -225,3 +225,39 @@ def test_runs_list_and_run_page_fit_a_phone(hub: Hub, browser: Any) -> None:
 def _act_abort(hub: Hub, run_id: str) -> None:
     _act(hub, "abortRun", run_id)
     hub.wait_phase(run_id, "aborted")
+
+
+def test_target_fields_suggest_agents_and_discovered_processes(hub: Hub, page: Any) -> None:
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "600"])
+    try:
+        sign_in(page, hub.url, hub.admin_token)
+        goto(page, hub.url + "/experiments/new?fault=native/process-kill")
+        expect(page.get_by_test_id("backend-select")).to_be_visible()
+        # Nothing typed yet: no verdict on the selector anywhere.
+        expect(page.get_by_role("alert")).to_have_count(0)
+        snap(page, "process-kill-untouched-1440")
+        agents = page.locator("#selector_agents")
+        expect(agents).to_have_attribute("placeholder", re.compile("local"))
+        agents.click()
+        page.get_by_role("option", name="local", exact=True).click()
+        expect(agents.locator("xpath=..")).to_contain_text("local")
+        name = page.locator("#selector_name")
+        name.fill("slee")
+        expect(page.locator(f'datalist#{name.get_attribute("list")} option[value="sleep"]')).to_have_count(1)
+        pid = page.locator("#selector_pid")
+        expect(
+            page.locator(f'datalist#{pid.get_attribute("list")} option[value="{sleeper.pid}"]')
+        ).to_have_count(1)
+        snap(page, "process-suggestions-1440")
+        # PID 1: refused on the field, saying why and how to override.
+        name.fill("")
+        pid.fill("1")
+        problem = page.get_by_role("alert").filter(has_text="protected")
+        expect(problem).to_have_count(1)
+        expect(problem).to_contain_text("include_protected")
+        snap(page, "pid1-refused-1440")
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -33,6 +33,7 @@ import { ErrorAlert } from '../components/ErrorText';
 import { FaultBadges } from '../components/FaultBadges';
 import { SchemaForm, errorSchemaFor, type SchemaFormHandle } from '../components/SchemaForm';
 import { durationError } from '../duration';
+import { useTargetSuggestions, withSuggestions } from '../suggestions';
 
 type Data = { faultTypes: FaultType[]; backends: Pick<Backend, 'id' | 'name' | 'adapter'>[] };
 
@@ -82,6 +83,8 @@ export function NewExperimentPage() {
   const [description, setDescription] = useState('');
   const [refusal, setRefusal] = useState<HubError | null>(null);
   const [preview, setPreview] = useState<Preview>({ state: 'idle' });
+  // The adapter's verdict on the selector waits until the user has written one.
+  const [selectorTouched, setSelectorTouched] = useState(false);
   const paramsForm = useRef<SchemaFormHandle>(null);
   const selectorInput = useRef<HTMLTextAreaElement>(null);
 
@@ -102,6 +105,7 @@ export function NewExperimentPage() {
     setRefusal(null);
     setSelector({});
     setSelectorText('{\n  \n}');
+    setSelectorTouched(false);
   }, [faultId]);
   useEffect(() => {
     if (backends.length && !backends.some((b) => b.name === backend)) setBackend(backends[0].name);
@@ -110,9 +114,11 @@ export function NewExperimentPage() {
 
   // The live preview: ask the adapter which targets the selector matches now.
   const probe = useMemo(
-    () => (fault && backend && selectorValue ? JSON.stringify({ faultType: fault.id, backend, selector: selectorValue }) : null),
-    [fault, backend, selectorValue],
+    () => (fault && backend && selectorValue && selectorTouched ? JSON.stringify({ faultType: fault.id, backend, selector: selectorValue }) : null),
+    [fault, backend, selectorValue, selectorTouched],
   );
+  const suggestions = useTargetSuggestions(fault?.id ?? null, backend, fault?.selector, selector);
+  const selectorSchema = useMemo(() => (fault ? withSuggestions(fault.selector, suggestions) : null), [fault, suggestions]);
   const [debounced] = useDebouncedValue(probe, 400);
   useEffect(() => {
     if (!debounced) {
@@ -323,9 +329,12 @@ export function NewExperimentPage() {
                     <SchemaForm
                       key={fault.id}
                       idPrefix="selector"
-                      schema={fault.selector}
+                      schema={selectorSchema ?? fault.selector}
                       value={selector}
-                      onChange={setSelector}
+                      onChange={(v) => {
+                        setSelector(v);
+                        setSelectorTouched(true);
+                      }}
                       defaults="required"
                     />
                   ) : (
@@ -335,6 +344,7 @@ export function NewExperimentPage() {
                       value={selectorText}
                       onChange={(text) => {
                         setSelectorText(text);
+                        setSelectorTouched(true);
                         if (refusal?.field[0] === 'selector') setRefusal(null);  // stale once edited
                       }}
                       error={selectorProblem}
