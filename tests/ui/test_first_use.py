@@ -22,10 +22,10 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
 
 
-def snap(page: Any, name: str) -> None:
+def snap(page: Any, name: str, full: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(300)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
 
 
 def offline(page: Any) -> list[str]:
@@ -261,3 +261,54 @@ def test_target_fields_suggest_agents_and_discovered_processes(hub: Hub, page: A
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_catalog_puts_runnable_faults_first_and_reads_cleanly(hub: Hub, page: Any) -> None:
+    sign_in(page, hub.url, hub.admin_token)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Catalog").click()
+    cards = page.get_by_test_id("fault-card")
+    expect(cards.first).to_be_visible()
+    flags = [c.get_attribute("data-available") for c in cards.all()]
+    assert "true" in flags and "false" in flags, flags  # aws-ssm has no backend here
+    assert flags == sorted(flags, key=lambda f: f != "true"), "an unrunnable fault before a runnable one"
+    total = len(flags)
+    page.set_viewport_size(DESKTOP)
+    snap(page, "catalog-1440", full=False)
+
+    page.get_by_text("Available only", exact=True).click()
+    expect(cards).to_have_count(flags.count("true"))
+    assert all(c.get_attribute("data-available") == "true" for c in cards.all())
+    page.get_by_text("Available only", exact=True).click()
+    expect(cards).to_have_count(total)
+
+    for card in cards.all():
+        text = card.inner_text()
+        assert "1 targets" not in text and "1 agents" not in text, text
+        badges = [b.inner_text().strip().lower() for b in card.locator(".mantine-Badge-root").all()]
+        assert len(badges) == len(set(badges)), f"duplicate badges: {badges}"
+        for badge in card.locator(".mantine-Badge-label").all():
+            assert badge.evaluate("b => b.scrollWidth <= b.clientWidth"), badge.inner_text()
+        # The description ends above the footer line, never over it.
+        description = card.locator("p").nth(1).bounding_box()
+        footer = card.get_by_test_id("fault-footer").bounding_box()
+        assert description and footer
+        assert description["y"] + description["height"] <= footer["y"] + 1, card.get_attribute("data-fault")
+
+    page.set_viewport_size(PHONE)
+    snap(page, "catalog-390", full=False)
+    _no_page_overflow(page)
+    page.set_viewport_size(DESKTOP)
+
+
+def test_native_validation_reads_as_words_not_pydantic(hub: Hub, page: Any) -> None:
+    sign_in(page, hub.url, hub.admin_token)
+    goto(page, hub.url + "/experiments/new?fault=native/process-kill")
+    expect(page.get_by_test_id("backend-select")).to_be_visible()
+    page.get_by_test_id("experiment-name").click()
+    expect(page.get_by_text("give exactly one")).to_have_count(0)  # nothing typed yet
+    page.get_by_text("JSON", exact=True).click()
+    selector = page.get_by_label("Selector (JSON)")
+    selector.fill(json.dumps({"pid": 5, "name": "x"}))
+    problem = page.get_by_text(re.compile("exactly one"))
+    expect(problem).to_have_count(1)
+    assert "Value error" not in problem.inner_text()

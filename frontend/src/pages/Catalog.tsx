@@ -102,7 +102,7 @@ export function CatalogPage() {
           {shown.length} of {all.length} faults
         </Text>
       </Group>
-      <Group grow align="flex-end">
+      <SimpleGrid cols={{ base: 2, sm: 4 }}>
         <TextInput
           label="Search"
           placeholder="latency, kill, cpu…"
@@ -114,7 +114,7 @@ export function CatalogPage() {
         <Select label="Adapter" placeholder="any" clearable data={options(all.map((f) => f.adapter))} value={adapter} onChange={(v) => set('adapter', v)} />
         <Select label="Category" placeholder="any" clearable data={options(all.map((f) => f.category))} value={category} onChange={(v) => set('category', v)} />
         <Select label="Target kind" placeholder="any" clearable data={options(all.map((f) => f.targetKind))} value={kind} onChange={(v) => set('kind', v)} />
-      </Group>
+      </SimpleGrid>
       <Switch
         label="Available only"
         description="faults with a configured backend or an agent that can run them"
