@@ -44,11 +44,19 @@ def offline(page: Any) -> list[str]:
     return blocked
 
 
+def ide_ready(page: Any) -> None:
+    """GraphiQL drawn, its editors loaded (they load lazily) and the schema fetched."""
+    expect(page.locator(".graphiql-container")).to_be_visible()
+    expect(page.locator(".graphiql-query-editor")).to_contain_text("viewer")
+    expect(page.locator(".result-window .CodeMirror")).to_have_count(1)
+    page.wait_for_load_state("networkidle")
+
+
 def test_graphiql_loads_and_runs_a_query_without_internet(hub: Hub, page: Any) -> None:
     blocked = offline(page)
     sign_in(page, hub.url, hub.admin_token)  # the IDE picks up the console's token
     goto(page, hub.url + "/graphql")
-    expect(page.locator(".graphiql-container")).to_be_visible()
+    ide_ready(page)
     page.locator(".graphiql-execute-button").click()
     expect(page.locator(".result-window")).to_contain_text('"role": "admin"')
     snap(page, "graphiql-1440")
@@ -58,7 +66,7 @@ def test_graphiql_loads_and_runs_a_query_without_internet(hub: Hub, page: Any) -
 def test_graphiql_takes_a_token_typed_into_its_headers(hub: Hub, page: Any) -> None:
     blocked = offline(page)
     goto(page, hub.url + "/graphql")
-    expect(page.locator(".graphiql-container")).to_be_visible()
+    ide_ready(page)
     # Not signed in: the headers editor is open with a placeholder to replace.
     headers = page.locator(".graphiql-editor-tool .graphiql-editor").last
     expect(headers).to_contain_text("paste an API token")
@@ -72,7 +80,9 @@ def test_graphiql_takes_a_token_typed_into_its_headers(hub: Hub, page: Any) -> N
     assert blocked == [], blocked
 
 
-def test_duration_out_of_range_is_an_error_on_the_field_never_rewritten(hub: Hub, page: Any) -> None:
+def test_duration_out_of_range_is_an_error_on_the_field_never_rewritten(
+    hub: Hub, page: Any
+) -> None:
     hub.backend("mem-duration")
     sign_in(page, hub.url, hub.admin_token)
     goto(page, hub.url + "/experiments/new?fault=memory/latency")
@@ -127,7 +137,9 @@ def test_bad_selector_json_is_shown_on_the_field_and_focused(hub: Hub, page: Any
     expect(selector).to_be_focused()
     expect(selector).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_text("not a JSON object: check the brackets")).to_have_count(1)
-    expect(page.get_by_test_id("refusal")).to_have_text("Not sent: fix what is marked in red (Selector)")
+    expect(page.get_by_test_id("refusal")).to_have_text(
+        "Not sent: fix what is marked in red (Selector)"
+    )
     assert hub.admin("{ runs { totalCount } }")["runs"]["totalCount"] == 0
     # A selector the adapter refuses: its message once, on the field, not in three places.
     selector.fill(json.dumps({"names": ["nosuch"]}))
@@ -137,9 +149,9 @@ def test_bad_selector_json_is_shown_on_the_field_and_focused(hub: Hub, page: Any
 
 
 def _act(hub: Hub, action: str, run_id: str) -> None:
-    answer = hub.admin(
-        f"mutation($id: ID!) {{ {action}(id: $id) {{ __typename }} }}", id=run_id
-    )[action]
+    answer = hub.admin(f"mutation($id: ID!) {{ {action}(id: $id) {{ __typename }} }}", id=run_id)[
+        action
+    ]
     assert answer["__typename"] == "Run", answer
 
 
@@ -159,7 +171,11 @@ def test_the_timeline_shows_every_round_in_order_after_pause_and_resume(
         steps = page.get_by_test_id("timeline").locator("[data-step]")
         expect(steps.last).to_have_attribute("data-step", "end")
         entered = [
-            (s.get_attribute("data-step"), s.get_attribute("data-at"), s.get_attribute("data-state"))
+            (
+                s.get_attribute("data-step"),
+                s.get_attribute("data-at"),
+                s.get_attribute("data-state"),
+            )
             for s in steps.all()
         ]
         done = [(p, at) for p, at, state in entered if state != "future"]
@@ -170,8 +186,10 @@ def test_the_timeline_shows_every_round_in_order_after_pause_and_resume(
         times = [at for _, at in done]
         assert times == sorted(times), f"timeline out of order: {entered}"
         assert [s for _, _, s in entered].count("current") == 1
-        rounds = page.get_by_test_id("target-row").filter(has_text="alpha").get_by_test_id(
-            "target-round"
+        rounds = (
+            page.get_by_test_id("target-row")
+            .filter(has_text="alpha")
+            .get_by_test_id("target-round")
         )
         expect(rounds).to_have_count(2)
         first, second = rounds.all_inner_texts()
@@ -213,6 +231,8 @@ def test_runs_list_and_run_page_fit_a_phone(hub: Hub, browser: Any) -> None:
         expect(main_nav).not_to_be_in_viewport()
 
         page.locator(f'[data-run="{run_id}"] a').first.click()
+        page.wait_for_url(re.compile(f"/runs/{run_id}$"))
+        expect(page.get_by_test_id("timeline")).to_be_visible()  # the run page has loaded
         expect(page.get_by_test_id("phase")).to_have_attribute("data-phase", "running")
         expect(page.get_by_role("button", name="Abort")).to_be_in_viewport()
         _no_page_overflow(page)
@@ -245,7 +265,9 @@ def test_target_fields_suggest_agents_and_discovered_processes(hub: Hub, page: A
         expect(agents.locator("xpath=..")).to_contain_text("local")
         name = page.locator("#selector_name")
         name.fill("slee")
-        expect(page.locator(f'datalist#{name.get_attribute("list")} option[value="sleep"]')).to_have_count(1)
+        expect(
+            page.locator(f'datalist#{name.get_attribute("list")} option[value="sleep"]')
+        ).to_have_count(1)
         pid = page.locator("#selector_pid")
         expect(
             page.locator(f'datalist#{pid.get_attribute("list")} option[value="{sleeper.pid}"]')
@@ -270,7 +292,9 @@ def test_catalog_puts_runnable_faults_first_and_reads_cleanly(hub: Hub, page: An
     expect(cards.first).to_be_visible()
     flags = [c.get_attribute("data-available") for c in cards.all()]
     assert "true" in flags and "false" in flags, flags  # aws-ssm has no backend here
-    assert flags == sorted(flags, key=lambda f: f != "true"), "an unrunnable fault before a runnable one"
+    assert flags == sorted(flags, key=lambda f: f != "true"), (
+        "an unrunnable fault before a runnable one"
+    )
     total = len(flags)
     page.set_viewport_size(DESKTOP)
     snap(page, "catalog-1440", full=False)
@@ -292,7 +316,9 @@ def test_catalog_puts_runnable_faults_first_and_reads_cleanly(hub: Hub, page: An
         description = card.locator("p").nth(1).bounding_box()
         footer = card.get_by_test_id("fault-footer").bounding_box()
         assert description and footer
-        assert description["y"] + description["height"] <= footer["y"] + 1, card.get_attribute("data-fault")
+        assert description["y"] + description["height"] <= footer["y"] + 1, card.get_attribute(
+            "data-fault"
+        )
 
     page.set_viewport_size(PHONE)
     snap(page, "catalog-390", full=False)
