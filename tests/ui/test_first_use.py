@@ -59,7 +59,10 @@ def test_graphiql_loads_and_runs_a_query_without_internet(hub: Hub, page: Any) -
     ide_ready(page)
     page.locator(".graphiql-execute-button").click()
     expect(page.locator(".result-window")).to_contain_text('"role": "admin"')
+    page.set_viewport_size(DESKTOP)
     snap(page, "graphiql-1440")
+    page.set_viewport_size(PHONE)
+    snap(page, "graphiql-390")
     assert blocked == [], blocked
 
 
@@ -279,7 +282,11 @@ def test_target_fields_suggest_agents_and_discovered_processes(hub: Hub, page: A
         problem = page.get_by_role("alert").filter(has_text="protected")
         expect(problem).to_have_count(1)
         expect(problem).to_contain_text("include_protected")
+        page.set_viewport_size(DESKTOP)
         snap(page, "pid1-refused-1440")
+        page.set_viewport_size(PHONE)
+        snap(page, "pid1-refused-390")
+        _no_page_overflow(page)
     finally:
         sleeper.kill()
         sleeper.wait()
