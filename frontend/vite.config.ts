@@ -11,6 +11,10 @@ export default defineConfig({
     outDir: '../chaoshub/static',
     emptyOutDir: true,
     chunkSizeWarningLimit: 2000,
+    // GraphiQL is a page of its own (served at GET /graphql), bundled so it needs no CDN.
+    rollupOptions: {
+      input: { main: 'index.html', graphiql: 'graphiql.html' },
+    },
   },
   server: {
     proxy: {

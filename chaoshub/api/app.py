@@ -76,6 +76,14 @@ class HubGraphQLRouter(GraphQLRouter[Context, None]):
             raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from exc
         return await super().on_ws_connect(context)
 
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL bundled with the console (no CDN: hubs often run air-gapped)."""
+        static = _static_dir()
+        page = static / "graphiql.html" if static is not None else None
+        if page is not None and page.is_file():
+            return HTMLResponse(page.read_text())
+        return await super().render_graphql_ide(request)
+
 
 class GraphQLAuth(BaseHTTPMiddleware):
     """Refuse GraphQL over HTTP without a valid token with a 401 before any resolver runs."""

@@ -275,7 +275,9 @@ class RunDriver:
         run.deadline = now() + timedelta(seconds=duration) if duration is not None else None
         run.remaining_seconds = None
         run.next_attempt_at = None
-        self._move(s, run, Phase.RUNNING, f"fault active on {len(run.targets)} targets", published)
+        n = len(run.targets)
+        active = f"fault active on {n} target{'' if n == 1 else 's'}"
+        self._move(s, run, Phase.RUNNING, active, published)
         return True
 
     def _parallel(

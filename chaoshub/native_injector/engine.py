@@ -23,7 +23,7 @@ from chaoshub.native_injector import catalog, guards
 from chaoshub.native_injector.capabilities import Prober
 from chaoshub.native_injector.faults import FAULTS, Context, Fault
 from chaoshub.native_injector.metrics import InjectorMetrics
-from chaoshub.native_injector.problems import InvalidRequest, Problem, Rejected
+from chaoshub.native_injector.problems import InvalidRequest, Problem, Rejected, validation_message
 from chaoshub.native_injector.state import (
     ACTIVE,
     APPLYING,
@@ -130,7 +130,9 @@ class Injector:
             parsed = fault.selector_model.model_validate(dict(selector))
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
-            raise InvalidRequest(first["msg"], field=["selector", *first["loc"]]) from None
+            raise InvalidRequest(
+                validation_message(first["msg"]), field=["selector", *first["loc"]]
+            ) from None
         targets = fault.discover(parsed, self.ctx)
         if parsed.limit is not None:
             targets = targets[: parsed.limit]

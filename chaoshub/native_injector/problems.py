@@ -86,3 +86,12 @@ class Unauthorized(Problem):
     type = "unauthorized"
     title = "Unauthorized"
     status = 401
+
+
+def validation_message(msg: str) -> str:
+    """A pydantic message as a person reads it: without the "Value error, " that pydantic
+    puts before what a validator raised."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg

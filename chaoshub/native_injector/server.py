@@ -32,6 +32,7 @@ from chaoshub.native_injector.problems import (
     Problem,
     Unauthorized,
     Unavailable,
+    validation_message,
 )
 
 log = logging.getLogger("chaoshub.injector.server")
@@ -62,7 +63,7 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-        detail = first.get("msg", "invalid request")
+        detail = validation_message(first.get("msg", "invalid request"))
         if first.get("type") == "extra_forbidden":
             detail = f"unknown field {loc[-1] if loc else ''!r}"
         return InvalidRequest(detail, field=loc).response(request.url.path)

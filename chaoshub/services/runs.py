@@ -207,7 +207,7 @@ def start(
     events.record(
         session,
         "created",
-        f"started by {actor.name} on {len(targets)} target(s): "
+        f"started by {actor.name} on {len(targets)} target{'' if len(targets) == 1 else 's'}: "
         + ", ".join(t.label for t in targets[:10]),
         run_id=run.id,
     )

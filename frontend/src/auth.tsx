@@ -17,6 +17,11 @@ interface AuthValue {
 
 const AuthContext = createContext<AuthValue | null>(null);
 
+/** The token this tab signed in with, for pages outside the console (GraphiQL). */
+export function storedToken(): string | null {
+  return load()?.token ?? null;
+}
+
 function load(): Session | null {
   try {
     const raw = sessionStorage.getItem(KEY);

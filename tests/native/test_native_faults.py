@@ -89,7 +89,11 @@ def test_process_selector_by_name_and_a_selector_matching_nothing(api, sleeper):
 def test_pid_1_the_injector_and_its_parent_are_protected_unless_told(api, injector):
     for pid in (1, injector.proc.pid, os.getpid()):  # this test process started the injector
         found = api.post("/v1/discover", json={"fault": "process-kill", "selector": {"pid": pid}})
-        assert found.json()["targets"] == []
+        # Refused with why and how to override, not an unexplained empty match.
+        assert found.status_code == 422, found.text
+        problem = found.json()
+        assert problem["field"] == ["selector", "pid"]
+        assert "protected" in problem["detail"] and "include_protected" in problem["detail"]
     target = {"id": "1", "label": "init", "attributes": {}}
     refused = api.post(
         "/v1/inject",
@@ -102,6 +106,7 @@ def test_pid_1_the_injector_and_its_parent_are_protected_unless_told(api, inject
         },
     )
     assert refused.status_code == 409 and refused.json()["type"] == "rejected"
+    assert "include_protected" in refused.json()["detail"]
     told = api.post(
         "/v1/discover",
         json={"fault": "process-kill", "selector": {"pid": 1, "include_protected": True}},

@@ -60,7 +60,9 @@ def test_operator_builds_starts_watches_and_aborts_a_run(hub: Hub, page: Any) ->
     page.get_by_label("Duration").fill("120")
     page.get_by_label("Name", exact=True).fill("ui latency")
     page.get_by_test_id("save-and-start").click()
-    expect(page.get_by_test_id("refusal")).to_contain_text("fix the fields marked in red")
+    expect(page.get_by_test_id("refusal")).to_have_text(
+        "Not sent: fix what is marked in red (Parameters)"
+    )
     shot(page, "04-new-experiment-refused-value")
     assert hub.admin("{ experiments { id } }")["experiments"] == []
 
@@ -69,7 +71,12 @@ def test_operator_builds_starts_watches_and_aborts_a_run(hub: Hub, page: Any) ->
     page.get_by_test_id("save-and-start").click()
     # The hub refuses the name; the form says so under the name field.
     expect(page.locator('[data-testid="experiment-name"][aria-invalid="true"]')).to_be_visible()
-    expect(page.get_by_test_id("refusal")).to_contain_text("a name is 1-200 letters")
+    expect(page.get_by_test_id("experiment-name").locator("..").locator("..")).to_contain_text(
+        "a name is 1-200 letters"
+    )
+    expect(page.get_by_test_id("refusal")).to_have_text(
+        "Refused by the hub: fix what is marked in red (Name)"
+    )
     page.get_by_label("Name", exact=True).fill("ui-latency")
     page.get_by_test_id("save-and-start").click()
 

@@ -69,6 +69,13 @@ def _target(info: system.ProcessInfo, protected_ok: bool) -> dict[str, Any]:
     return {"id": str(info.pid), "label": f"{info.name} ({info.pid})", "attributes": attributes}
 
 
+def _protected(pid: int) -> str:
+    return (
+        f"process {pid} is protected (PID 1, the injector or its parent): set include_protected"
+        " in the selector to hit it anyway (admins only)"
+    )
+
+
 class _ProcessFault(Fault):
     selector_model: ClassVar[type[Selector]] = ProcessSelector
 
@@ -76,6 +83,9 @@ class _ProcessFault(Fault):
         assert isinstance(selector, ProcessSelector)
         found: list[system.ProcessInfo] = []
         if selector.pid is not None:
+            if selector.pid in ctx.protected_pids and not selector.include_protected:
+                # Named outright: say why nothing matches and how to override, not "0 targets".
+                raise InvalidRequest(_protected(selector.pid), field=["selector", "pid"])
             info = system.same_process(selector.pid, None)
             found = [info] if info else []
         else:
@@ -104,10 +114,7 @@ class _ProcessFault(Fault):
         if info is None:
             raise Missing(f"process {pid} is gone", field=["target", "id"])
         if pid in ctx.protected_pids and not attributes.get("include_protected"):
-            raise Rejected(
-                f"process {pid} is protected (PID 1, the injector or its parent)",
-                field=["target", "id"],
-            )
+            raise Rejected(_protected(pid), field=["target", "id"])
         return info
 
     def check_target(self, target: dict[str, Any], ctx: Context) -> None:

@@ -13,9 +13,12 @@ export function FaultBadges({ fault }: { fault: Pick<FaultType, 'category' | 'ti
       <Badge variant="light" color="indigo">
         {fault.category}
       </Badge>
-      <Badge variant="outline" color="gray">
-        {fault.targetKind}
-      </Badge>
+      {/* "process" as category and as target kind is one badge, not "PROCESS PROCESS". */}
+      {fault.targetKind.toLowerCase() !== fault.category.toLowerCase() && (
+        <Badge variant="outline" color="gray">
+          {fault.targetKind}
+        </Badge>
+      )}
       <Tooltip label={TIME_CONTROL_HELP[fault.timeControl]}>
         <Badge variant="light" color="cyan">
           {fault.timeControl}

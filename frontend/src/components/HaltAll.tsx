@@ -48,7 +48,7 @@ export function HaltAllButton() {
 
   return (
     <>
-      <Button color="red" leftSection={<IconHandStop size={18} />} onClick={start} data-testid="halt-all">
+      <Button color="red" leftSection={<IconHandStop size={18} />} onClick={start} data-testid="halt-all" px={{ base: 'xs', sm: 'md' }}>
         Halt all
       </Button>
       <Modal opened={opened} onClose={close} title="Halt all runs" size="lg">

@@ -5,12 +5,16 @@ import type { JsonSchema } from '../api/types';
 /** A list of strings (target names, agent names) as tags: type, Enter, next. */
 export function StringListField({ name, schema, formData, onChange, fieldPathId, rawErrors, disabled, readonly, required }: FieldProps) {
   const value = Array.isArray(formData) ? formData.filter((v) => v != null && v !== '').map(String) : [];
+  // The items' ``examples`` (e.g. the agents the hub knows) are offered as the user types.
+  const items = schema.items && typeof schema.items === 'object' && !Array.isArray(schema.items) ? schema.items : {};
+  const examples = Array.isArray(items.examples) ? items.examples.map(String) : [];
   return (
     <TagsInput
       id={fieldPathId.$id}
       label={schema.title ?? name}
       description={schema.description}
-      placeholder="type and press Enter"
+      placeholder={examples.length ? `type or pick: ${examples.slice(0, 3).join(', ')}` : 'type and press Enter'}
+      data={examples}
       value={value}
       onChange={(next) => onChange(next.length ? next : undefined, fieldPathId.path)}
       error={rawErrors?.length ? rawErrors.join('\n') : undefined}

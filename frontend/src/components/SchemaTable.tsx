@@ -15,7 +15,7 @@ function allowed(s: JsonSchema): string {
   if (s.minimum !== undefined && s.maximum !== undefined) parts.push(`${s.minimum} – ${s.maximum}`);
   else if (s.minimum !== undefined) parts.push(`≥ ${s.minimum}`);
   else if (s.maximum !== undefined) parts.push(`≤ ${s.maximum}`);
-  if (s.minLength) parts.push(`at least ${s.minLength} characters`);
+  if (s.minLength) parts.push(`at least ${s.minLength} character${s.minLength === 1 ? '' : 's'}`);
   if (s.pattern) parts.push(`matches ${s.pattern}`);
   return parts.join('; ');
 }

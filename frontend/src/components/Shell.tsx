@@ -1,7 +1,9 @@
-import { Anchor, AppShell, Badge, Button, Group, NavLink, Text, Title, Tooltip } from '@mantine/core';
+import { ActionIcon, Anchor, AppShell, Badge, Burger, Button, Group, NavLink, Text, Title, Tooltip } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
 import { IconBook2, IconFlask, IconKey, IconListDetails, IconLogout, IconPlus, IconServer } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'react-router-dom';
+import { useEffect } from 'react';
 import { useAuth, useCan } from '../auth';
 import { HaltAllButton } from './HaltAll';
 import { StuckIndicator } from './StuckIndicator';
@@ -18,13 +20,19 @@ export function Shell({ children }: { children: ReactNode }) {
   const canOperate = useCan('operator');
   const isAdmin = useCan('admin');
   const { pathname } = useLocation();
+  // On a phone the navigation folds behind a burger and closes once a page is picked.
+  const [opened, { toggle, close }] = useDisclosure(false);
+  useEffect(close, [pathname, close]);
   return (
-    <AppShell header={{ height: 56 }} navbar={{ width: 210, breakpoint: 0 }} padding="md">
+    <AppShell header={{ height: 56 }} navbar={{ width: 210, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding={{ base: 'xs', sm: 'md' }}>
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="sm" wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Navigation" />
             <Anchor component={Link} to="/runs" c="inherit" underline="never">
-              <Title order={4}>Chaos Hub</Title>
+              <Title order={4} style={{ whiteSpace: 'nowrap' }}>
+                Chaos Hub
+              </Title>
             </Anchor>
             <StuckIndicator />
           </Group>
@@ -32,17 +40,20 @@ export function Shell({ children }: { children: ReactNode }) {
             {canOperate && <HaltAllButton />}
             <Tooltip label={`Signed in as ${session?.name}`}>
               <Group gap={6} wrap="nowrap">
-                <Text size="sm" c="dimmed">
+                <Text size="sm" c="dimmed" visibleFrom="sm">
                   {session?.name}
                 </Text>
-                <Badge variant="outline" data-testid="role">
+                <Badge variant="outline" data-testid="role" visibleFrom="xs">
                   {session?.role}
                 </Badge>
               </Group>
             </Tooltip>
-            <Button variant="subtle" size="xs" leftSection={<IconLogout size={16} />} onClick={signOut}>
+            <Button variant="subtle" size="xs" leftSection={<IconLogout size={16} />} onClick={signOut} visibleFrom="sm">
               Sign out
             </Button>
+            <ActionIcon variant="subtle" onClick={signOut} hiddenFrom="sm" aria-label="Sign out">
+              <IconLogout size={18} />
+            </ActionIcon>
           </Group>
         </Group>
       </AppShell.Header>
@@ -51,6 +62,7 @@ export function Shell({ children }: { children: ReactNode }) {
           <NavLink
             key={to}
             component={Link}
+            onClick={close}
             to={to}
             label={label}
             leftSection={<Icon size={18} />}
@@ -61,13 +73,14 @@ export function Shell({ children }: { children: ReactNode }) {
           <NavLink
             component={Link}
             to="/experiments/new"
+            onClick={close}
             label="New experiment"
             leftSection={<IconPlus size={18} />}
             active={pathname === '/experiments/new'}
           />
         )}
         {isAdmin && (
-          <NavLink component={Link} to="/tokens" label="API tokens" leftSection={<IconKey size={18} />} active={pathname === '/tokens'} />
+          <NavLink component={Link} onClick={close} to="/tokens" label="API tokens" leftSection={<IconKey size={18} />} active={pathname === '/tokens'} />
         )}
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>

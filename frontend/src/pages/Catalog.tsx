@@ -1,4 +1,4 @@
-import { Card, Code, Group, Select, SimpleGrid, Skeleton, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Box, Card, Code, Group, Select, SimpleGrid, Skeleton, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useMemo, useState } from 'react';
@@ -28,7 +28,7 @@ export function availabilityHint(f: FaultType, backends: Pick<Backend, 'adapter'
   if (f.adapter === 'native') {
     const up = f.availability.filter((a) => a.available).length;
     if (!f.availability.length) return { text: 'no agent registered', ok: false };
-    return { text: `available on ${up} of ${f.availability.length} agents`, ok: up > 0 };
+    return { text: `available on ${up} of ${f.availability.length} agent${f.availability.length === 1 ? '' : 's'}`, ok: up > 0 };
   }
   const n = backends.filter((b) => b.adapter === f.adapter).length;
   return n ? { text: `${n} ${f.adapter} backend${n > 1 ? 's' : ''}`, ok: true } : { text: `no ${f.adapter} backend configured`, ok: false };
@@ -44,6 +44,7 @@ export function CatalogPage() {
   const adapter = params.get('adapter');
   const category = params.get('category');
   const kind = params.get('kind');
+  const availableOnly = params.get('available') === '1';
   const set = (key: string, value: string | null) => {
     setParams(
       (cur) => {
@@ -71,11 +72,20 @@ export function CatalogPage() {
   }, [debouncedQ, setParams]);
 
   const all = useMemo(() => data?.faultTypes ?? [], [data]);
-  const shown = all.filter(
-    (f) =>
+  // What can run here comes first; the rest keeps its order below it.
+  const hinted = useMemo(
+    () =>
+      all
+        .map((f, i) => ({ f, i, hint: availabilityHint(f, data?.backends ?? []) }))
+        .sort((a, b) => Number(b.hint.ok) - Number(a.hint.ok) || a.i - b.i),
+    [all, data],
+  );
+  const shown = hinted.filter(
+    ({ f, hint }) =>
       (!adapter || f.adapter === adapter) &&
       (!category || f.category === category) &&
       (!kind || f.targetKind === kind) &&
+      (!availableOnly || hint.ok) &&
       matches(f, q),
   );
 
@@ -92,7 +102,7 @@ export function CatalogPage() {
           {shown.length} of {all.length} faults
         </Text>
       </Group>
-      <Group grow align="flex-end">
+      <SimpleGrid cols={{ base: 2, sm: 4 }}>
         <TextInput
           label="Search"
           placeholder="latency, kill, cpu…"
@@ -104,7 +114,14 @@ export function CatalogPage() {
         <Select label="Adapter" placeholder="any" clearable data={options(all.map((f) => f.adapter))} value={adapter} onChange={(v) => set('adapter', v)} />
         <Select label="Category" placeholder="any" clearable data={options(all.map((f) => f.category))} value={category} onChange={(v) => set('category', v)} />
         <Select label="Target kind" placeholder="any" clearable data={options(all.map((f) => f.targetKind))} value={kind} onChange={(v) => set('kind', v)} />
-      </Group>
+      </SimpleGrid>
+      <Switch
+        label="Available only"
+        description="faults with a configured backend or an agent that can run them"
+        checked={availableOnly}
+        onChange={(e) => set('available', e.currentTarget.checked ? '1' : null)}
+        data-testid="available-only"
+      />
       <ErrorAlert error={error} title="Could not load the catalog" />
       {fetching && !data ? (
         <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
@@ -114,8 +131,7 @@ export function CatalogPage() {
         </SimpleGrid>
       ) : (
         <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
-          {shown.map((f) => {
-            const hint = availabilityHint(f, data?.backends ?? []);
+          {shown.map(({ f, hint }) => {
             return (
               <Card
                 key={f.id}
@@ -125,17 +141,22 @@ export function CatalogPage() {
                 to={`/catalog/${f.id}`}
                 data-testid="fault-card"
                 data-fault={f.id}
+                data-available={hint.ok}
                 style={{ display: 'flex', flexDirection: 'column', gap: 8 }}
               >
                 <Group justify="space-between" wrap="nowrap" align="flex-start">
                   <Text fw={600}>{f.title}</Text>
-                  <Code>{f.id}</Code>
+                  <Code style={{ overflowWrap: 'anywhere' }}>{f.id}</Code>
                 </Group>
                 <FaultBadges fault={f} />
-                <Text size="sm" c="dimmed" lineClamp={3} style={{ flex: 1 }}>
-                  {f.description}
-                </Text>
-                <Text size="xs" c={hint.ok ? 'teal' : 'orange'}>
+                {/* The clamp sits in a growing box: clamped text with flex on itself spilled
+                    over the footer. */}
+                <Box style={{ flex: 1 }}>
+                  <Text size="sm" c="dimmed" lineClamp={3}>
+                    {f.description}
+                  </Text>
+                </Box>
+                <Text size="xs" c={hint.ok ? 'teal' : 'orange'} data-testid="fault-footer">
                   {hint.text}
                 </Text>
               </Card>

@@ -3,7 +3,6 @@ import {
   Anchor,
   Badge,
   Button,
-  Code,
   Grid,
   Group,
   JsonInput,
@@ -33,10 +32,23 @@ import { useCan } from '../auth';
 import { ErrorAlert } from '../components/ErrorText';
 import { FaultBadges } from '../components/FaultBadges';
 import { SchemaForm, errorSchemaFor, type SchemaFormHandle } from '../components/SchemaForm';
+import { durationError } from '../duration';
+import { useTargetSuggestions, withSuggestions } from '../suggestions';
 
 type Data = { faultTypes: FaultType[]; backends: Pick<Backend, 'id' | 'name' | 'adapter'>[] };
 
-type Preview = { state: 'idle' | 'loading' } | { state: 'ok'; targets: DiscoveredTarget[] } | { state: 'error'; message: string };
+type Preview =
+  | { state: 'idle' | 'loading' }
+  | { state: 'ok'; targets: DiscoveredTarget[] }
+  | { state: 'error'; message: string; field: string[] };
+
+const FIELD_NAMES: Record<string, string> = {
+  params: 'Parameters',
+  selector: 'Selector',
+  name: 'Name',
+  durationSeconds: 'Duration',
+  backend: 'Backend',
+};
 
 function hasFields(schema: FaultType['selector'] | FaultType['params']): boolean {
   return Object.keys(schema.properties ?? {}).length > 0;
@@ -71,7 +83,10 @@ export function NewExperimentPage() {
   const [description, setDescription] = useState('');
   const [refusal, setRefusal] = useState<HubError | null>(null);
   const [preview, setPreview] = useState<Preview>({ state: 'idle' });
+  // The adapter's verdict on the selector waits until the user has written one.
+  const [selectorTouched, setSelectorTouched] = useState(false);
   const paramsForm = useRef<SchemaFormHandle>(null);
+  const selectorInput = useRef<HTMLTextAreaElement>(null);
 
   const [createResult, create] = useMutation(CREATE_EXPERIMENT);
   const [startResult, start] = useMutation(START_RUN);
@@ -90,6 +105,7 @@ export function NewExperimentPage() {
     setRefusal(null);
     setSelector({});
     setSelectorText('{\n  \n}');
+    setSelectorTouched(false);
   }, [faultId]);
   useEffect(() => {
     if (backends.length && !backends.some((b) => b.name === backend)) setBackend(backends[0].name);
@@ -98,9 +114,11 @@ export function NewExperimentPage() {
 
   // The live preview: ask the adapter which targets the selector matches now.
   const probe = useMemo(
-    () => (fault && backend && selectorValue ? JSON.stringify({ faultType: fault.id, backend, selector: selectorValue }) : null),
-    [fault, backend, selectorValue],
+    () => (fault && backend && selectorValue && selectorTouched ? JSON.stringify({ faultType: fault.id, backend, selector: selectorValue }) : null),
+    [fault, backend, selectorValue, selectorTouched],
   );
+  const suggestions = useTargetSuggestions(fault?.id ?? null, backend, fault?.selector, selector);
+  const selectorSchema = useMemo(() => (fault ? withSuggestions(fault.selector, suggestions) : null), [fault, suggestions]);
   const [debounced] = useDebouncedValue(probe, 400);
   useEffect(() => {
     if (!debounced) {
@@ -116,8 +134,8 @@ export function NewExperimentPage() {
         if (cancelled) return;
         const answer = res.data?.discoverTargets;
         const err = asHubError(answer);
-        if (res.error) setPreview({ state: 'error', message: errorText(res.error) ?? 'error' });
-        else if (err) setPreview({ state: 'error', message: err.message + (err.field.length ? ` (${err.field.join('.')})` : '') });
+        if (res.error) setPreview({ state: 'error', message: errorText(res.error) ?? 'error', field: [] });
+        else if (err) setPreview({ state: 'error', message: err.message, field: err.field });
         else setPreview({ state: 'ok', targets: answer?.targets ?? [] });
       });
     return () => {
@@ -134,6 +152,12 @@ export function NewExperimentPage() {
 
   const timed = fault?.timeControl !== 'instant';
   const durationValue = timed && duration !== '' ? Number(duration) : null;
+  const durationProblem = fault && timed ? durationError(duration, fault) : null;
+  // A selector the adapter refused while previewing is that field's error, shown there once.
+  const selectorProblem =
+    fieldError('selector') ??
+    (mode === 'json' && !selectorValue ? 'not a JSON object: check the brackets, quotes and commas' : undefined) ??
+    (preview.state === 'error' && preview.field[0] === 'selector' ? preview.message : undefined);
 
   function check(): boolean {
     setRefusal(null);
@@ -143,9 +167,12 @@ export function NewExperimentPage() {
       return false;
     }
     if (!selectorValue) {
-      setRefusal({ __typename: 'local', code: 'INVALID_INPUT', message: 'The selector is not a JSON object.', field: ['selector'] });
+      setRefusal({ __typename: 'local', code: 'INVALID_INPUT', message: 'not a JSON object: check the brackets, quotes and commas', field: ['selector'] });
+      selectorInput.current?.focus();
+      selectorInput.current?.scrollIntoView({ block: 'center' });
       return false;
     }
+    if (durationProblem) return false;
     return true;
   }
 
@@ -302,9 +329,12 @@ export function NewExperimentPage() {
                     <SchemaForm
                       key={fault.id}
                       idPrefix="selector"
-                      schema={fault.selector}
+                      schema={selectorSchema ?? fault.selector}
                       value={selector}
-                      onChange={setSelector}
+                      onChange={(v) => {
+                        setSelector(v);
+                        setSelectorTouched(true);
+                      }}
                       defaults="required"
                     />
                   ) : (
@@ -312,17 +342,22 @@ export function NewExperimentPage() {
                       aria-label="Selector (JSON)"
                       description={structuredSelector ? undefined : 'This adapter publishes no selector schema; write it as JSON, e.g. {"names": ["alpha"]}'}
                       value={selectorText}
-                      onChange={setSelectorText}
-                      validationError="not valid JSON"
+                      onChange={(text) => {
+                        setSelectorText(text);
+                        setSelectorTouched(true);
+                        if (refusal?.field[0] === 'selector') setRefusal(null);  // stale once edited
+                      }}
+                      error={selectorProblem}
+                      ref={selectorInput}
                       formatOnBlur
                       autosize
                       minRows={4}
                       data-testid="selector-json"
                     />
                   )}
-                  {fieldError('selector') && (
+                  {mode === 'form' && selectorProblem && (
                     <Text c="red" size="sm" mt={4} role="alert">
-                      {fieldError('selector')}
+                      {selectorProblem}
                     </Text>
                   )}
                 </Grid.Col>
@@ -333,11 +368,16 @@ export function NewExperimentPage() {
                     </Text>
                     {preview.state === 'idle' && <Text size="sm" c="dimmed">Choose a backend and fill the selector.</Text>}
                     {preview.state === 'loading' && <Loader size="sm" />}
-                    {preview.state === 'error' && (
-                      <Text size="sm" c="red">
-                        {preview.message}
-                      </Text>
-                    )}
+                    {preview.state === 'error' &&
+                      (preview.field[0] === 'selector' ? (
+                        <Text size="sm" c="dimmed">
+                          The selector is refused: see its field.
+                        </Text>
+                      ) : (
+                        <Text size="sm" c="red">
+                          {preview.message}
+                        </Text>
+                      ))}
                     {preview.state === 'ok' && (
                       <Stack gap={6}>
                         <Text size="sm">
@@ -376,7 +416,7 @@ export function NewExperimentPage() {
                   This fault takes no parameters.
                 </Text>
               )}
-              <ErrorAlert hubError={paramsRefusalAtRoot} />
+              {paramsRefusalAtRoot?.__typename !== 'local' && <ErrorAlert hubError={paramsRefusalAtRoot} />}
               {timed ? (
                 <NumberInput
                   label="Duration"
@@ -390,11 +430,10 @@ export function NewExperimentPage() {
                   }
                   withAsterisk={fault.durationRequired}
                   rightSection={<Text size="xs">s</Text>}
-                  min={fault.minDurationSeconds ?? 1}
-                  max={fault.maxDurationSeconds ?? 7 * 24 * 3600}
+                  clampBehavior="none"
                   value={duration}
                   onChange={setDuration}
-                  error={fieldError('durationSeconds')}
+                  error={durationProblem ?? fieldError('durationSeconds')}
                   w={260}
                   data-testid="duration"
                 />
@@ -431,8 +470,8 @@ export function NewExperimentPage() {
               <ErrorAlert error={networkError} />
               {refusal && !generalRefusal && (
                 <Text c="red" size="sm" role="alert" data-testid="refusal">
-                  {refusal.__typename === 'local' ? 'Not sent' : 'Refused by the hub'}: {refusal.message}{' '}
-                  {refusal.field.length && refusal.__typename !== 'local' ? <Code>{refusal.field.join('.')}</Code> : null}
+                  {refusal.__typename === 'local' ? 'Not sent' : 'Refused by the hub'}:{' '}
+                  {`fix what is marked in red (${FIELD_NAMES[refusal.field[0] ?? ''] ?? refusal.field.join('.')})`}
                 </Text>
               )}
               <Group>
@@ -440,7 +479,7 @@ export function NewExperimentPage() {
                   leftSection={<IconPlayerPlay size={16} />}
                   onClick={onSaveAndStart}
                   loading={busy}
-                  disabled={!canOperate || !backend}
+                  disabled={!canOperate || !backend || !!durationProblem}
                   data-testid="save-and-start"
                 >
                   Save and start
@@ -450,12 +489,12 @@ export function NewExperimentPage() {
                   leftSection={<IconDeviceFloppy size={16} />}
                   onClick={onSave}
                   loading={busy}
-                  disabled={!canOperate || !backend}
+                  disabled={!canOperate || !backend || !!durationProblem}
                   data-testid="save"
                 >
                   Save
                 </Button>
-                <Button variant="default" onClick={onStart} loading={busy} disabled={!canOperate || !backend} data-testid="start-now">
+                <Button variant="default" onClick={onStart} loading={busy} disabled={!canOperate || !backend || !!durationProblem} data-testid="start-now">
                   Start without saving
                 </Button>
               </Group>

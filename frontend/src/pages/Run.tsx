@@ -12,6 +12,7 @@ import { PhaseBadge, TargetPhaseBadge, VerdictBadge } from '../components/PhaseB
 import { PhaseTimeline } from '../components/PhaseTimeline';
 import { RunActions } from '../components/RunActions';
 import { ago, clock, dateTime, seconds, shortId } from '../format';
+import { chronological, targetRounds } from '../rounds';
 
 const DESIRED_HELP: Record<string, string> = {
   run: 'run: the fault should be on',
@@ -172,6 +173,7 @@ export function RunPage() {
           <Title order={4} mb="xs">
             Targets
           </Title>
+          <Table.ScrollContainer minWidth={640} type="native">
           <Table verticalSpacing="xs" data-testid="targets-table">
             <Table.Thead>
               <Table.Tr>
@@ -179,8 +181,7 @@ export function RunPage() {
                 <Table.Th>Phase</Table.Th>
                 <Table.Th>Tool says</Table.Th>
                 <Table.Th>Applied</Table.Th>
-                <Table.Th>Injected</Table.Th>
-                <Table.Th>Recovered</Table.Th>
+                <Table.Th>Injected → recovered</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -218,12 +219,19 @@ export function RunPage() {
                     ))}
                     {!Object.keys(t.metrics ?? {}).length && '—'}
                   </Table.Td>
-                  <Table.Td>{clock(t.injectedAt)}</Table.Td>
-                  <Table.Td>{clock(t.recoveredAt)}</Table.Td>
+                  <Table.Td data-testid="target-rounds">
+                    {targetRounds(run, t.label).map((r, i) => (
+                      <Text size="sm" key={i} data-testid="target-round" style={{ whiteSpace: 'nowrap' }}>
+                        {clock(r.injected)} → {r.recovered ? clock(r.recovered) : 'holding'}
+                      </Text>
+                    ))}
+                    {!targetRounds(run, t.label).length && (t.injectedAt ? `${clock(t.injectedAt)} → ${clock(t.recoveredAt)}` : '—')}
+                  </Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
           </Table>
+          </Table.ScrollContainer>
           {!run.targets.length && <Text c="dimmed">No target selected yet.</Text>}
         </Paper>
       <Grid>
@@ -296,6 +304,7 @@ export function RunPage() {
         <Title order={4} mb="xs">
           Events
         </Title>
+        <Table.ScrollContainer minWidth={700} type="native">
         <Table verticalSpacing={4} striped data-testid="events-table">
           <Table.Thead>
             <Table.Tr>
@@ -307,7 +316,7 @@ export function RunPage() {
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
-            {run.events.map((e) => (
+            {chronological(run.events).map((e) => (
               <Table.Tr key={e.id}>
                 <Table.Td>
                   <Tooltip label={dateTime(e.at)}>
@@ -328,6 +337,7 @@ export function RunPage() {
             ))}
           </Table.Tbody>
         </Table>
+        </Table.ScrollContainer>
       </Paper>
     </Stack>
   );
