@@ -117,17 +117,21 @@ class TokenWatch:
                 log.warning("token re-check failed: %s", exc)
 
     async def _listen(self) -> None:
+        pause = 1.0
         while True:
             stream = self.runtime.bus.subscribe()
             try:
                 async for message in stream:
+                    pause = 1.0
                     if message.get("kind") == TOKEN_CHANGED and message.get("token_id"):
                         await self.check({str(message["token_id"])})
             except Exception as exc:  # the periodic check still bounds the delay
                 log.warning("bus listener for token changes failed: %s", exc)
-                await asyncio.sleep(1)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
             finally:
-                await stream.aclose()  # type: ignore[attr-defined]
+                with contextlib.suppress(Exception):
+                    await stream.aclose()  # type: ignore[attr-defined]
 
 
 class _Guard:
