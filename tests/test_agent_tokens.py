@@ -324,3 +324,19 @@ def test_refusals_of_authentication_are_audited_without_tracebacks(
     }
     assert "chub_not-a-token" not in json.dumps(refused)
     assert not [r for r in caplog.records if r.exc_info and r.name.startswith("chaoshub")]
+
+
+def test_the_older_graphql_ws_protocol_follows_the_token_too(hub: Hub) -> None:
+    token, token_id = hub.token("viewer")
+
+    async def scenario() -> int | None:
+        ws = await _connect(hub, token, "graphql-ws")
+        async with ws:
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            query = "subscription { events { kind } }"
+            await ws.send(json.dumps({"type": "start", "id": "1", "payload": {"query": query}}))
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(hub.data, REVOKE, id=token_id)
+            return await _closed_code(ws, 5)
+
+    assert asyncio.run(scenario()) == 4403
