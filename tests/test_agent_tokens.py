@@ -141,12 +141,25 @@ def test_a_changed_url_is_an_event_and_an_audit_entry_and_the_next_call_goes_the
     name = unique("edge")
     before, after = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}/agent"
     assert hub.register(token, name, url=before).status_code == 200
+    with hub.runtime.session() as s:  # a run holding a fault on this agent
+        run = models.Run(
+            fault_type="native/process-pause",
+            adapter="native",
+            time_control="timed",
+            backend_name="native",
+            phase="running",
+        )
+        run.targets = [models.RunTarget(index=0, target_id=f"{name}/pid:1", label="pid 1")]
+        s.add(run)
+        s.flush()
+        run_id = run.id
     assert hub.register(token, name, url=after).status_code == 200
 
     events = [e["node"] for e in hub.data(EVENTS)["events"]["edges"] if e["node"]["agent"] == name]
     changed = [e for e in events if e["kind"] == "agent-url-changed"]
     assert len(changed) == 1 and changed[0]["data"]["from"] == before
-    assert changed[0]["data"]["to"] == after and changed[0]["data"]["live_runs"] == []
+    assert changed[0]["data"]["to"] == after and changed[0]["data"]["live_runs"] == [run_id]
+    assert run_id in changed[0]["reason"]
     audited = [e for e in hub.audit("registerAgent") if e["subject"] == name]
     assert [e["message"] for e in audited if e["message"]] == [
         f"url changed from {before} to {after}"
