@@ -72,9 +72,10 @@ def api_and_beat(db: str) -> Iterator[Hub]:
 class Fleet:
     """Simulated agents: register once, then beat every 5 s until told to stop."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, tokens: dict[str, str]) -> None:
         self.url = url
-        self.token = token
+        #: one agent token per simulated agent: a token speaks for one agent name only
+        self.tokens = tokens
         self.latencies: list[float] = []
         self.failures = 0
         self.silent: set[str] = set()
@@ -85,7 +86,6 @@ class Fleet:
     async def open(self) -> None:
         self._client = httpx.AsyncClient(
             base_url=self.url,
-            headers={"Authorization": f"Bearer {self.token}"},
             timeout=30,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
         )
@@ -100,8 +100,9 @@ class Fleet:
     async def _post(self, path: str, body: dict[str, Any]) -> bool:
         assert self._client is not None
         began = time.perf_counter()
+        headers = {"Authorization": f"Bearer {self.tokens[body['name']]}"}
         try:
-            answer = await self._client.post(path, json=body)
+            answer = await self._client.post(path, json=body, headers=headers)
             ok = answer.status_code == 200
         except httpx.HTTPError:
             ok = False
@@ -135,15 +136,19 @@ class Fleet:
 
 
 async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
-    token = hub.gql(CREATE_AGENT_TOKEN, name="agent:bench-fleet")["createApiToken"]["token"]
-    fleet = Fleet(hub.url, token)
+    tokens: dict[str, str] = {}
+    fleet = Fleet(hub.url, tokens)
     await fleet.open()
     out: dict[str, Any] = {"levels": []}
     absorbed = 0
     try:
         size = 0
         for level in levels:
-            fleet.grow([f"sim-{i}" for i in range(size, level)])
+            names = [f"sim-{i}" for i in range(size, level)]
+            for n in names:  # made before the level is measured
+                made = await asyncio.to_thread(hub.gql, CREATE_AGENT_TOKEN, name=f"agent:{n}")
+                tokens[n] = made["createApiToken"]["token"]
+            fleet.grow(names)
             size = level
             await asyncio.sleep(HEARTBEAT_SECONDS + 2)  # everyone registered and beating
             fleet.latencies.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,6 +11,18 @@ from pathlib import Path
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value else default
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    out = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as exc:
+            raise ValueError(f"CHAOSHUB_AGENT_NETWORKS: {item!r} is not a CIDR ({exc})") from exc
+    return tuple(out)
 
 
 #: below this a status call's own latency could let a lease lapse under a live hub
@@ -37,6 +50,11 @@ class Settings:
     #: thread a few tens of ms, so fewer, later refreshes let one worker hold more runs.
     #: Never more than a quarter of the fault lease, whatever is set here.
     watch_seconds: float = 5.0
+    #: networks (CIDRs) an agent's URL may resolve into; empty: any
+    agent_networks: tuple[str, ...] = ()
+    #: how often open GraphQL websockets have their token checked again (a revocation
+    #: notice on the bus closes them at once; this bounds a role changed in the database)
+    ws_token_recheck_seconds: float = 5.0
     embedded: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +83,8 @@ class Settings:
             orphan_sweep_seconds=_float("CHAOSHUB_ORPHAN_SWEEP_SECONDS", 30.0),
             fault_lease_seconds=_float("CHAOSHUB_FAULT_LEASE_SECONDS", 60.0),
             watch_seconds=_float("CHAOSHUB_WATCH_SECONDS", 5.0),
+            agent_networks=_networks(os.environ.get("CHAOSHUB_AGENT_NETWORKS", "")),
+            ws_token_recheck_seconds=_float("CHAOSHUB_WS_TOKEN_RECHECK_SECONDS", 5.0),
         )
         overrides.pop("data_dir", None)
         settings = replace(settings, **overrides)  # type: ignore[arg-type]
@@ -73,6 +93,12 @@ class Settings:
                 f"CHAOSHUB_FAULT_LEASE_SECONDS must be at least {MIN_FAULT_LEASE_SECONDS:g} "
                 f"(got {settings.fault_lease_seconds:g}): the hub renews leases every quarter "
                 "of it and needs time to do so"
+            )
+        _networks(",".join(settings.agent_networks))
+        if settings.ws_token_recheck_seconds <= 0:
+            raise ValueError(
+                "CHAOSHUB_WS_TOKEN_RECHECK_SECONDS must be more than 0 "
+                f"(got {settings.ws_token_recheck_seconds:g})"
             )
         if settings.watch_seconds <= 0:
             raise ValueError(

@@ -79,7 +79,7 @@ class LocalAgent:
             path.chmod(0o600)
             path.write_text(token + "\n")
         with self.runtime.session() as s:
-            auth.ensure_token(s, f"agent:{self.NAME}", "agent", token)
+            auth.ensure_token(s, f"agent:{self.NAME}", "agent", token, agent_name=self.NAME)
         return token
 
     def start(self) -> bool:

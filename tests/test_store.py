@@ -332,3 +332,62 @@ def test_the_watch_follows_its_setting_and_never_lets_a_fault_lease_lapse(
     assert planned is not None
     ahead = (planned.replace(tzinfo=planned.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
     assert 6 < ahead <= 12  # planned one watch interval after the refresh, not five seconds
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_agent_binding_migration_keeps_each_agent_with_the_token_that_registered_it(
+    backend: str, tmp_path: Path
+) -> None:
+    """An existing hub upgraded: a token that registered one agent stays that agent's; one
+    that registered several is left to claim one name at its next registration."""
+    from alembic import command
+    from sqlalchemy import text
+
+    if backend == "sqlite":
+        url, cleanup = f"sqlite:///{tmp_path / 'old.db'}", None
+    else:
+        name = f"chaoshub_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+        def cleanup() -> None:
+            db.dispose_all()
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    try:
+        cfg = db.alembic_config(url)
+        with db.engine_for(url).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0005")
+            for token_id, role in (("one", "agent"), ("many", "agent"), ("gone", "agent")):
+                conn.execute(
+                    text(
+                        "INSERT INTO api_tokens (id, name, role, token_hash, prefix, created_at, "
+                        "revoked_at) VALUES (:id, :id, :role, :id, 'p', :now, :revoked)"
+                    ),
+                    {
+                        "id": token_id,
+                        "role": role,
+                        "now": datetime.now(UTC),
+                        "revoked": datetime.now(UTC) if token_id == "gone" else None,
+                    },
+                )
+            for agent, token_id in (("a1", "one"), ("m1", "many"), ("m2", "many"), ("g", "gone")):
+                conn.execute(
+                    text(
+                        "INSERT INTO agents (id, name, url, labels, version, capabilities, "
+                        "online, token_id, api_token, created_at) VALUES (:id, :id, 'http://h:1',"
+                        " '{}', '', '{}', true, :token, '', :now)"
+                    ),
+                    {"id": agent, "token": token_id, "now": datetime.now(UTC)},
+                )
+        db.upgrade(url)
+        with db.engine_for(url).begin() as conn:
+            bound = dict(conn.execute(text("SELECT id, agent_name FROM api_tokens")).all())
+        assert bound == {"one": "a1", "many": None, "gone": None}
+    finally:
+        db.dispose_all()
+        if cleanup:
+            cleanup()

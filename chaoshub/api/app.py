@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -9,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,12 +22,13 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from chaoshub import __version__, metrics
+from chaoshub.api import ws
 from chaoshub.api.resolvers import Context, in_db, unauthenticated_error
 from chaoshub.api.schema import schema
-from chaoshub.errors import HubError, Unauthenticated
+from chaoshub.errors import Forbidden, HubError, InvalidInput, Unauthenticated
 from chaoshub.runtime import Runtime
 from chaoshub.services import agents as agents_svc
-from chaoshub.services import auth
+from chaoshub.services import audit, auth
 from chaoshub.store import models
 
 log = logging.getLogger("chaoshub.api")
@@ -67,13 +70,66 @@ def bootstrap(runtime: Runtime) -> str | None:
     return created
 
 
+AGENT_ONLY = (
+    "agent tokens may only register and heartbeat (POST /agents/register, /agents/heartbeat)"
+)
+
+
+def _client(conn: Request | WebSocket) -> str:
+    return conn.client.host if conn.client else ""
+
+
+async def _audit_refusal(
+    runtime: Runtime,
+    actor: auth.Actor | None,
+    action: str,
+    exc: HubError,
+    **detail: Any,
+) -> None:
+    await in_db(
+        runtime,
+        lambda s: audit.refusal(
+            s,
+            actor,
+            action,
+            exc.code,
+            exc.message,
+            subject=detail.pop("subject", None),
+            input=detail,
+        ),
+    )
+
+
 class HubGraphQLRouter(GraphQLRouter[Context, None]):
-    async def on_ws_connect(self, context: Context) -> Any:
-        """Refuse a websocket whose connection_init carries no valid token."""
+    graphql_transport_ws_handler_class = ws.TransportWSHandler
+    graphql_ws_handler_class = ws.LegacyWSHandler
+
+    def __init__(self, *args: Any, runtime: Runtime, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.runtime = runtime
+        self.watch = ws.TokenWatch(runtime)
+
+    async def admit(self, context: Context) -> auth.Actor:
+        """The connection's token, or a refusal (audited): none, unknown, or an agent's."""
+        if context.connection_actor is not None:
+            return context.connection_actor
+        where = {"path": "/graphql", "transport": "websocket"}
+        if context.request is not None:
+            where["client"] = _client(context.request)
+        actor: auth.Actor | None = None
         try:
-            await context.actor()
-        except Unauthenticated as exc:
+            actor = await context.actor()
+            if actor.role == "agent":
+                raise Forbidden(AGENT_ONLY)
+        except (Unauthenticated, Forbidden) as exc:
+            await _audit_refusal(self.runtime, actor, "graphql", exc, **where)
             raise ConnectionRejectionError({"message": exc.message, "code": exc.code}) from exc
+        context.connection_actor = actor
+        return actor
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Refuse a websocket whose connection_init carries no valid token, or an agent's."""
+        await self.admit(context)
         return await super().on_ws_connect(context)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -86,22 +142,39 @@ class HubGraphQLRouter(GraphQLRouter[Context, None]):
 
 
 class GraphQLAuth(BaseHTTPMiddleware):
-    """Refuse GraphQL over HTTP without a valid token with a 401 before any resolver runs."""
+    """Refuse GraphQL over HTTP before any resolver runs: 401 without a valid token, 403 for
+    an agent token. Each refusal is one audit row."""
 
     def __init__(self, app: Any, runtime: Runtime) -> None:
         super().__init__(app)
         self.runtime = runtime
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path.rstrip("/") == "/graphql" and request.method == "POST":
+        is_operation = request.method == "POST" or (
+            request.method == "GET" and "query" in request.query_params
+        )
+        if request.url.path.rstrip("/") == "/graphql" and is_operation:
             header = request.headers.get("authorization")
+            where = {"path": "/graphql", "client": _client(request)}
             try:
-                await in_db(self.runtime, lambda s: auth.authenticate(s, header))
+                actor = await in_db(self.runtime, lambda s: auth.authenticate(s, header))
             except Unauthenticated as exc:
+                await _audit_refusal(self.runtime, None, "graphql", exc, **where)
                 return JSONResponse(
                     unauthenticated_error(exc.message),
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
+                )
+            if actor.role == "agent":
+                refused = Forbidden(AGENT_ONLY)
+                await _audit_refusal(self.runtime, actor, "graphql", refused, **where)
+                return JSONResponse(
+                    {
+                        "errors": [
+                            {"message": refused.message, "extensions": {"code": refused.code}}
+                        ]
+                    },
+                    status_code=403,
                 )
         return await call_next(request)
 
@@ -148,7 +221,13 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
+        watching = asyncio.create_task(graphql.watch.run())
+        try:
+            yield
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
         if on_shutdown:  # runs before the server exits, whichever signal stopped it
             from anyio import to_thread
 
@@ -162,6 +241,7 @@ def create_app(
 
     graphql = HubGraphQLRouter(
         schema,
+        runtime=runtime,
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL],
         graphql_ide="graphiql",
@@ -187,23 +267,37 @@ def create_app(
         body = await to_thread.run_sync(generate_latest)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    async def _agent_call(request: Request, fn: Callable[..., Any]) -> Response:
+    async def _agent_call(request: Request, action: str, fn: Callable[..., Any]) -> Response:
         try:
             body = await request.json()
-        except Exception:
-            return JSONResponse(
-                {"title": "body must be JSON", "type": "invalid-input"}, status_code=400
-            )
+        except ValueError:
+            body = None
         header = request.headers.get("authorization")
+        who: list[auth.Actor] = []
 
         def work(s: Any) -> Any:
             actor = auth.authenticate(s, header)
+            who.append(actor)
             actor.require("agent")
+            if not isinstance(body, dict):
+                raise InvalidInput("the body must be a JSON object", field=[])
+            if action == "registerAgent":
+                return fn(s, actor, body, runtime.settings.agent_networks)
             return fn(s, actor, body)
 
         try:
             agent = await in_db(runtime, work)
         except HubError as exc:
+            subject = body.get("name") if isinstance(body, dict) else None
+            await _audit_refusal(
+                runtime,
+                who[0] if who else None,
+                action,
+                exc,
+                subject=str(subject)[:200] if subject is not None else None,
+                path=request.url.path,
+                client=_client(request),
+            )
             status = {
                 "UNAUTHENTICATED": 401,
                 "FORBIDDEN": 403,
@@ -214,17 +308,18 @@ def create_app(
                 {"type": exc.code.lower(), "title": exc.message, "field": exc.field},
                 status_code=status,
                 media_type="application/problem+json",
+                headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
             )
         every = agents_svc.heartbeat_seconds(runtime.settings.agent_timeout_seconds)
         return JSONResponse({"agent": agent.name, "heartbeat_seconds": every})
 
     @app.post("/agents/register")
     async def register(request: Request) -> Response:
-        return await _agent_call(request, agents_svc.register)
+        return await _agent_call(request, "registerAgent", agents_svc.register)
 
     @app.post("/agents/heartbeat")
     async def heartbeat(request: Request) -> Response:
-        return await _agent_call(request, agents_svc.heartbeat)
+        return await _agent_call(request, "agentHeartbeat", agents_svc.heartbeat)
 
     static = _static_dir()
     if static is not None:

@@ -33,6 +33,8 @@ class Context(BaseContext):
         self.runtime = runtime
         self.dispatch = dispatch
         self._actor: Actor | None = None
+        #: on a websocket: who connection_init authenticated (checked again per operation)
+        self.connection_actor: Actor | None = None
 
     def authorization(self) -> str | None:
         """The bearer token: the HTTP header, or on a websocket the connection_init payload."""

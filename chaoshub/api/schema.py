@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from chaoshub import registry
 from chaoshub.api import types as T
 from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, read
+from chaoshub.api.ws import TOKEN_CHANGED
 from chaoshub.contract import Health
 from chaoshub.errors import HubError, InvalidInput
 from chaoshub.lifecycle import Phase
@@ -681,21 +682,40 @@ class Mutation:
 
     @strawberry.mutation
     async def create_api_token(
-        self, info: strawberry.Info, name: str, role: str
+        self,
+        info: strawberry.Info,
+        name: str,
+        role: str,
+        agent_name: Annotated[
+            str | None,
+            strawberry.argument(
+                description="agent tokens: the one agent name this token may register as "
+                "(otherwise its first registration binds it)"
+            ),
+        ] = None,
     ) -> T.CreateApiTokenResult:
         def fn(s: Session, a: Actor) -> Outcome:
-            row, plain = auth.create_token(s, name, role)
+            row, plain = auth.create_token(s, name, role, agent_name=agent_name)
             return Outcome(
                 T.CreatedApiToken(token=plain, api_token=T.ApiToken.build(row)), subject=row.name
             )
 
-        return await mutate(info, "createApiToken", "admin", {"name": name, "role": role}, fn)
+        given = {"name": name, "role": role, "agentName": agent_name}
+        return await mutate(info, "createApiToken", "admin", given, fn)
 
     @strawberry.mutation
     async def revoke_api_token(self, info: strawberry.Info, id: strawberry.ID) -> T.ApiTokenResult:
+        rt = ctx(info).runtime
+
         def fn(s: Session, a: Actor) -> Outcome:
             row = auth.revoke_token(s, str(id))
-            return Outcome(T.ApiToken.build(row), subject=row.name)
+            # every API process closes this token's open websockets at once
+            notice = {"kind": TOKEN_CHANGED, "token_id": row.id}
+            return Outcome(
+                T.ApiToken.build(row),
+                subject=row.name,
+                after_commit=[lambda: rt.bus.publish(notice)],
+            )
 
         return await mutate(info, "revokeApiToken", "admin", {"id": str(id)}, fn)
 

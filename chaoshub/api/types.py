@@ -372,6 +372,9 @@ class ApiToken:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    agent_name: str | None = strawberry.field(
+        description="agent tokens: the agent name it is bound to (None until it registers)"
+    )
 
     @classmethod
     def build(cls, row: models.ApiToken) -> ApiToken:
@@ -383,6 +386,7 @@ class ApiToken:
             created_at=row.created_at,
             revoked_at=row.revoked_at,
             last_used_at=row.last_used_at,
+            agent_name=row.agent_name,
         )
 
 

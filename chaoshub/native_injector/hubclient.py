@@ -33,6 +33,36 @@ class _Forgotten(Exception):
     """The hub answered 404 to a heartbeat: it does not know this agent (any more)."""
 
 
+class HubRefused(httpx.HTTPError):
+    """The hub refused this agent (its token, its name or its URL): retried, since only a
+    person can fix it, but said plainly rather than as an unreachable hub."""
+
+
+def _raise_for_status(answer: httpx.Response) -> None:
+    if 400 <= answer.status_code < 500:
+        try:
+            title = str(answer.json().get("title") or answer.text)
+        except ValueError:
+            title = answer.text
+        raise HubRefused(f"{answer.request.url.path} answered {answer.status_code}: {title}")
+    answer.raise_for_status()
+
+
+def _before_sleep(hub: str) -> Callable[[Any], None]:
+    def report(rs: Any) -> None:
+        error = rs.outcome.exception() if rs.outcome else None
+        if isinstance(error, HubRefused):
+            log.error(
+                "the hub refuses this agent, retrying", extra={"hub": hub, "error": str(error)}
+            )
+        else:
+            log.warning(
+                "hub not reachable, retrying", extra={"hub": hub, "error": str(error or "")}
+            )
+
+    return report
+
+
 @dataclass
 class Registration:
     hub: str
@@ -86,13 +116,7 @@ class HubClient:
             wait=wait_exponential(multiplier=0.5, max=self.max_backoff),
             stop=stop_when_event_set(self._stop),
             sleep=self._sleep,
-            before_sleep=lambda rs: log.warning(
-                "hub not reachable, retrying",
-                extra={
-                    "hub": self.reg.hub,
-                    "error": str(rs.outcome.exception()) if rs.outcome else "",
-                },
-            ),
+            before_sleep=_before_sleep(self.reg.hub),
             reraise=False,
         )
 
@@ -107,7 +131,7 @@ class HubClient:
             "capabilities": caps,
         }
         answer = self._http.post("/agents/register", json=body)
-        answer.raise_for_status()
+        _raise_for_status(answer)
         data = answer.json()
         self.heartbeat_seconds = float(data.get("heartbeat_seconds") or 5.0)
         self._sent_caps = caps
@@ -122,7 +146,7 @@ class HubClient:
         answer = self._http.post("/agents/heartbeat", json=body)
         if answer.status_code == 404:
             raise _Forgotten()
-        answer.raise_for_status()
+        _raise_for_status(answer)
         if "capabilities" in body:
             self._sent_caps = caps
 

@@ -41,3 +41,29 @@ def write(
     )
     session.add(entry)
     return entry
+
+
+#: who a refusal is written under when no valid token came with it
+ANONYMOUS = Actor(name="anonymous", role="none")
+
+
+def refusal(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    code: str,
+    message: str,
+    *,
+    subject: str | None = None,
+    input: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """A refused call (bad token, wrong role, bad input): one row, no traceback anywhere."""
+    return write(
+        session,
+        actor or ANONYMOUS,
+        action,
+        subject=subject,
+        input=input or {},
+        result=code,
+        message=message,
+    )

@@ -133,3 +133,37 @@ def test_keeps_serving_while_the_hub_is_down_and_registers_once_it_is_up(fresh_i
         assert fresh_injector.proc is not None and fresh_injector.proc.poll() is None
     finally:
         late.stop()
+
+
+def test_the_real_hub_binds_the_injector_to_its_name_and_it_says_so_when_refused(
+    fresh_injector: Injector, tmp_path
+):
+    """The hub's own endpoints (``chaoshub/api``, served in this process) and a real injector:
+    a token issued for another agent is refused, the injector logs why, nothing is stored;
+    with a token for its own name it registers."""
+    from tests.support.api_server import serve
+
+    with serve(tmp_path / "hub") as real:
+        elsewhere, _ = real.token(agent_name="edge-other")
+        port = int(real.url.rsplit(":", 1)[1])
+
+        def args(token: str) -> list[str]:
+            out = _agent_args(port)
+            out[out.index("--token") + 1] = token
+            return out
+
+        fresh_injector.extra = args(elsewhere)
+        fresh_injector.start()
+        assert wait_for(lambda: "the hub refuses this agent" in fresh_injector.log(), timeout=20)
+        assert "bound to agent 'edge-other'" in fresh_injector.log()
+        assert real.agent("edge-1") is None
+        refused = [e for e in real.audit("registerAgent") if e["result"] == "FORBIDDEN"]
+        assert refused and refused[0]["subject"] == "edge-1"
+        fresh_injector.stop()
+
+        own, _ = real.token(agent_name="edge-1")
+        fresh_injector.extra = args(own)
+        fresh_injector.start()
+        registered = wait_for(lambda: real.agent("edge-1"), timeout=20)
+        assert registered.url == fresh_injector.url
+        assert registered.api_token == fresh_injector.token
