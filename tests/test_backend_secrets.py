@@ -393,3 +393,13 @@ def test_a_secret_an_adapter_forgot_to_mark_is_masked_by_its_name() -> None:
         "nested": [{"password": secrets.SET, "apiKey": secrets.SET, "ok": 1}],
         "Credentials": secrets.SET,
     }
+
+
+def test_a_refused_variable_is_not_quoted_with_its_secret(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # no adapter: graphql-core refuses the variable and would quote it whole
+    response = hub.raw(CREATE, input={"name": "half", "config": {"token": AWS_SECRET}})
+    assert response.status_code == 200 and response.json()["errors"], response.text
+    assert AWS_SECRET not in response.text
+    assert AWS_SECRET not in caplog.text

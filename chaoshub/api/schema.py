@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from strawberry.types import ExecutionContext
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from chaoshub import registry, secrets
@@ -773,6 +775,25 @@ class Subscription:
             await stream.aclose()  # type: ignore[attr-defined]
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # graphql-core quotes a refused variable whole ("found: {'config': {'token': ...}}"):
+        # a secret in it must reach neither the log nor the answer
+        hidden = secrets.values(execution_context.variables if execution_context else None)
+        for error in errors:
+            scrubbed = secrets.scrub(
+                error.message,
+                hidden,
+                "a variable has an invalid value (not shown: it holds a secret)",
+            )
+            if scrubbed != error.message:
+                error.message = scrubbed
+                error.original_error = None  # its traceback quotes the value too
+        super().process_errors(errors, execution_context)
+
+
+schema = _Schema(query=Query, mutation=Mutation, subscription=Subscription)
 
 __all__ = ["agents_svc", "schema"]
