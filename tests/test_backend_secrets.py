@@ -21,6 +21,7 @@ import websockets
 from chaoshub import registry, secrets
 from chaoshub.api.app import bootstrap, create_app
 from chaoshub.config import Settings
+from chaoshub.errors import InvalidInput
 from chaoshub.execution.driver import RunDriver
 from chaoshub.runtime import Runtime
 from tests.native.native_peers import Injector, proc_state
@@ -403,3 +404,23 @@ def test_a_refused_variable_is_not_quoted_with_its_secret(
     assert response.status_code == 200 and response.json()["errors"], response.text
     assert AWS_SECRET not in response.text
     assert AWS_SECRET not in caplog.text
+
+
+def test_list_items_keep_their_secrets_by_name_when_reordered() -> None:
+    schema = registry.get("native").config_schema
+    stored = {
+        "static_agents": [
+            {"name": "a", "url": "http://a:1", "token": "ta"},
+            {"name": "b", "url": "http://b:1", "token": "tb"},
+        ]
+    }
+    shown = secrets.mask(stored, schema)
+    sent = {"static_agents": [shown["static_agents"][1], shown["static_agents"][0]]}
+    assert secrets.merge(stored, sent, schema) == {
+        "static_agents": [stored["static_agents"][1], stored["static_agents"][0]]
+    }
+    # a new agent sent with the marker has nothing to keep
+    fresh = {"static_agents": [{"name": "c", "url": "http://c:1", "token": secrets.SET}]}
+    with pytest.raises(InvalidInput) as err:
+        secrets.merge(stored, fresh, schema)
+    assert err.value.field == ["config", "static_agents", "0", "token"]

@@ -331,7 +331,11 @@ class Query:
                 version=health.version,
                 message=secrets.scrub(health.message, hidden, "the backend could not be reached"),
                 faults=[
-                    T.Availability(backend=f, available=v.available, reason=v.reason)
+                    T.Availability(
+                        backend=f,
+                        available=v.available,
+                        reason=secrets.scrub(v.reason, hidden, "unavailable"),
+                    )
                     for f, v in health.faults.items()
                 ],
             )
