@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chaoshub import catalog as catalog_mod
-from chaoshub import registry, schemas
+from chaoshub import registry, schemas, secrets
 from chaoshub.bus import Bus, make_bus
 from chaoshub.config import Settings, get_settings
 from chaoshub.contract import Adapter
@@ -96,11 +96,23 @@ class Runtime:
 
 def validate_backend_config(adapter: str, config: dict[str, Any]) -> type[Adapter]:
     cls = registry.get(adapter)
+    hidden = secrets.values(config, cls.config_schema)
     for error in sorted(
         schemas.validator(cls.config_schema).iter_errors(config), key=lambda e: list(e.path)
     ):
-        raise InvalidInput(error.message, field=["config", *[str(p) for p in error.absolute_path]])
-    cls.validate_config(config)
+        path = [str(p) for p in error.absolute_path]
+        # jsonschema's messages quote the value: never a secret's
+        message = secrets.scrub(
+            error.message, hidden, f"{'.'.join(path) or 'config'} fails {error.validator!r}"
+        )
+        raise InvalidInput(message, field=["config", *path])
+    try:
+        cls.validate_config(config)
+    except InvalidInput as exc:
+        text = secrets.scrub(str(exc), hidden, "the config is not valid")
+        if text != str(exc):
+            raise InvalidInput(text, field=exc.field) from None
+        raise
     return cls
 
 

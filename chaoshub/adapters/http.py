@@ -74,7 +74,11 @@ _PROBLEMS: dict[str, type[HubError]] = {
 TLS_CONFIG: dict[str, Any] = {
     "ca_file": {"type": "string", "description": "CA bundle that signed the server's certificate"},
     "cert_file": {"type": "string", "description": "client certificate (PEM) for mutual TLS"},
-    "key_file": {"type": "string", "description": "the client certificate's key (PEM)"},
+    "key_file": {
+        "type": "string",
+        "writeOnly": True,
+        "description": "path of the client certificate's key (PEM)",
+    },
 }
 
 
@@ -356,7 +360,12 @@ class HttpAdapter(Adapter):
         "required": ["url", "token"],
         "properties": {
             "url": {"type": "string", "pattern": "^https?://", "description": "server base URL"},
-            "token": {"type": "string", "minLength": 1, "description": "bearer token"},
+            "token": {
+                "type": "string",
+                "minLength": 1,
+                "writeOnly": True,
+                "description": "bearer token",
+            },
             "timeout": {
                 "type": "number",
                 "exclusiveMinimum": 0,

@@ -84,7 +84,7 @@ _AGENT: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "minLength": 1},
         "url": {"type": "string", "pattern": "^https?://"},
-        "token": {"type": "string", "description": "the injector's API token"},
+        "token": {"type": "string", "writeOnly": True, "description": "the injector's API token"},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
         "online": {"type": "boolean"},
     },

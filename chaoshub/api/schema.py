@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from strawberry.types import ExecutionContext
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from chaoshub import registry
+from chaoshub import registry, secrets
 from chaoshub.api import types as T
 from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, read
 from chaoshub.api.ws import TOKEN_CHANGED
@@ -304,7 +306,7 @@ class Query:
         return await read(
             info,
             lambda s, a: [
-                T.Backend.build(b, redact=a.role != "admin")
+                T.Backend.build(b)
                 for b in s.scalars(select(models.Backend).order_by(models.Backend.name))
             ],
         )
@@ -323,12 +325,18 @@ class Query:
                 health = Health(ok=False, message=str(exc))
             finally:
                 adapter.close()
+            # a tool's or a loader's message may quote the config it was given
+            hidden = secrets.values(backend.config or {}, secrets.schema_of(backend.adapter))
             return T.BackendHealth(
                 ok=health.ok,
                 version=health.version,
-                message=health.message,
+                message=secrets.scrub(health.message, hidden, "the backend could not be reached"),
                 faults=[
-                    T.Availability(backend=f, available=v.available, reason=v.reason)
+                    T.Availability(
+                        backend=f,
+                        available=v.available,
+                        reason=secrets.scrub(v.reason, hidden, "unavailable"),
+                    )
                     for f, v in health.faults.items()
                 ],
             )
@@ -496,9 +504,11 @@ class Mutation:
         def fn(s: Session, a: Actor) -> Outcome:
             row = backends.create(s, input.name, input.adapter, input.config)
             backends.describe_into_catalog(rt, s, row)
-            return Outcome(T.Backend.build(row, redact=False), subject=row.name)
+            return Outcome(T.Backend.build(row), subject=row.name)
 
-        return await mutate(info, "createBackend", "admin", _plain(input), fn)
+        audited = _plain(input)
+        audited["config"] = secrets.mask(input.config, secrets.schema_of(input.adapter))
+        return await mutate(info, "createBackend", "admin", audited, fn)
 
     @strawberry.mutation
     async def update_backend(
@@ -512,9 +522,17 @@ class Mutation:
             if row.name != before:
                 backends.forget_described(s, before)
             backends.describe_into_catalog(rt, s, row)
-            return Outcome(T.Backend.build(row, redact=False), subject=row.name)
+            return Outcome(T.Backend.build(row), subject=row.name)
 
-        return await mutate(info, "updateBackend", "admin", _plain(input), fn)
+        def adapter_of(s: Session) -> str:
+            row = s.get(models.Backend, str(input.id))
+            return row.adapter if row is not None else ""
+
+        audited = _plain(input)
+        if input.config is not None:
+            schema = secrets.schema_of(await in_db(rt, adapter_of))
+            audited["config"] = secrets.mask(input.config, schema)
+        return await mutate(info, "updateBackend", "admin", audited, fn)
 
     @strawberry.mutation
     async def delete_backend(self, info: strawberry.Info, id: strawberry.ID) -> T.DeleteResult:
@@ -786,6 +804,25 @@ class Subscription:
             await stream.aclose()  # type: ignore[attr-defined]
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # graphql-core quotes a refused variable whole ("found: {'config': {'token': ...}}"):
+        # a secret in it must reach neither the log nor the answer
+        hidden = secrets.values(execution_context.variables if execution_context else None)
+        for error in errors:
+            scrubbed = secrets.scrub(
+                error.message,
+                hidden,
+                "a variable has an invalid value (not shown: it holds a secret)",
+            )
+            if scrubbed != error.message:
+                error.message = scrubbed
+                error.original_error = None  # its traceback quotes the value too
+        super().process_errors(errors, execution_context)
+
+
+schema = _Schema(query=Query, mutation=Mutation, subscription=Subscription)
 
 __all__ = ["agents_svc", "schema"]

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from chaoshub import catalog as catalog_mod
+from chaoshub import secrets
 from chaoshub.contract import Adapter as AdapterCls
 from chaoshub.errors import HubError
 from chaoshub.lifecycle import TimeControl
@@ -105,17 +106,9 @@ class Backend:
     updated_at: datetime
 
     @classmethod
-    def build(cls, row: models.Backend, *, redact: bool) -> Backend:
-        config = dict(row.config or {})
-        if redact:
-            config = {
-                k: (
-                    "***"
-                    if any(s in k.lower() for s in ("token", "secret", "password", "key"))
-                    else v
-                )
-                for k, v in config.items()
-            }
+    def build(cls, row: models.Backend) -> Backend:
+        """Secrets show as :data:`chaoshub.secrets.SET` to every role, admins included."""
+        config = secrets.mask(dict(row.config or {}), secrets.schema_of(row.adapter))
         return cls(
             id=strawberry.ID(row.id),
             name=row.name,
@@ -260,7 +253,7 @@ class Event:
             to_phase=row.to_phase,
             target=row.target,
             reason=row.reason,
-            data=row.data or {},
+            data=secrets.mask(row.data or {}),
         )
 
 
@@ -417,7 +410,7 @@ class AuditEntry:
             role=row.role,
             action=row.action,
             subject=row.subject,
-            input=row.input or {},
+            input=secrets.mask(row.input or {}),
             result=row.result,
             message=row.message,
         )

@@ -6,18 +6,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from chaoshub import secrets
 from chaoshub.services.auth import Actor
 from chaoshub.store.models import AuditEntry
-
-_SECRET_KEYS = {"token", "password", "secret", "api_token", "aws_secret_access_key", "key"}
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: ("***" if k.lower() in _SECRET_KEYS else _redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
 
 
 def write(
@@ -35,7 +26,7 @@ def write(
         role=actor.role,
         action=action,
         subject=subject,
-        input=_redact(input),
+        input=secrets.mask(input),
         result=result,
         message=message[:2000],
     )

@@ -10,7 +10,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chaoshub import lifecycle
+from chaoshub import lifecycle, registry, secrets
 from chaoshub.catalog import FaultType
 from chaoshub.errors import Conflict, InvalidInput, NotFound
 from chaoshub.runtime import Runtime, validate_backend_config
@@ -95,6 +95,8 @@ def create(session: Session, name: str, adapter: str, config: dict[str, Any]) ->
     _check_name(name)
     if not isinstance(config, dict):
         raise InvalidInput("config must be a JSON object", field=["config"])
+    # a "set" marker here has nothing to keep: merging with nothing refuses it
+    config = secrets.merge({}, config, registry.get(adapter).config_schema)
     validate_backend_config(adapter, config)
     if session.scalars(select(Backend).where(Backend.name == name)).first() is not None:
         raise Conflict(f"a backend named {name!r} exists already", field=["name"])
@@ -115,6 +117,8 @@ def update(
     if config is not None:
         if not isinstance(config, dict):
             raise InvalidInput("config must be a JSON object", field=["config"])
+        schema = registry.get(row.adapter).config_schema
+        config = secrets.merge(dict(row.config or {}), config, schema)
         validate_backend_config(row.adapter, config)
     if name is not None:
         row.name = name

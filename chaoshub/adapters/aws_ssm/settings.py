@@ -27,7 +27,16 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
         "profile": {"type": "string", "minLength": 1},
         "role_arn": {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"},
         "role_session_name": {"type": "string", "pattern": "^[A-Za-z0-9+=,.@-]{2,64}$"},
-        "external_id": {"type": "string", "minLength": 2, "maxLength": 1224},
+        "external_id": {"type": "string", "minLength": 2, "maxLength": 1224, "writeOnly": True},
+        "aws_access_key_id": {
+            "type": "string",
+            "minLength": 16,
+            "maxLength": 128,
+            "writeOnly": True,
+            "description": "static credentials (default: the profile's or the environment's)",
+        },
+        "aws_secret_access_key": {"type": "string", "minLength": 1, "writeOnly": True},
+        "aws_session_token": {"type": "string", "minLength": 1, "writeOnly": True},
         "endpoint_url": {"type": "string", "pattern": "^https?://"},
         "log_group": {
             "type": "string",
@@ -95,6 +104,9 @@ class Settings:
     role_arn: str | None = None
     role_session_name: str = "chaoshub"
     external_id: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
     endpoint_url: str | None = None
     log_group: str | None = None
     documents: Mapping[str, DocumentRef] = field(default_factory=dict)
@@ -164,7 +176,13 @@ class Clients:
 
     def _session(self) -> boto3.Session:
         s = self._settings
-        base = boto3.Session(profile_name=s.profile, region_name=s.region)
+        base = boto3.Session(
+            profile_name=s.profile,
+            region_name=s.region,
+            aws_access_key_id=s.aws_access_key_id,
+            aws_secret_access_key=s.aws_secret_access_key,
+            aws_session_token=s.aws_session_token,
+        )
         if not s.role_arn:
             return base
         sts = base.client("sts", endpoint_url=s.endpoint_url, config=self._config)

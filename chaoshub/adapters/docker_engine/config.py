@@ -43,7 +43,11 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
                 "verify": {"type": "boolean", "default": True},
                 "ca_cert": {"type": "string", "description": "path of the CA bundle"},
                 "client_cert": {"type": "string", "description": "path of the client cert"},
-                "client_key": {"type": "string", "description": "path of the client key"},
+                "client_key": {
+                    "type": "string",
+                    "writeOnly": True,
+                    "description": "path of the client key",
+                },
             },
         },
         "network_helper": {

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from chaoshub import secrets
 from chaoshub.errors import (
     BackendUnavailable,
     HubError,
@@ -47,7 +49,14 @@ CONFIG_PROPERTIES: dict[str, Any] = {
     "kubeconfig": {
         "type": "string",
         "minLength": 1,
+        "writeOnly": True,
         "description": "path of a kubeconfig file (default: $KUBECONFIG or ~/.kube/config)",
+    },
+    "kubeconfig_data": {
+        "type": "string",
+        "minLength": 1,
+        "writeOnly": True,
+        "description": "the kubeconfig itself (YAML), instead of a file",
     },
     "context": {"type": "string", "minLength": 1, "description": "kubeconfig context to use"},
     "in_cluster": {
@@ -104,11 +113,29 @@ class Resource:
 
 def check_config(config: Mapping[str, Any]) -> None:
     """What the JSON Schema cannot say about a backend's cluster config; no I/O."""
-    if config.get("in_cluster") and (config.get("kubeconfig") or config.get("context")):
-        field = "kubeconfig" if config.get("kubeconfig") else "context"
+    if config.get("in_cluster") and (
+        config.get("kubeconfig") or config.get("kubeconfig_data") or config.get("context")
+    ):
+        field = next(k for k in ("kubeconfig", "kubeconfig_data", "context") if config.get(k))
         raise InvalidInput(
             "give either in_cluster or a kubeconfig and context, not both", field=["config", field]
         )
+    if config.get("kubeconfig") and config.get("kubeconfig_data"):
+        raise InvalidInput(
+            "give either kubeconfig (a file) or kubeconfig_data, not both",
+            field=["config", "kubeconfig_data"],
+        )
+    if config.get("kubeconfig_data"):
+        try:
+            loaded = yaml.safe_load(config["kubeconfig_data"])
+        except yaml.YAMLError:
+            loaded = None
+        if not isinstance(loaded, dict):
+            # the text itself is never echoed: it holds credentials
+            raise InvalidInput(
+                "kubeconfig_data is not a kubeconfig (a YAML mapping)",
+                field=["config", "kubeconfig_data"],
+            )
 
 
 def status_of(exc: ApiException) -> tuple[str, str]:
@@ -163,6 +190,13 @@ class Cluster:
         try:
             if self.config.get("in_cluster"):
                 k8s_config.load_incluster_config(client_configuration=configuration)
+            elif self.config.get("kubeconfig_data"):
+                k8s_config.load_kube_config_from_dict(
+                    yaml.safe_load(self.config["kubeconfig_data"]),
+                    context=self.config.get("context"),
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
             else:
                 k8s_config.load_kube_config(
                     config_file=self.config.get("kubeconfig"),
@@ -171,9 +205,19 @@ class Cluster:
                     persist_config=False,
                 )
         except (ConfigException, OSError) as exc:
-            field = "in_cluster" if self.config.get("in_cluster") else "kubeconfig"
+            field = next(
+                (k for k in ("in_cluster", "kubeconfig_data") if self.config.get(k)), "kubeconfig"
+            )
+            # the loader's message may quote the kubeconfig, which holds credentials
+            text = secrets.scrub(
+                str(exc),
+                secrets.values(
+                    {"kubeconfig_data": yaml.safe_load(self.config.get("kubeconfig_data") or "{}")}
+                ),
+                "the kubeconfig could not be used",
+            )
             raise InvalidInput(
-                f"cannot load the cluster's credentials: {exc}", field=["config", field]
+                f"cannot load the cluster's credentials: {text}", field=["config", field]
             ) from exc
         # one retry only: an unreachable cluster must be reported, not waited for
         configuration.retries = 1

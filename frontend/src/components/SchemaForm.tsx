@@ -23,6 +23,7 @@ function uiSchemaFor(schema: JsonSchema): UiSchema {
     if (types.includes('number') || types.includes('integer')) ui[name] = { 'ui:options': { clampBehavior: 'none' } };
     const custom = customFieldFor(prop);
     if (custom) ui[name] = { 'ui:field': custom };
+    else if (prop.writeOnly === true) ui[name] = { 'ui:widget': 'password' };
   }
   return ui;
 }
@@ -32,8 +33,29 @@ function uiSchemaFor(schema: JsonSchema): UiSchema {
  * was broken, next to the form. */
 export function formSchema(schema: JsonSchema): RJSFSchema {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  const { oneOf, anyOf, allOf, description, ...rest } = schema;
+  const { oneOf, anyOf, allOf, description, ...rest } = acceptSecretMarker(schema);
   return { type: 'object', ...rest } as RJSFSchema;
+}
+
+/** What the hub shows for a stored secret (a ``writeOnly`` field); sent back, it keeps the value. */
+export const SECRET_SET = '<set>';
+
+/** A stored secret reads as the marker, which its own bounds (length, pattern) may refuse: the
+ * form lets it through and says what it means; the hub checks the real value on save. */
+function acceptSecretMarker(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  if (schema.writeOnly === true) {
+    delete out.minLength;
+    delete out.maxLength;
+    delete out.pattern;
+    const note = `secret, never shown: leave ${SECRET_SET} to keep the stored value, or type a new one`;
+    out.description = schema.description ? `${schema.description} (${note})` : note;
+  }
+  if (schema.properties) {
+    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, acceptSecretMarker(v)]));
+  }
+  if (schema.items && typeof schema.items === 'object' && !Array.isArray(schema.items)) out.items = acceptSecretMarker(schema.items);
+  return out;
 }
 
 /** Build the error schema rjsf shows inline from a hub error's field path (after its root). */
