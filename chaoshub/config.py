@@ -12,6 +12,15 @@ def _float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _bool(name: str) -> bool:
+    return (os.environ.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 #: below this a status call's own latency could let a lease lapse under a live hub
 MIN_FAULT_LEASE_SECONDS = 4.0
 
@@ -38,6 +47,18 @@ class Settings:
     #: Never more than a quarter of the fault lease, whatever is set here.
     watch_seconds: float = 5.0
     embedded: bool = False
+    #: API limits (README "Limits"): request body, query depth, aliases, tokens, expensive
+    #: fields (those that call a tool) per request and per token per minute
+    max_body_bytes: int = 1_000_000
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_query_tokens: int = 5000
+    max_expensive_fields: int = 5
+    expensive_per_minute: int = 60
+    #: serve /docs, /openapi.json and /redoc without a token (off: not served at all)
+    public_schema: bool = False
+    #: write the query string of each request into the access log
+    log_queries: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -65,6 +86,14 @@ class Settings:
             orphan_sweep_seconds=_float("CHAOSHUB_ORPHAN_SWEEP_SECONDS", 30.0),
             fault_lease_seconds=_float("CHAOSHUB_FAULT_LEASE_SECONDS", 60.0),
             watch_seconds=_float("CHAOSHUB_WATCH_SECONDS", 5.0),
+            max_body_bytes=_int("CHAOSHUB_MAX_BODY_BYTES", 1_000_000),
+            max_query_depth=_int("CHAOSHUB_MAX_QUERY_DEPTH", 12),
+            max_aliases=_int("CHAOSHUB_MAX_ALIASES", 30),
+            max_query_tokens=_int("CHAOSHUB_MAX_QUERY_TOKENS", 5000),
+            max_expensive_fields=_int("CHAOSHUB_MAX_EXPENSIVE_FIELDS", 5),
+            expensive_per_minute=_int("CHAOSHUB_EXPENSIVE_PER_MINUTE", 60),
+            public_schema=_bool("CHAOSHUB_PUBLIC_SCHEMA"),
+            log_queries=_bool("CHAOSHUB_LOG_QUERIES"),
         )
         overrides.pop("data_dir", None)
         settings = replace(settings, **overrides)  # type: ignore[arg-type]
