@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from tests.support import queries as Q
-from tests.support.stack import MEMORY_ADAPTER, GraphQL, up_process
+from tests.support.stack import MEMORY_ADAPTER, GraphQL, Stack, up_process, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -107,3 +107,23 @@ def test_a_short_session_logs_no_ticks_no_queries_and_closes_subscriptions_clean
     assert not ticks, ticks[:5]
     assert secret not in log and "?query=" not in log
     assert any('"GET /graphql HTTP/1.1" 200' in line for line in lines), lines[-40:]
+
+
+def test_worker_and_beat_at_info_log_no_ticks(tmp_path: Path) -> None:
+    stack = Stack(workdir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        stack.start_api()  # migrates the database
+        worker = stack.start_worker()
+        beat = stack.spawn("beat", "beat", "--log-level", "info")
+        wait_for(lambda: "beat: Starting" in beat.log.read_text(errors="replace"), 60, what="beat")
+        time.sleep(4)  # eight reconcile ticks at 0.5 s
+        logs = worker.log.read_text(errors="replace") + beat.log.read_text(errors="replace")
+    finally:
+        stack.stop()
+    ticks = [
+        line
+        for line in logs.splitlines()
+        if " INFO " in line and ("chaoshub.reconcile" in line or "Sending due task" in line)
+    ]
+    assert not ticks, ticks[:5]
+    assert "ready" in logs  # the worker's own INFO lines still show

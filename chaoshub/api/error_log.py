@@ -2,8 +2,9 @@
 
 Strawberry logs every error with its traceback, so a viewer sending a bad request in a loop
 could fill the log. An error the hub raised on purpose (a :class:`~chaoshub.errors.HubError`)
-or one the request itself caused (syntax, validation) is a single line; an unexpected
-exception keeps its traceback, but at most once a minute per exception type.
+or one the request itself caused (syntax, validation) is told in one line per request,
+however many fields failed; an unexpected exception keeps its traceback, but at most once a
+minute per exception type.
 """
 
 from __future__ import annotations
@@ -44,26 +45,35 @@ def _typed(error: GraphQLError, exc: HubError) -> None:
     error.extensions = extensions
 
 
+def _summary(errors: list[str]) -> str:
+    shown = "; ".join(errors[:3])
+    return shown + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
+
+
 class HubSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        operation = execution_context.operation_name if execution_context else None
+        operation = (execution_context.operation_name if execution_context else None) or "-"
+        expected: list[str] = []
+        unexpected: list[tuple[str, BaseException]] = []
         for error in errors:
             original = error.original_error
             path = ".".join(str(p) for p in error.path or [])
             if isinstance(original, HubError):
                 _typed(error, original)
-                log.info("%s %s: %s %s", operation or "-", path, original.code, original.message)
+                expected.append(f"{path} {original.code} {original.message}".strip())
             elif original is None or isinstance(original, GraphQLError):
-                log.info("%s refused: %s", operation or "-", error.message)
+                expected.append(error.message)
             else:
-                kind = type(original).__name__
-                log.error(
-                    "%s %s failed: %s: %s",
-                    operation or "-",
-                    path,
-                    kind,
-                    original,
-                    exc_info=original if _traceback_due(kind) else None,
-                )
+                unexpected.append((f"{path} {type(original).__name__}: {original}", original))
+        if expected:  # one line per request, however many fields failed
+            log.info("%s refused: %s", operation, _summary(expected))
+        if unexpected:
+            first = unexpected[0][1]
+            log.error(
+                "%s failed: %s",
+                operation,
+                _summary([text for text, _ in unexpected]),
+                exc_info=first if _traceback_due(type(first).__name__) else None,
+            )
