@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from graphql import GraphQLError
 
 from chaoshub.api.app import bootstrap, create_app
+from chaoshub.api.error_log import HubSchema
+from chaoshub.api.schema import build_schema
 from chaoshub.config import Settings
 from chaoshub.runtime import Runtime
 from chaoshub.services import auth
@@ -290,3 +293,20 @@ def test_public_schema_setting_opens_the_openapi_pages(tmp_path: Path) -> None:
 def test_a_nul_in_the_console_path_is_not_a_500(client: TestClient) -> None:
     r = client.get("/%00")
     assert 400 <= r.status_code < 500, r.status_code
+
+
+def test_an_unexpected_error_keeps_one_traceback_a_minute(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    class SurpriseForThisTest(Exception):
+        pass
+
+    caplog.set_level(logging.INFO)
+    hub_schema = build_schema(client.runtime.settings)  # type: ignore[attr-defined]
+    assert isinstance(hub_schema, HubSchema)
+    for _ in range(3):
+        errors = [GraphQLError("boom", original_error=SurpriseForThisTest(f"n{i}")) for i in range(5)]
+        hub_schema.process_errors(errors)
+    lines = [r for r in caplog.records if "SurpriseForThisTest" in r.getMessage()]
+    assert len(lines) == 3
+    assert [r.exc_info is not None for r in lines] == [True, False, False]

@@ -53,6 +53,25 @@ async def _ws_session(url: str, token: str, run_id: str) -> dict[str, list[dict[
     return got
 
 
+async def _ws_oversized(url: str, token: str) -> int | None:
+    """Send a 2 MB subscribe message; the server's close code (None if it stayed open)."""
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(  # type: ignore[list-item]
+        ws_url, subprotocols=["graphql-transport-ws"], max_size=None
+    ) as ws:
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        big = "{ viewer { name } }" + " " * 2_000_000
+        await ws.send(json.dumps({"id": "9", "type": "subscribe", "payload": {"query": big}}))
+        try:
+            await asyncio.wait_for(ws.recv(), timeout=30)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else -1
+        return None
+
+
 def _errors(messages: list[dict[str, Any]]) -> str:
     out = []
     for m in messages:
@@ -89,6 +108,7 @@ def test_a_short_session_logs_no_ticks_no_queries_and_closes_subscriptions_clean
             },
         )["startRun"]
         got = asyncio.run(_ws_session(up.url, up.token, run["id"]))
+        assert asyncio.run(_ws_oversized(up.url, up.token)) == 1009  # message too big
         time.sleep(3)  # a few more reconcile ticks
         log = up.proc.log.read_text(errors="replace")
 
