@@ -188,6 +188,17 @@ class Adapter:
         found = self.health().faults.get(fault)
         return {t.id: found for t in targets} if found is not None else {}
 
+    def check_params(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
+        """Ask the tool whether it would take ``params`` where ``targets`` live, for what only
+        it can tell (does a directory exist on that host); called before a run is stored.
+        Raises ``InvalidInput`` naming the field. The default has nothing to ask."""
+
+    def forget(self, handle: Handle, reason: str) -> bool:
+        """A person released this injection without a confirmed recovery: tell the tool to
+        stop recovering it on its own (drop its record). Whether the tool was told; the
+        default has nothing to tell."""
+        return False
+
     # -- error translation, once, in one place -----------------------------------------------
 
     def classify(self, exc: BaseException) -> type[HubError] | None:

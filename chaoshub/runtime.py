@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import jsonschema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chaoshub import catalog as catalog_mod
-from chaoshub import registry
+from chaoshub import registry, schemas
 from chaoshub.bus import Bus, make_bus
 from chaoshub.config import Settings, get_settings
 from chaoshub.contract import Adapter
@@ -97,8 +96,9 @@ class Runtime:
 
 def validate_backend_config(adapter: str, config: dict[str, Any]) -> type[Adapter]:
     cls = registry.get(adapter)
-    validator = jsonschema.Draft202012Validator(dict(cls.config_schema))
-    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.path)):
+    for error in sorted(
+        schemas.validator(cls.config_schema).iter_errors(config), key=lambda e: list(e.path)
+    ):
         raise InvalidInput(error.message, field=["config", *[str(p) for p in error.absolute_path]])
     cls.validate_config(config)
     return cls

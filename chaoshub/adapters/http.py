@@ -46,6 +46,8 @@ from chaoshub.errors import (
 )
 
 DEFAULT_TIMEOUT = 30.0
+#: answers meaning a server predates an optional call (``/v1/validate``, ``/v1/forget``)
+OPTIONAL_ABSENT = frozenset({404, 405, 501})
 DEFAULT_LEASE_SECONDS = 300.0
 LEASE_MARGIN_SECONDS = 60.0
 
@@ -150,16 +152,11 @@ class ProtocolClient:
     def close(self) -> None:
         self._http.close()
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        target: str | None = None,
-    ) -> dict[str, Any]:
+    def _send(
+        self, method: str, path: str, body: Mapping[str, Any] | None, target: str | None
+    ) -> httpx.Response:
         try:
-            answer = self._http.request(method, path, json=dict(body) if body is not None else None)
+            return self._http.request(method, path, json=dict(body) if body is not None else None)
         except httpx.HTTPError as exc:
             raise BackendUnavailable(
                 f"{self.url} could not be reached: {exc}",
@@ -168,6 +165,27 @@ class ProtocolClient:
                 target=target,
                 native_message=str(exc),
             ) from exc
+
+    def call_optional(
+        self, path: str, body: Mapping[str, Any], *, target: str | None = None
+    ) -> dict[str, Any] | None:
+        """``POST`` a call added to protocol v1 later; ``None`` from a server without it."""
+        answer = self._send("POST", path, body, target)
+        if answer.status_code in OPTIONAL_ABSENT:
+            return None
+        return self._answer(answer, path, target)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        target: str | None = None,
+    ) -> dict[str, Any]:
+        return self._answer(self._send(method, path, body, target), path, target)
+
+    def _answer(self, answer: httpx.Response, path: str, target: str | None) -> dict[str, Any]:
         if answer.is_success:
             try:
                 data = answer.json()
@@ -267,6 +285,25 @@ class ProtocolClient:
             ) from exc
         return observation(data.get("observation") or {})
 
+    def validate(self, fault: str, params: Mapping[str, Any], target: str | None = None) -> bool:
+        """Ask the server whether it would take ``params`` for ``fault`` (what only its host
+        can tell: a directory, a script); raises its refusal. False: it cannot be asked."""
+        body = {"fault": fault, "params": dict(params)}
+        return self.call_optional("/v1/validate", body, target=target) is not None
+
+    def forget(
+        self,
+        execution_id: str,
+        handle: Mapping[str, Any] | None,
+        reason: str,
+        target: str | None = None,
+    ) -> Observation | None:
+        """Tell the server to drop an execution a person released without recovery, so it
+        stops recovering it; ``None`` from a server that cannot be told."""
+        body = {"execution_id": execution_id, "handle": dict(handle or {}), "reason": reason}
+        data = self.call_optional("/v1/forget", body, target=target)
+        return None if data is None else observation(data.get("observation") or {})
+
     def health_report(self) -> Health:
         try:
             data = self.health()
@@ -360,6 +397,15 @@ class HttpAdapter(Adapter):
 
     def recover(self, handle: Handle) -> Observation:
         return self.client.recover(handle.execution.id, handle.data, handle.execution.target.id)
+
+    def check_params(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
+        self.client.validate(fault, params)
+
+    def forget(self, handle: Handle, reason: str) -> bool:
+        told = self.client.forget(
+            handle.execution.id, handle.data, reason, handle.execution.target.id
+        )
+        return told is not None
 
     def health(self) -> Health:
         return self.client.health_report()

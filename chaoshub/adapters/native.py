@@ -38,6 +38,7 @@ from chaoshub.contract import (
     Target,
 )
 from chaoshub.errors import BackendUnavailable, HubError, InvalidInput, NotFound
+from chaoshub.patterns import PatternError, compile_pattern
 
 #: agents asked at once when listing what they hold (the orphan sweep)
 LISTING_THREADS = 16
@@ -79,6 +80,24 @@ _AGENT: dict[str, Any] = {
         "online": {"type": "boolean"},
     },
 }
+
+
+#: faults whose agent selector is a process: exactly one of pid, name, pattern
+PROCESS_FAULTS = frozenset({"process-kill", "process-pause"})
+
+
+def _check_process_selector(selector: Mapping[str, Any]) -> None:
+    """What the agent's process selector refuses, refused here first (no I/O)."""
+    given = [k for k in ("pid", "name", "pattern") if selector.get(k) is not None]
+    if len(given) != 1:
+        raise InvalidInput(
+            "give exactly one of pid, name, pattern", field=["selector", (given or ["pid"])[-1]]
+        )
+    if given == ["pattern"]:
+        try:
+            compile_pattern(str(selector["pattern"]))
+        except PatternError as exc:
+            raise InvalidInput(f"bad pattern: {exc}", field=["selector", "pattern"]) from exc
 
 
 class NativeAdapter(Adapter):
@@ -195,6 +214,8 @@ class NativeAdapter(Adapter):
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
         ):
             raise InvalidInput("limit is a positive integer", field=["selector", "limit"])
+        if fault in PROCESS_FAULTS:
+            _check_process_selector(selector)
 
     def discover(self, fault: str, selector: Mapping[str, Any]) -> list[Target]:
         chosen = self._chosen(selector)
@@ -271,6 +292,32 @@ class NativeAdapter(Adapter):
         return self._client(agent, handle.execution.target.id).recover(
             handle.execution.id, inner, handle.execution.target.id
         )
+
+    def check_params(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
+        """Each agent the targets live on checks ``params`` against its own host, in parallel;
+        the first refusal is raised, naming the agent."""
+        agents = sorted({self._split(t.id)[0] for t in targets})
+
+        def ask(agent: str) -> HubError | None:
+            try:
+                self._client(agent).validate(fault, params, target=agent)
+            except HubError as exc:
+                return exc.with_context(target=agent)
+            return None
+
+        with ThreadPoolExecutor(max_workers=min(8, len(agents) or 1)) as pool:
+            refusals = [e for e in pool.map(ask, agents) if e is not None]
+        if refusals:
+            first = refusals[0]
+            first.message = f"agent {first.target}: {first.message}"
+            raise first
+
+    def forget(self, handle: Handle, reason: str) -> bool:
+        agent, inner = self._agent_handle(handle)
+        told = self._client(agent, handle.execution.target.id).forget(
+            handle.execution.id, inner, reason, handle.execution.target.id
+        )
+        return told is not None
 
     def active_executions(self) -> list[dict[str, Any]]:
         """What every online agent has injected now, each entry naming its ``agent``; for the

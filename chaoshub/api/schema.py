@@ -652,7 +652,7 @@ class Mutation:
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> T.RunResult:
         def fn(s: Session, a: Actor) -> Outcome:
-            run = runs_svc.force_release(s, a, str(id), reason)
+            run = runs_svc.force_release(ctx(info).runtime, s, a, str(id), reason)
             return Outcome(
                 T.Run.build(run),
                 subject=run.id,

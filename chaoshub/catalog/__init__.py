@@ -24,6 +24,7 @@ import yaml
 from chaoshub import registry
 from chaoshub.errors import InvalidInput, NotFound
 from chaoshub.lifecycle import TimeControl
+from chaoshub.schemas import pattern_problems, validator
 
 log = logging.getLogger("chaoshub.catalog")
 
@@ -72,6 +73,9 @@ class FaultType:
         schema_error = jsonschema.exceptions.best_match(_META_VALIDATOR.iter_errors(data["params"]))
         if schema_error is not None:
             raise jsonschema.SchemaError.create_from(schema_error)
+        for part in ("params", "selector"):
+            for problem in pattern_problems(data.get(part)):
+                raise jsonschema.SchemaError(f"{part}: {problem}")
         return cls(
             id=data["id"],
             title=data["title"],
@@ -101,8 +105,7 @@ class FaultType:
 
 def _check(schema: Mapping[str, Any], value: Mapping[str, Any], root: str) -> None:
     """Raise ``InvalidInput`` naming the first failing field of ``value`` under ``root``."""
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(dict(value)), key=lambda e: list(e.path))
+    errors = sorted(validator(schema).iter_errors(dict(value)), key=lambda e: list(e.path))
     if not errors:
         return
     first = errors[0]

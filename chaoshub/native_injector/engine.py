@@ -31,6 +31,7 @@ from chaoshub.native_injector.state import (
     FAILED,
     KEEP_ENDED_SECONDS,
     RECOVERED,
+    RELEASED,
     Record,
     StateStore,
 )
@@ -127,6 +128,17 @@ class Injector:
             targets = targets[: parsed.limit]
         return targets
 
+    def validate(self, fault_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` checked as ``inject`` checks them, on this host, and with defaults
+        filled in; nothing is recorded or applied. Raises ``InvalidRequest``."""
+        fault = _fault(fault_name)
+        try:
+            full = catalog.fault_type(fault_name).validate_params(params)
+        except InvalidInput as exc:
+            raise InvalidRequest(exc.message, field=exc.field) from None
+        fault.check_params(full, self.ctx)
+        return full
+
     def inject(
         self,
         execution_id: str,
@@ -149,7 +161,7 @@ class Injector:
                 )
             if existing is not None and existing.state in (ACTIVE, APPLYING, DONE):
                 return handle, self._adopt(existing)
-            if existing is not None and existing.state == RECOVERED:
+            if existing is not None and existing.state in (RECOVERED, RELEASED):
                 raise Rejected(
                     f"execution {execution_id} was recovered already "
                     f"({existing.reason}); a new round needs a new id",
@@ -159,6 +171,7 @@ class Injector:
             if not available.ok:
                 self.metrics.injected(fault_name, "unavailable")
                 raise Rejected(f"{fault_name} is not available on this host: {available.detail}")
+            fault.check_params(full, self.ctx)  # before the record: nothing to recover yet
             fault.check_target(target, self.ctx)
             record = Record(
                 execution_id=execution_id,
@@ -233,6 +246,8 @@ class Injector:
             return observation("recovered", record.reason, record.metrics)
         if record.state == FAILED:
             return observation("failed", record.reason, record.metrics)
+        if record.state == RELEASED:
+            return observation("aborted", record.reason, record.metrics)
         if record.state == APPLYING:
             return observation("pending", "being applied", record.metrics)
         try:
@@ -260,6 +275,25 @@ class Injector:
                 return observation(RECOVERED, native, record.metrics)
             self.revert(record, reason)
             return observation(RECOVERED, record.reason, record.metrics)
+
+    def forget(self, execution_id: str, reason: str) -> dict[str, Any]:
+        """End a live record without reverting it: a person told the hub its target is
+        clean (a force-release). It is no longer retried, nor recovered at exit."""
+        with self._locked(execution_id):
+            record = self.records.get(execution_id)
+            if record is None:
+                return observation(RECOVERED, "no record of this execution: nothing to forget")
+            if not record.live:
+                return self._observe(record)
+            self._retry_at.pop(execution_id, None)
+            record.end(RELEASED, f"released without recovery: {reason or 'no reason given'}")
+            self._put(record)
+            self.metrics.recovered(record.fault, "released")
+            log.warning(
+                "released without recovery",
+                extra={"execution_id": execution_id, "native": record.native, "reason": reason},
+            )
+            return self._observe(record)
 
     def revert(self, record: Record, reason: str, kind: str = "requested") -> None:
         """Undo a live record's fault and end it with ``reason``; raises ``RecoveryError``."""

@@ -25,6 +25,11 @@ class DiscoverBody(_Body):
     selector: dict[str, Any] = Field(default_factory=dict)
 
 
+class ValidateBody(_Body):
+    fault: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class InjectBody(_Body):
     execution_id: str = Field(pattern=EXECUTION_ID)
     fault: str
@@ -37,3 +42,7 @@ class InjectBody(_Body):
 class ExecutionBody(_Body):
     execution_id: str = Field(pattern=EXECUTION_ID)
     handle: dict[str, Any] | None = None
+
+
+class ForgetBody(ExecutionBody):
+    reason: str = Field(default="", max_length=1000, description="why, as the operator said")

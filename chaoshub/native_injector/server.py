@@ -19,7 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chaoshub.native_injector import __version__, catalog
 from chaoshub.native_injector.engine import Injector
-from chaoshub.native_injector.models import DiscoverBody, ExecutionBody, InjectBody
+from chaoshub.native_injector.models import (
+    DiscoverBody,
+    ExecutionBody,
+    ForgetBody,
+    InjectBody,
+    ValidateBody,
+)
 from chaoshub.native_injector.problems import (
     InvalidRequest,
     Missing,
@@ -112,6 +118,10 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
     def discover(body: DiscoverBody) -> dict[str, Any]:
         return {"targets": injector.discover(body.fault, body.selector)}
 
+    @app.post("/v1/validate", dependencies=guarded)
+    def validate(body: ValidateBody) -> dict[str, Any]:
+        return {"params": injector.validate(body.fault, body.params)}
+
     @app.post("/v1/inject", dependencies=guarded)
     def inject(body: InjectBody) -> dict[str, Any]:
         handle, obs = injector.inject(
@@ -126,6 +136,10 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
     @app.post("/v1/recover", dependencies=guarded)
     def recover(body: ExecutionBody) -> dict[str, Any]:
         return {"observation": injector.recover(body.execution_id)}
+
+    @app.post("/v1/forget", dependencies=guarded)
+    def forget(body: ForgetBody) -> dict[str, Any]:
+        return {"observation": injector.forget(body.execution_id, body.reason)}
 
     @app.get("/v1/executions", dependencies=guarded)
     def executions() -> dict[str, Any]:

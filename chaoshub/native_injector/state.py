@@ -21,6 +21,8 @@ log = logging.getLogger("chaoshub.injector.state")
 
 #: states a record moves through; only ``applying`` and ``active`` may leave a fault behind
 APPLYING, ACTIVE, RECOVERED, DONE, FAILED = "applying", "active", "recovered", "done", "failed"
+#: the hub's operator released it without a confirmed recovery: no longer retried here
+RELEASED = "released"
 LIVE = frozenset({APPLYING, ACTIVE})
 
 #: how long ended records are kept so ``status`` can still say how an execution ended

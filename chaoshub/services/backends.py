@@ -20,7 +20,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 def _check_name(name: str) -> str:
-    if not NAME_RE.match(name or ""):
+    if not NAME_RE.fullmatch(name or ""):
         raise InvalidInput(
             "a name is 1-200 letters, digits, '.', '_' or '-', starting with a letter or digit",
             field=["name"],

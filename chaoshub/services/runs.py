@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from chaoshub import lifecycle
 from chaoshub.catalog import FaultType
-from chaoshub.contract import Adapter, Target
+from chaoshub.contract import Adapter, Handle, Target
 from chaoshub.errors import BackendUnavailable, HubError, IllegalTransition, InvalidInput, NotFound
+from chaoshub.execution.driver import execution_for
 from chaoshub.lifecycle import DesiredState, Ending, Phase, TimeControl
 from chaoshub.runtime import Runtime
 from chaoshub.services import backends, events
@@ -129,6 +130,13 @@ def check_available(checked: CheckedSpec, targets: list[Target]) -> None:
         )
 
 
+def check_params(checked: CheckedSpec, targets: list[Target]) -> None:
+    """Have the tool check what only it can (a directory or script on an agent's host), so a
+    run it would refuse at inject, and then fail to recover, is never stored."""
+    with checked.adapter.translate_errors():
+        checked.adapter.check_params(checked.fault.name, checked.params, targets)
+
+
 def start(
     rt: Runtime, session: Session, actor: Actor, spec: RunSpec, experiment: Experiment | None = None
 ) -> Run:
@@ -136,6 +144,7 @@ def start(
     try:
         targets = discover(checked)
         check_available(checked, targets)
+        check_params(checked, targets)
     finally:
         checked.adapter.close()
     run = Run(
@@ -253,8 +262,9 @@ def archive(session: Session, actor: Actor, run_id: str) -> Run:
     return run
 
 
-def force_release(session: Session, actor: Actor, run_id: str, reason: str) -> Run:
-    """A person confirms the targets are clean: end a run stuck in ``recovering``."""
+def force_release(rt: Runtime, session: Session, actor: Actor, run_id: str, reason: str) -> Run:
+    """A person confirms the targets are clean: end a run stuck in ``recovering``, and tell
+    the tool to stop recovering those targets on its own."""
     run = get(session, run_id)
     if run.phase != Phase.RECOVERING.value:
         raise IllegalTransition(
@@ -264,15 +274,18 @@ def force_release(session: Session, actor: Actor, run_id: str, reason: str) -> R
     if not reason.strip():
         raise InvalidInput("say why the targets are known to be clean", field=["reason"])
     released = [t for t in run.targets if t.may_carry_fault]
+    told = _tell_tool(rt, session, run, released, f"force-released by {actor.name}: {reason}")
     for t in released:
         t.may_carry_fault = False
         t.error = f"released by {actor.name} without confirmed recovery: {reason}"
+    forgotten = sum(1 for v in told.values() if v == "forgotten")
     events.record(
         session,
         "force-released",
-        f"{actor.name} released {len(released)} target(s) without confirmed recovery: {reason}",
+        f"{actor.name} released {len(released)} target(s) without confirmed recovery: {reason}"
+        f" (the tool forgot {forgotten} of {len(released)})",
         run_id=run.id,
-        data={"targets": [t.label for t in released]},
+        data={"targets": [t.label for t in released], "tool": told},
     )
     ending = Ending(run.ending or Ending.ABORTED.value)
     terminal = Phase.COMPLETED if ending is Ending.COMPLETED else ending.phase
@@ -281,6 +294,39 @@ def force_release(session: Session, actor: Actor, run_id: str, reason: str) -> R
     run.ended_at = transition.at
     run.next_attempt_at = None
     return run
+
+
+def _tell_tool(
+    rt: Runtime, session: Session, run: Run, released: list[RunTarget], reason: str
+) -> dict[str, str]:
+    """Ask the tool to forget each released target (so it stops retrying a recovery the
+    person says is done): by target label, ``forgotten``, ``nothing to tell`` or why not.
+    The person's decision stands whatever the tool answers."""
+    backend = session.get(Backend, run.backend_id) if run.backend_id else None
+    if backend is None or not released:
+        return {t.label: "the backend no longer exists" for t in released}
+    fault = run.fault_type.split("/", 1)[-1]
+    out: dict[str, str] = {}
+    try:
+        adapter = rt.adapter_for(session, backend)
+    except HubError as exc:
+        return {t.label: f"not told: {exc.message}" for t in released}
+    try:
+        for t in released:
+            handle = Handle(execution_for(run, t, fault, rt.settings.fault_lease_seconds), t.handle)
+            try:
+                with adapter.translate_errors(t.target_id):
+                    out[t.label] = (
+                        "forgotten" if adapter.forget(handle, reason) else "nothing to tell"
+                    )
+            except HubError as exc:
+                out[t.label] = f"not told: {exc.message}"
+                log.warning(
+                    "force-release: tool not told", extra={"run": run.id, "error": str(exc)}
+                )
+    finally:
+        adapter.close()
+    return out
 
 
 def halt_all(session: Session, actor: Actor, reason: str = "") -> list[Run]:

@@ -162,20 +162,26 @@ def test_io_stress_writes_to_the_given_directory(api, tmp_path):
     assert wait_for(lambda: not marked_pids(eid), timeout=10)
 
 
-def test_a_stressor_that_cannot_start_is_refused_with_its_words(api, tmp_path):
+def test_an_io_stress_directory_that_does_not_exist_is_refused_before_anything_is_recorded(
+    api, tmp_path
+):
     gone = tmp_path / "missing"
+    eid = _id("io-bad")
     answer = api.post(
         "/v1/inject",
         json={
-            "execution_id": _id("io-bad"),
+            "execution_id": eid,
             "fault": "io-stress",
             "params": {"path": str(gone)},
             "target": {"id": "host"},
             "lease_seconds": 10,
         },
     )
-    assert answer.status_code == 409
-    assert "not a writable directory" in answer.json()["detail"]
+    assert answer.status_code == 422
+    assert answer.json()["field"] == ["params", "path"]
+    assert "does not exist" in answer.json()["detail"]
+    listed = api.get("/v1/executions").json()
+    assert eid not in [e["execution_id"] for e in listed["executions"] + listed["recent"]]
 
 
 # -- disk ------------------------------------------------------------------------------------------

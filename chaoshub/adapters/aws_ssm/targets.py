@@ -18,10 +18,9 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import jsonschema
-
 from chaoshub.contract import Target
 from chaoshub.errors import InvalidInput, NotFound
+from chaoshub.schemas import validator
 
 #: how DescribeInstanceInformation accepts instance ids at most per call
 _SSM_BATCH = 50
@@ -31,8 +30,7 @@ Call = Callable[..., dict[str, Any]]
 
 def validate_selector(selector: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     """Check the selector against the catalog entry's selector schema; no I/O."""
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(dict(selector)), key=lambda e: list(e.path))
+    errors = sorted(validator(schema).iter_errors(dict(selector)), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
         path = ["selector", *[str(p) for p in first.absolute_path]]

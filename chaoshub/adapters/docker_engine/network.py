@@ -39,7 +39,7 @@ def qdisc_handle(execution_id: str) -> str:
 
 
 def rule_comment(execution_id: str) -> str:
-    if _SAFE_ID.match(execution_id):
+    if _SAFE_ID.fullmatch(execution_id):
         return f"chaoshub:{execution_id}"
     return "chaoshub:h-" + hashlib.sha256(execution_id.encode()).hexdigest()[:40]
 

@@ -10,8 +10,9 @@ import errno
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
-from chaoshub.native_injector.faults.base import Context, Fault
+from chaoshub.native_injector.faults.base import Context, Fault, writable_directory
 from chaoshub.native_injector.problems import InvalidRequest, Rejected
 from chaoshub.native_injector.state import Record
 
@@ -32,11 +33,12 @@ def _used_percent(directory: str) -> float:
 class DiskFill(Fault):
     name = "disk-fill"
 
+    def check_params(self, params: dict[str, Any], ctx: Context) -> None:
+        writable_directory(params.get("path"), "path")
+
     def apply(self, record: Record, ctx: Context) -> None:
         params = record.params
-        directory = str(params["path"])
-        if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
-            raise Rejected(f"{directory} is not a writable directory", field=["params", "path"])
+        directory = str(writable_directory(params.get("path"), "path"))
         if (params.get("bytes") is None) == (params.get("percent") is None):
             raise InvalidRequest("give exactly one of bytes and percent", field=["params", "bytes"])
         st = os.statvfs(directory)
@@ -81,5 +83,10 @@ class DiskFill(Fault):
         return True, f"{path} holds {os.path.getsize(path)} bytes"
 
     def revert(self, record: Record, ctx: Context) -> None:
-        path = fill_path(str(record.params["path"]), record.execution_id)
-        path.unlink(missing_ok=True)
+        path = record.applied.get("path") or fill_path(
+            str(record.params["path"]), record.execution_id
+        )
+        try:
+            Path(path).unlink(missing_ok=True)
+        except NotADirectoryError:
+            pass  # the path was never a directory, so no file was made in it

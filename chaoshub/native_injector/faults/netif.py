@@ -7,7 +7,6 @@ in their own namespaces can be hit too.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -18,8 +17,9 @@ from pydantic import Field, field_validator
 from chaoshub.native_injector import system
 from chaoshub.native_injector.faults.base import Context, Fault, Selector
 from chaoshub.native_injector.problems import InvalidRequest, Missing
+from chaoshub.schemas import ipv4_network
 
-_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")  # fullmatch: "eth0\n" is not a name
 
 
 class InterfaceSelector(Selector):
@@ -29,7 +29,7 @@ class InterfaceSelector(Selector):
     @field_validator("interface", "netns")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME.match(value):
+        if value is not None and not _NAME.fullmatch(value):
             raise ValueError("not an interface or namespace name")
         return value
 
@@ -51,7 +51,7 @@ def parse_target(target: dict[str, Any]) -> tuple[str, str | None]:
             "an interface target id is <if> or netns/<ns>/<if>", field=["target", "id"]
         )
     for value in (interface, netns):
-        if value is not None and not _NAME.match(value):
+        if value is not None and not _NAME.fullmatch(value):
             raise InvalidRequest(f"{value!r} is not a valid name", field=["target", "id"])
     return interface, netns
 
@@ -102,16 +102,14 @@ class InterfaceFault(Fault):
 
 
 def networks(values: list[str], field: str) -> list[str]:
-    """Peers as normalised IPv4 networks; anything else is refused."""
+    """Peers as normalised IPv4 networks; anything else is refused (the hub's catalog
+    format ``ipv4-network`` refuses the same values first)."""
     out = []
     for i, value in enumerate(values):
-        try:
-            net = ipaddress.ip_network(value, strict=False)
-        except ValueError:
+        net = ipv4_network(value) if isinstance(value, str) else None
+        if net is None:
             raise InvalidRequest(
-                f"{value!r} is not an address or CIDR", field=["params", field, i]
-            ) from None
-        if net.version != 4:
-            raise InvalidRequest("only IPv4 peers are supported", field=["params", field, i])
-        out.append(str(net))
+                f"{value!r} is not an IPv4 address or CIDR", field=["params", field, i]
+            )
+        out.append(net)
     return out

@@ -19,22 +19,30 @@ from chaoshub.native_injector.faults.base import Context, Fault
 from chaoshub.native_injector.problems import InvalidRequest, Rejected
 from chaoshub.native_injector.state import Record
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: "ok.sh\n" is not a name
 
 
-def resolve(ctx: Context, name: str, field: str) -> Path:
+def resolve(ctx: Context, name: Any, field: str) -> Path:
+    """The script ``name`` names: a regular, executable file directly inside the scripts
+    directory, also once symlinks are followed; anything else is refused, naming ``field``."""
     if ctx.scripts_dir is None:
         raise Rejected("this injector was started without --scripts-dir")
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidRequest(
             "a script is a plain file name in the scripts directory", field=["params", field]
         )
     root = ctx.scripts_dir.resolve()
     path = (root / name).resolve()
-    if path.parent != root or not path.is_file():
-        raise Rejected(f"no script {name!r} in the scripts directory", field=["params", field])
+    if path.parent != root:
+        raise InvalidRequest(
+            f"script {name!r} leads out of the scripts directory", field=["params", field]
+        )
+    if not path.is_file():
+        raise InvalidRequest(
+            f"no script {name!r} in the scripts directory", field=["params", field]
+        )
     if not os.access(path, os.X_OK):
-        raise Rejected(f"script {name!r} is not executable", field=["params", field])
+        raise InvalidRequest(f"script {name!r} is not executable", field=["params", field])
     return path
 
 
@@ -68,11 +76,17 @@ class HostScript(Fault):
     requires = ("scripts-dir",)
     observable = False
 
-    def apply(self, record: Record, ctx: Context) -> None:
-        params: dict[str, Any] = record.params
-        inject = resolve(ctx, params["script"], "script")
+    def check_params(self, params: dict[str, Any], ctx: Context) -> None:
+        resolve(ctx, params.get("script"), "script")
         if params.get("recover_script"):
             resolve(ctx, params["recover_script"], "recover_script")
+
+    def apply(self, record: Record, ctx: Context) -> None:
+        params: dict[str, Any] = record.params
+        self.check_params(params, ctx)
+        inject = resolve(ctx, params["script"], "script")
+        # saved before the script starts: a crash while it runs still runs the recover script
+        record.applied = {"started": inject.name}
         ctx.save(record)
         out = _run(inject, list(params["args"]), record, "inject", float(params["timeout_seconds"]))
         record.applied = {"ran": inject.name}
@@ -85,8 +99,8 @@ class HostScript(Fault):
 
     def revert(self, record: Record, ctx: Context) -> None:
         name = record.params.get("recover_script")
-        if not name:
-            return
+        if not name or not record.applied:
+            return  # nothing to run, or the inject script never started
         path = resolve(ctx, name, "recover_script")
         _run(
             path,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoshub.native_injector import system
-from chaoshub.native_injector.faults.base import Context, Fault
+from chaoshub.native_injector.faults.base import Context, Fault, writable_directory
 from chaoshub.native_injector.problems import InvalidRequest, Rejected
 from chaoshub.native_injector.state import Record
 
@@ -124,10 +124,11 @@ class MemoryStress(_Stress):
 class IoStress(_Stress):
     name = "io-stress"
 
+    def check_params(self, params: dict[str, Any], ctx: Context) -> None:
+        writable_directory(params.get("path"), "path")
+
     def argv(self, params: dict[str, Any]) -> tuple[list[str], dict[str, float]]:
-        path = Path(params["path"])
-        if not path.is_dir() or not os.access(path, os.W_OK):
-            raise Rejected(f"{path} is not a writable directory", field=["params", "path"])
+        path = writable_directory(params.get("path"), "path")
         workers = int(params["workers"])
         per_worker = int(params["bytes_per_worker"])
         args = ["--hdd", str(workers), "--hdd-bytes", f"{per_worker}b", "--temp-path", str(path)]

@@ -1,0 +1,100 @@
+"""What every probe kind shares: the sample it returns, the common timing fields, and the
+interface a kind implements (one module per kind, registered in :mod:`chaoshub.probes`).
+
+A probe *checks once* (:meth:`Probe.check`) and returns a :class:`Sample`; how often it is
+asked and when its outcome is decided (consecutive thresholds, a duration) is the job of
+:class:`chaoshub.probes.tracker.ProbeTracker`, the same for every kind.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chaoshub.errors import InvalidInput
+
+#: the longest text kept of an observed value or an error in one sample
+MAX_SAMPLE_TEXT = 512
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One check: when, what was seen, whether it held the expectation, and why not."""
+
+    at: float
+    ok: bool
+    value: float | str | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MAX_SAMPLE_TEXT else text[: MAX_SAMPLE_TEXT - 1] + "…"
+
+
+class Spec(BaseModel):
+    """Base of every kind's own fields: unknown fields are refused by name."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Timing(Spec):
+    """The fields every probe has, whatever its kind (units in the names)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    intervalSeconds: float = Field(default=1.0, ge=0.1, le=3600)
+    timeoutSeconds: float | None = Field(default=None, gt=0, le=300)
+    initialDelaySeconds: float = Field(default=0.0, ge=0, le=3600)
+    #: consecutive passing checks that decide "held" (a once-off check, a steady state)
+    successThreshold: int = Field(default=1, ge=1, le=1000)
+    #: consecutive failing checks that decide "breached"
+    failureThreshold: int = Field(default=1, ge=1, le=1000)
+    #: check for this long (a probe step, a stop condition's window); none: until decided
+    forSeconds: float | None = Field(default=None, gt=0, le=86400)
+
+
+class Probe(ABC):
+    """One kind of check. Subclasses set ``kind`` and ``Spec`` and implement :meth:`check`."""
+
+    #: the key that names this kind in a document (``http:``, ``tcp:``...)
+    kind: ClassVar[str]
+    #: the kind's own fields, a pydantic model refusing unknown ones
+    spec_model: ClassVar[type[Spec]]
+    #: default per-check timeout when neither the kind's block nor the probe sets one
+    default_timeout: ClassVar[float] = 5.0
+
+    def __init__(self, spec: Spec, timeout: float) -> None:
+        self.spec = spec
+        self.timeout = timeout
+
+    @abstractmethod
+    def check(self) -> Sample:
+        """Check once, within ``self.timeout``; never raise for what the system under
+        test does (a refused connection is a failing sample, not an exception)."""
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+
+def parse_spec(model: type[Spec], data: Any, field: list[str | int]) -> Any:
+    """``data`` as ``model``, or :class:`InvalidInput` naming the first wrong field."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("must be an object", field=field)
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = [*field, *first["loc"]]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = f"unknown field {first['loc'][-1]!r}"
+        raise InvalidInput(message, field=where) from None
