@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from graphql import GraphQLError
+from starlette.websockets import WebSocketDisconnect
 
 from chaoshub.api.app import bootstrap, create_app
 from chaoshub.api.error_log import HubSchema
@@ -310,3 +311,33 @@ def test_an_unexpected_error_keeps_one_traceback_a_minute(
     lines = [r for r in caplog.records if "SurpriseForThisTest" in r.getMessage()]
     assert len(lines) == 3
     assert [r.exc_info is not None for r in lines] == [True, False, False]
+
+
+def test_over_the_websocket_several_operations_need_a_name_and_limits_hold(
+    client: TestClient,
+) -> None:
+    two = 'subscription A { runUpdates(runId: "x") { phase } } subscription B { events { kind } }'
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {ADMIN}"}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": two}})
+        refused = ws.receive_json()
+        assert refused["type"] == "error", refused
+        assert "operationName required" in refused["payload"][0]["message"]
+        ws.send_json(
+            {"id": "2", "type": "subscribe", "payload": {"query": two, "operationName": "A"}}
+        )
+        ran = ws.receive_json()
+        assert ran["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND", ran
+        assert ws.receive_json() == {"id": "2", "type": "complete"}
+        ws.send_json({"id": "3", "type": "subscribe", "payload": {"query": aliased(HEALTH, 40)}})
+        limited = ws.receive_json()
+        assert limited["type"] == "error", limited
+        assert "Allowed: 30" in limited["payload"][0]["message"], limited
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {ADMIN}"}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "4", "type": "subscribe", "payload": {"query": aliased(HEALTH, 500)}})
+        with pytest.raises(WebSocketDisconnect) as closed:  # the protocol's answer to a
+            ws.receive_json()  # document that cannot be parsed
+        assert closed.value.code == 4400 and "5000 tokens" in closed.value.reason

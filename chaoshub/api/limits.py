@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -91,6 +91,16 @@ class TokenBucket:
             return (n - level) / self.rate if self.rate > 0 else float("inf")
 
 
+class OperationNameRequired(ValidationRule):
+    def enter_document(self, node: DocumentNode, *_: Any) -> None:
+        self.report_error(
+            GraphQLError(
+                "operationName required: the document has several operations",
+                extensions={"code": "BAD_REQUEST"},
+            )
+        )
+
+
 def _refuse(ext: SchemaExtension, message: str, code: str) -> None:
     ext.execution_context.result = GraphQLExecutionResult(
         data=None, errors=[GraphQLError(message, extensions={"code": code})]
@@ -102,25 +112,25 @@ def guard(settings: Settings, bucket: TokenBucket) -> Callable[[], SchemaExtensi
     no operationName (over the websocket too), and expensive fields past the token's budget."""
 
     class Guard(SchemaExtension):
-        async def on_execute(self) -> Any:
+        def on_validate(self) -> Iterator[None]:
             ec = self.execution_context
             document = ec.graphql_document
-            if document is not None:
+            if document is not None and getattr(ec, "_provided_operation_name", None) is None:
                 ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-                if len(ops) > 1 and getattr(ec, "_provided_operation_name", None) is None:
-                    _refuse(self, "operationName required: the document has several", "BAD_REQUEST")
-                    yield
-                    return
-                cost = expensive_fields(document)
-                if cost and (wait := await self._spend(cost)):
-                    _refuse(
-                        self,
-                        f"too many tool calls from this token: at most "
-                        f"{settings.expensive_per_minute} a minute; try again in {wait:.0f} s",
-                        RateLimited.code,
-                    )
-                    yield
-                    return
+                if len(ops) > 1:  # strawberry would run the first; graphql-core would refuse
+                    ec.validation_rules = (*ec.validation_rules, OperationNameRequired)
+            yield
+
+        async def on_execute(self) -> AsyncIterator[None]:
+            document = self.execution_context.graphql_document
+            cost = expensive_fields(document) if document is not None else 0
+            if cost and (wait := await self._spend(cost)):
+                _refuse(
+                    self,
+                    f"too many tool calls from this token: at most "
+                    f"{settings.expensive_per_minute} a minute; try again in {wait:.0f} s",
+                    RateLimited.code,
+                )
             yield
 
         async def _spend(self, cost: int) -> float:
