@@ -24,6 +24,7 @@ from chaoshub.api.schema import build_schema
 from chaoshub.config import Settings
 from chaoshub.runtime import Runtime
 from chaoshub.services import auth
+from chaoshub.store import models
 
 ADMIN = "limits-admin-token"
 
@@ -341,3 +342,12 @@ def test_over_the_websocket_several_operations_need_a_name_and_limits_hold(
         with pytest.raises(WebSocketDisconnect) as closed:  # the protocol's answer to a
             ws.receive_json()  # document that cannot be parsed
         assert closed.value.code == 4400 and "5000 tokens" in closed.value.reason
+
+
+def test_mutations_that_ask_a_tool_are_capped_per_request(client: TestClient) -> None:
+    start = 'startRun(input: {faultType: "memory/latency", backend: "nope"}) { __typename }'
+    r = post(client, "mutation " + aliased(start, 6))
+    assert r.json().get("data") is None, r.text
+    assert "at most 5 per request" in messages(r), r.text
+    with client.runtime.session() as s:  # type: ignore[attr-defined]
+        assert s.query(models.AuditEntry).filter_by(action="startRun").count() == 0

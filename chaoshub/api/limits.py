@@ -28,23 +28,36 @@ from strawberry.extensions import (
 from chaoshub.config import Settings
 from chaoshub.errors import HubError
 
-#: Query fields that reach a tool for every occurrence
+#: Query fields that reach a tool for every occurrence: capped per request and per token
 EXPENSIVE = frozenset({"backendHealth", "discoverTargets"})
+
+#: mutations that ask a tool before storing (validate, describe, forget): capped per request
+#: only, as an operator's runs must not wait on a budget
+TOOL_MUTATIONS = frozenset(
+    {
+        "startRun",
+        "createExperiment",
+        "updateExperiment",
+        "createBackend",
+        "updateBackend",
+        "forceReleaseRun",
+    }
+)
 
 
 class RateLimited(HubError):
     code = "RATE_LIMITED"
 
 
-def expensive_fields(document: DocumentNode) -> int:
-    """How many expensive fields the document names (fragments counted where defined:
+def expensive_fields(document: DocumentNode, names: frozenset[str] = EXPENSIVE) -> int:
+    """How many of the fields ``names`` the document names (fragments counted where defined:
     a fragment spread twice merges into the same response keys, so it costs once)."""
     count = 0
 
     class Counter(Visitor):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
             nonlocal count
-            if node.name.value in EXPENSIVE:
+            if node.name.value in names:
                 count += 1
 
     visit(document, Counter())
@@ -54,9 +67,9 @@ def expensive_fields(document: DocumentNode) -> int:
 def cost_rule(limit: int) -> type[ValidationRule]:
     class ExpensiveFieldLimit(ValidationRule):
         def enter_document(self, node: DocumentNode, *_: Any) -> None:
-            n = expensive_fields(node)
+            n = expensive_fields(node, EXPENSIVE | TOOL_MUTATIONS)
             if n > limit:
-                names = ", ".join(sorted(EXPENSIVE))
+                names = ", ".join(sorted(EXPENSIVE | TOOL_MUTATIONS))
                 self.report_error(
                     GraphQLError(
                         f"this request asks for {n} fields that call a tool ({names}); "
