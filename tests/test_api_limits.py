@@ -351,3 +351,13 @@ def test_mutations_that_ask_a_tool_are_capped_per_request(client: TestClient) ->
     assert "at most 5 per request" in messages(r), r.text
     with client.runtime.session() as s:  # type: ignore[attr-defined]
         assert s.query(models.AuditEntry).filter_by(action="startRun").count() == 0
+
+
+def test_graphql_over_get_with_deep_variables_is_a_400(client: TestClient) -> None:
+    r = client.get(
+        "/graphql",
+        params={"query": "{ viewer { name } }", "variables": "[" * 3000 + "]" * 3000},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert r.status_code == 400, r.text
+    assert "variables is nested more than 64 deep" in messages(r)

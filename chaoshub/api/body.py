@@ -77,6 +77,23 @@ def graphql_body_problem(raw: bytes, max_tokens: int) -> str | None:
     return None
 
 
+def graphql_params_problem(params: dict[str, str]) -> str | None:
+    """What is wrong with a GraphQL GET's JSON parameters (variables, extensions), or None."""
+    for key in ("variables", "extensions"):
+        text = params.get(key)
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            return f"{key} is nested more than {MAX_JSON_DEPTH} deep"
+        except ValueError as exc:
+            return f"{key} is not JSON: {exc}"
+        if _depth(value) > MAX_JSON_DEPTH:
+            return f"{key} is nested more than {MAX_JSON_DEPTH} deep"
+    return None
+
+
 class BodyGuard:
     def __init__(self, app: ASGIApp, max_bytes: int, max_tokens: int) -> None:
         self.app = app
@@ -138,9 +155,12 @@ class BodyGuard:
         )
 
 
+def problem_body(message: str, code: str = "BAD_REQUEST") -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
 async def _answer(send: Send, status: int, message: str, code: str) -> None:
-    payload: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    body = json.dumps(payload).encode()
+    body = json.dumps(problem_body(message, code)).encode()
     await send(
         {
             "type": "http.response.start",

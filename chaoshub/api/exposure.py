@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from chaoshub.api.body import BodyGuard
+from chaoshub.api.body import BodyGuard, graphql_params_problem, problem_body
 from chaoshub.api.resolvers import in_db, unauthenticated_error
 from chaoshub.config import Settings
 from chaoshub.errors import Unauthenticated
@@ -28,6 +28,8 @@ def docs_urls(settings: Settings) -> dict[str, Any]:
 
 
 class GraphQLGetAuth(BaseHTTPMiddleware):
+    """A token for GraphQL over GET, and its JSON parameters checked as a POST body is."""
+
     def __init__(self, app: Any, runtime: Runtime) -> None:
         super().__init__(app)
         self.runtime = runtime
@@ -47,6 +49,9 @@ class GraphQLGetAuth(BaseHTTPMiddleware):
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+            problem = graphql_params_problem(dict(request.query_params))
+            if problem is not None:
+                return JSONResponse(problem_body(problem), status_code=400)
         return await call_next(request)
 
 
