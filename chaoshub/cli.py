@@ -4,7 +4,6 @@ pipelines (``run FILE --wait``)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
@@ -22,10 +21,9 @@ TERMINAL = {"completed", "aborted", "failed"}
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    from chaoshub import logs
+
+    logs.configure(level)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +41,7 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
     from chaoshub.api.app import bootstrap, create_app
     from chaoshub.execution import tasks
     from chaoshub.execution.celery_app import configure
+    from chaoshub.logs import uvicorn_log_config
     from chaoshub.runtime import Runtime, set_runtime
 
     set_settings(settings)
@@ -76,7 +75,14 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
     app = create_app(runtime, tasks.dispatch, on_shutdown=shutdown)
     click.echo(f"Chaos Hub {__version__} on http://{host}:{port}  (GraphQL: /graphql)")
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level.lower(),
+            log_config=uvicorn_log_config(settings.log_queries),
+            ws_max_size=settings.max_body_bytes,
+        )
     finally:
         shutdown()
 

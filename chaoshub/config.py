@@ -25,6 +25,15 @@ def _networks(value: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _bool(name: str) -> bool:
+    return (os.environ.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 #: below this a status call's own latency could let a lease lapse under a live hub
 MIN_FAULT_LEASE_SECONDS = 4.0
 
@@ -56,6 +65,18 @@ class Settings:
     #: notice on the bus closes them at once; this bounds a role changed in the database)
     ws_token_recheck_seconds: float = 5.0
     embedded: bool = False
+    #: API limits (README "Limits"): request body, query depth, aliases, tokens, expensive
+    #: fields (those that call a tool) per request and per token per minute
+    max_body_bytes: int = 1_000_000
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_query_tokens: int = 5000
+    max_expensive_fields: int = 5
+    expensive_per_minute: int = 60
+    #: serve /docs, /openapi.json and /redoc without a token (off: not served at all)
+    public_schema: bool = False
+    #: write the query string of each request into the access log
+    log_queries: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -85,6 +106,14 @@ class Settings:
             watch_seconds=_float("CHAOSHUB_WATCH_SECONDS", 5.0),
             agent_networks=_networks(os.environ.get("CHAOSHUB_AGENT_NETWORKS", "")),
             ws_token_recheck_seconds=_float("CHAOSHUB_WS_TOKEN_RECHECK_SECONDS", 5.0),
+            max_body_bytes=_int("CHAOSHUB_MAX_BODY_BYTES", 1_000_000),
+            max_query_depth=_int("CHAOSHUB_MAX_QUERY_DEPTH", 12),
+            max_aliases=_int("CHAOSHUB_MAX_ALIASES", 30),
+            max_query_tokens=_int("CHAOSHUB_MAX_QUERY_TOKENS", 5000),
+            max_expensive_fields=_int("CHAOSHUB_MAX_EXPENSIVE_FIELDS", 5),
+            expensive_per_minute=_int("CHAOSHUB_EXPENSIVE_PER_MINUTE", 60),
+            public_schema=_bool("CHAOSHUB_PUBLIC_SCHEMA"),
+            log_queries=_bool("CHAOSHUB_LOG_QUERIES"),
         )
         overrides.pop("data_dir", None)
         settings = replace(settings, **overrides)  # type: ignore[arg-type]

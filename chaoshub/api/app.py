@@ -22,9 +22,9 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from chaoshub import __version__, metrics
-from chaoshub.api import ws
+from chaoshub.api import exposure, ws
 from chaoshub.api.resolvers import Context, in_db, unauthenticated_error
-from chaoshub.api.schema import schema
+from chaoshub.api.schema import build_schema
 from chaoshub.errors import Forbidden, HubError, InvalidInput, Unauthenticated
 from chaoshub.runtime import Runtime
 from chaoshub.services import agents as agents_svc
@@ -233,14 +233,19 @@ def create_app(
 
             await to_thread.run_sync(on_shutdown)
 
-    app = FastAPI(title="Chaos Hub", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Chaos Hub",
+        version=__version__,
+        lifespan=lifespan,
+        **exposure.docs_urls(runtime.settings),
+    )
     metrics.install_store_collector(_store_counts(runtime))
 
     async def get_context() -> Context:
         return Context(runtime, dispatch)
 
     graphql = HubGraphQLRouter(
-        schema,
+        build_schema(runtime.settings),
         runtime=runtime,
         context_getter=get_context,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL],
@@ -248,6 +253,7 @@ def create_app(
     )
     app.include_router(graphql, prefix="/graphql")
     app.add_middleware(GraphQLAuth, runtime=runtime)
+    exposure.install(app, runtime)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -329,6 +335,8 @@ def create_app(
 
         @app.get("/{path:path}", include_in_schema=False)
         async def spa(path: str) -> Response:
+            if "\x00" in path:  # a path the filesystem cannot name
+                return JSONResponse({"detail": "no such page"}, status_code=404)
             candidate = (static / path).resolve()
             if path and candidate.is_file() and static.resolve() in candidate.parents:
                 return Response(candidate.read_bytes(), media_type=_media_type(candidate))

@@ -15,9 +15,12 @@ from strawberry.types import ExecutionContext
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from chaoshub import registry, secrets
+from chaoshub.api import limits
 from chaoshub.api import types as T
+from chaoshub.api.error_log import HubSchema
 from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, read
 from chaoshub.api.ws import TOKEN_CHANGED
+from chaoshub.config import Settings
 from chaoshub.contract import Health
 from chaoshub.errors import HubError, InvalidInput
 from chaoshub.lifecycle import Phase
@@ -386,8 +389,7 @@ class Query:
                 models.Run.created_at.desc(), models.Run.id.desc()
             )
             if after:
-                at, _, rid = T.decode_cursor(after).partition("|")
-                cursor_at = datetime.fromisoformat(at)
+                cursor_at, rid = T.run_cursor(after)
                 page = page.where(
                     (models.Run.created_at < cursor_at)
                     | ((models.Run.created_at == cursor_at) & (models.Run.id < rid))
@@ -427,7 +429,7 @@ class Query:
             base = _event_query(filter)
             page = base.order_by(models.Event.id.desc())
             if after:
-                page = page.where(models.Event.id < int(T.decode_cursor(after)))
+                page = page.where(models.Event.id < T.event_cursor(after))
             edges, page_info, total = _paginate(
                 s, info, base, page, first, lambda r: str(r.id), T.Event.build
             )
@@ -738,6 +740,17 @@ class Mutation:
         return await mutate(info, "revokeApiToken", "admin", {"id": str(id)}, fn)
 
 
+async def _close_stream(stream: Any, pending: asyncio.Future[Any]) -> None:
+    """Stop a bus subscription whose next message may still be awaited by ``pending``.
+
+    The generator cannot be closed while that task is inside it, so the task is cancelled
+    and awaited first; closing then finds it finished."""
+    if not pending.done():
+        pending.cancel()
+    await asyncio.gather(pending, return_exceptions=True)
+    await stream.aclose()
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -753,27 +766,20 @@ class Subscription:
             return T.Run.build(runs_svc.get(s, str(run_id)))
 
         stream = c.runtime.bus.subscribe()
-        first = asyncio.ensure_future(stream.__anext__())
+        # listening starts before the first read, so no change between the two is missed
+        pending: asyncio.Future[Any] = asyncio.ensure_future(stream.__anext__())
         try:
             current = await in_db(c.runtime, load)
             yield current
-            if Phase(current.phase).terminal:
-                return
-            pending: asyncio.Future[Any] | None = first
-            while True:
-                assert pending is not None
+            while not Phase(current.phase).terminal:
                 message = await pending
                 pending = asyncio.ensure_future(stream.__anext__())
                 if message.get("run_id") != str(run_id):
                     continue
                 current = await in_db(c.runtime, load)
                 yield current
-                if Phase(current.phase).terminal:
-                    pending.cancel()
-                    return
         finally:
-            first.cancel()
-            await stream.aclose()  # type: ignore[attr-defined]
+            await _close_stream(stream, pending)
 
     @strawberry.subscription(description="New events as they are written")
     async def events(
@@ -804,7 +810,7 @@ class Subscription:
             await stream.aclose()  # type: ignore[attr-defined]
 
 
-class _Schema(strawberry.Schema):
+class _Schema(HubSchema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -823,6 +829,13 @@ class _Schema(strawberry.Schema):
         super().process_errors(errors, execution_context)
 
 
-schema = _Schema(query=Query, mutation=Mutation, subscription=Subscription)
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=limits.extensions(settings),
+    )
 
-__all__ = ["agents_svc", "schema"]
+
+__all__ = ["agents_svc", "build_schema"]

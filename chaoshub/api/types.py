@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from chaoshub import catalog as catalog_mod
 from chaoshub import secrets
 from chaoshub.contract import Adapter as AdapterCls
-from chaoshub.errors import HubError
+from chaoshub.errors import HubError, InvalidInput
 from chaoshub.lifecycle import TimeControl
 from chaoshub.store import models
 
@@ -468,11 +468,30 @@ def encode_cursor(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode()
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str, field: str = "after") -> str:
     try:
         return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except Exception as exc:
-        raise HubError("bad cursor", field=["after"]) from exc
+    except Exception:
+        raise InvalidInput(f"{field} is not a cursor this API gave out", field=[field]) from None
+
+
+def run_cursor(cursor: str, field: str = "after") -> tuple[datetime, str]:
+    """A runs cursor: the created time and id of the last run of the previous page."""
+    at, sep, run_id = decode_cursor(cursor, field).partition("|")
+    try:
+        if not sep or not run_id:
+            raise ValueError(cursor)
+        return datetime.fromisoformat(at), run_id
+    except ValueError:
+        raise InvalidInput(f"{field} is not a cursor this API gave out", field=[field]) from None
+
+
+def event_cursor(cursor: str, field: str = "after") -> int:
+    """An events cursor: the id of the last event of the previous page."""
+    text = decode_cursor(cursor, field)
+    if not text.isdigit():
+        raise InvalidInput(f"{field} is not a cursor this API gave out", field=[field])
+    return int(text)
 
 
 # -- typed errors ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ unknown fields refused, RFC 7807 problem bodies."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import httpx
@@ -222,3 +223,20 @@ def test_a_recovered_execution_id_is_not_injected_again(api, sleeper):
         },
     )
     assert _problem(answer, 409, "rejected")["field"] == ["execution_id"]
+
+
+@pytest.mark.parametrize("starttime", ["abc", [1], True, "1.5"])
+def test_a_starttime_that_is_not_a_number_is_invalid_input(api, starttime):
+    answer = api.post(
+        "/v1/inject",
+        json={
+            "execution_id": f"bad-starttime-{uuid.uuid4().hex[:8]}",
+            "fault": "process-pause",
+            "params": {},
+            "target": {"id": str(os.getpid()), "attributes": {"starttime": starttime}},
+            "lease_seconds": 5,
+        },
+    )
+    problem = _problem(answer, 422, "invalid-input")
+    assert problem["field"] == ["target", "attributes", "starttime"]
+    assert "whole number of clock ticks" in problem["detail"]

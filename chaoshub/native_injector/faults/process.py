@@ -109,8 +109,7 @@ class _ProcessFault(Fault):
         except (KeyError, ValueError):
             raise InvalidRequest("a process target id is its pid", field=["target", "id"]) from None
         attributes = target.get("attributes") or {}
-        starttime = attributes.get("starttime")
-        info = system.same_process(pid, int(starttime) if starttime is not None else None)
+        info = system.same_process(pid, _starttime(attributes))
         if info is None:
             raise Missing(f"process {pid} is gone", field=["target", "id"])
         if pid in ctx.protected_pids and not attributes.get("include_protected"):
@@ -119,6 +118,25 @@ class _ProcessFault(Fault):
 
     def check_target(self, target: dict[str, Any], ctx: Context) -> None:
         self._process(target, ctx)
+
+
+def _starttime(attributes: dict[str, Any]) -> int | None:
+    """The target's start time in clock ticks, as discover reported it (absent: any)."""
+    value = attributes.get("starttime")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidRequest(
+            "starttime is a whole number of clock ticks",
+            field=["target", "attributes", "starttime"],
+        )
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"starttime is a whole number of clock ticks, not {value!r}",
+            field=["target", "attributes", "starttime"],
+        ) from None
 
 
 class ProcessKill(_ProcessFault):
