@@ -1,10 +1,12 @@
 """The fault catalog: ``chaoshub/catalog/<adapter>/<fault>.yaml`` validated at load (DESIGN.md §8).
 
 Every entry is checked against ``schema.json`` (beside this module), its ``params`` must be a valid
-JSON Schema, its id must match its path, and its adapter must be installed and declare
+JSON Schema, its id must match its path, and its adapter must be registered and declare
 the fault. An entry that fails any of these is *reported* (``Catalog.problems``), never
-loaded silently. Adapters may add entries in code (``Adapter.fault_types``), which is how
-adapters that are not packaged (the test-suite's in-memory one) describe their faults.
+loaded silently. The entries of an adapter that is registered but cannot be imported (its
+extra is not installed) are loaded marked ``unavailable``, with the command that installs
+it. Adapters may add entries in code (``Adapter.fault_types``), which is how adapters that
+are not packaged (the test-suite's in-memory one) describe their faults.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import difflib
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ import jsonschema
 import yaml
 
 from chaoshub import registry
-from chaoshub.errors import InvalidInput, NotFound
+from chaoshub.errors import AdapterNotInstalled, InvalidInput, NotFound
 from chaoshub.lifecycle import TimeControl
 
 log = logging.getLogger("chaoshub.catalog")
@@ -53,6 +55,8 @@ class FaultType:
     requires: tuple[str, ...] = ()
     docs: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    #: why this installation cannot run the entry (its adapter's extra is missing); "" if it can
+    unavailable: str = ""
 
     @property
     def adapter(self) -> str:
@@ -127,6 +131,8 @@ def _defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
 class Catalog:
     entries: dict[str, FaultType] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: adapter -> why it cannot be imported here, with the command that installs it
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def get(self, fault_id: str) -> FaultType:
         try:
@@ -147,7 +153,7 @@ class Catalog:
         adapter's backends answer ``/v1/describe``); a broken one is reported, not loaded."""
         if not described:
             return self
-        merged = Catalog(dict(self.entries), list(self.problems))
+        merged = Catalog(dict(self.entries), list(self.problems), dict(self.unavailable))
         for source, data in described:
             try:
                 entry = FaultType.from_dict(data)
@@ -161,8 +167,12 @@ class Catalog:
         if not registry.is_registered(entry.adapter):
             self.problems.append(f"{source}: adapter {entry.adapter!r} is not installed")
             return
-        declared = registry.get(entry.adapter).capabilities.faults
-        if entry.name not in declared:
+        if entry.adapter in self.unavailable:
+            entry = replace(entry, unavailable=self.unavailable[entry.adapter])
+        elif (declared := _declared(entry.adapter)) is None:
+            self.problems.append(f"{source}: adapter {entry.adapter!r} cannot be loaded")
+            return
+        elif entry.name not in declared:
             self.problems.append(
                 f"{source}: adapter {entry.adapter!r} does not implement {entry.name!r}"
             )
@@ -171,6 +181,14 @@ class Catalog:
             self.problems.append(f"{source}: {entry.id} is defined twice")
             return
         self.entries[entry.id] = entry
+
+
+def _declared(adapter: str) -> frozenset[str] | None:
+    """The faults ``adapter`` implements; ``None`` when its code is broken."""
+    try:
+        return frozenset(registry.get(adapter).capabilities.faults)
+    except Exception:
+        return None
 
 
 def default_dir() -> Path:
@@ -195,6 +213,15 @@ def load(directory: Path | None = None, *, fresh: bool = False) -> Catalog:
 
 def _load(directory: Path) -> Catalog:
     catalog = Catalog()
+    adapters: list[tuple[str, type[Any]]] = []
+    for name in registry.names():
+        try:
+            adapters.append((name, registry.get(name)))
+        except AdapterNotInstalled as exc:
+            catalog.unavailable[name] = exc.message
+            log.info("adapter unavailable: %s", exc.message)
+        except Exception as exc:  # broken code is reported, not fatal
+            catalog.problems.append(f"adapter {name!r} cannot be loaded: {exc}")
     for path in sorted(directory.glob("*/*.yaml")):
         source = f"{path.parent.name}/{path.name}"
         try:
@@ -208,12 +235,7 @@ def _load(directory: Path) -> Catalog:
             catalog.problems.append(f"{source}: id {entry.id!r} does not match its path")
             continue
         catalog._add(entry, source)
-    for name in registry.names():
-        try:
-            adapter_cls = registry.get(name)
-        except Exception as exc:  # an adapter that cannot import is reported, not fatal
-            catalog.problems.append(f"adapter {name!r} cannot be imported: {exc}")
-            continue
+    for name, adapter_cls in adapters:
         for data in getattr(adapter_cls, "fault_types", lambda: [])():
             catalog._add(FaultType.from_dict(data), f"adapter {name}")
     for problem in catalog.problems:

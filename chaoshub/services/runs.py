@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session, selectinload
 from chaoshub import lifecycle
 from chaoshub.catalog import FaultType
 from chaoshub.contract import Adapter, Target
-from chaoshub.errors import BackendUnavailable, HubError, IllegalTransition, InvalidInput, NotFound
+from chaoshub.errors import (
+    AdapterNotInstalled,
+    BackendUnavailable,
+    HubError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+)
 from chaoshub.lifecycle import DesiredState, Ending, Phase, TimeControl
 from chaoshub.runtime import Runtime
 from chaoshub.services import backends, events
@@ -56,6 +63,12 @@ def validate_spec(rt: Runtime, session: Session, spec: RunSpec) -> CheckedSpec:
     if not isinstance(spec.selector, dict):
         raise InvalidInput("selector must be a JSON object", field=["selector"])
     fault = rt.catalog.get(spec.fault_type)
+    if fault.unavailable:
+        raise AdapterNotInstalled(
+            f"{fault.id} cannot run here: {fault.unavailable}",
+            field=["faultType"],
+            adapter=fault.adapter,
+        )
     backend = backends.by_name(session, spec.backend)
     if backend.adapter != fault.adapter:
         raise InvalidInput(
