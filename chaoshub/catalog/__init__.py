@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -105,6 +106,7 @@ class FaultType:
 
 def _check(schema: Mapping[str, Any], value: Mapping[str, Any], root: str) -> None:
     """Raise ``InvalidInput`` naming the first failing field of ``value`` under ``root``."""
+    _finite(value, [root])
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(dict(value)), key=lambda e: list(e.path))
     if not errors:
@@ -120,6 +122,19 @@ def _check(schema: Mapping[str, Any], value: Mapping[str, Any], root: str) -> No
         if extra:
             path.append(extra[0])
     raise InvalidInput(first.message, field=path)
+
+
+def _finite(value: Any, path: list[str]) -> None:
+    """Refuse NaN and infinities (Python's JSON reader lets them in; every bound in a
+    schema compares false against NaN, so it would pass ``minimum``/``maximum``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{value} is not a number a tool can use", field=path)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _finite(item, [*path, str(key)])
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _finite(item, [*path, str(i)])
 
 
 def _defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
