@@ -20,7 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 from tests.support.stack import MEMORY_ADAPTER, GraphQL, up_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "hub" / "static" / "index.html"
+STATIC = ROOT / "chaoshub" / "static" / "index.html"
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
