@@ -1,23 +1,29 @@
 """The ``chaoshub`` command: the embedded hub, the production processes, and tools for
-pipelines (``run FILE --wait``)."""
+pipelines (``run FILE --wait``, in :mod:`chaoshub.cli_run`).
+
+A mistake a person can fix (a port in use, a file that is not YAML, a hub that cannot be
+reached) is one line on stderr and exit status 2, never a traceback."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
-import time
+import socket
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
-import yaml
 
 from chaoshub import __version__
+from chaoshub.cli_run import UsageProblem, run
 from chaoshub.config import Settings, set_settings
 
-TERMINAL = {"completed", "aborted", "failed"}
+ENVIRONMENT = """\b
+Environment:
+  CHAOSHUB_URL     the hub `chaoshub run` talks to (default http://127.0.0.1:8080)
+  CHAOSHUB_TOKEN   the API token `chaoshub run` sends
+  CHAOSHUB_DATA_DIR, CHAOSHUB_DATABASE_URL, CHAOSHUB_BROKER_URL and the timings in the
+  README configure the hub processes (up, api, worker, beat)."""
 
 
 def _logging(level: str) -> None:
@@ -26,16 +32,39 @@ def _logging(level: str) -> None:
     logs.configure(level)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENVIRONMENT)
 @click.version_option(__version__, prog_name="chaoshub")
 def main() -> None:
     """Chaos Hub: one API in front of many chaos-engineering tools."""
 
 
+main.add_command(run)
+
+
 # -- serving ---------------------------------------------------------------------------------------
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound and listening before anything is announced: a port in use
+    is one line and exit 2, with no token printed and nothing started."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageProblem(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise UsageProblem(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
 def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_level: str) -> None:
+    sock = _listen(host, port)
     import uvicorn
 
     from chaoshub.api.app import bootstrap, create_app
@@ -51,6 +80,8 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
     created = bootstrap(runtime)
     for problem in runtime.catalog.problems:
         click.echo(f"catalog: {problem}", err=True)
+    for reason in runtime.catalog.unavailable.values():
+        click.echo(f"unavailable: {reason}", err=True)
     if created:
         click.echo(
             f"\nAdmin token (shown once; also in {settings.data_dir / 'admin-token'}):\n\n    {created}\n"
@@ -74,16 +105,18 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
 
     app = create_app(runtime, tasks.dispatch, on_shutdown=shutdown)
     click.echo(f"Chaos Hub {__version__} on http://{host}:{port}  (GraphQL: /graphql)")
-    try:
-        uvicorn.run(
+    server = uvicorn.Server(
+        uvicorn.Config(
             app,
-            host=host,
-            port=port,
             log_level=log_level.lower(),
             log_config=uvicorn_log_config(settings.log_queries),
             ws_max_size=settings.max_body_bytes,
         )
+    )
+    try:
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         shutdown()
 
 
@@ -203,16 +236,15 @@ def list_adapters() -> None:
     """List the installed adapters and what they declare."""
     from chaoshub import registry
 
+    click.echo(f"{'ADAPTER':<12} {'PAUSE':<6} FAULTS")
     for name in registry.names():
-        try:
-            cls = registry.get(name)
-        except Exception as exc:
-            click.echo(f"{name:<12} cannot be imported: {exc}")
+        reason = registry.unavailable(name)
+        if reason is not None:
+            click.echo(f"{name:<12} {'-':<6} unavailable: {reason}")
             continue
-        pause = "pause" if cls.capabilities.pause else "-"
-        click.echo(
-            f"{name:<12} {pause:<6} {', '.join(sorted(cls.capabilities.faults)) or '(faults from the server)'}"
-        )
+        caps = registry.get(name).capabilities
+        faults = ", ".join(sorted(caps.faults)) or "(faults from the server)"
+        click.echo(f"{name:<12} {'yes' if caps.pause else '-':<6} {faults}")
 
 
 @main.command("faults")
@@ -234,6 +266,8 @@ def list_faults(adapter: str | None, as_json: bool) -> None:
                         "category": f.category,
                         "time_control": f.time_control.value,
                         "params": f.params,
+                        "installed": not f.unavailable,
+                        "install_hint": f.unavailable or None,
                     }
                     for f in entries
                 ],
@@ -241,8 +275,16 @@ def list_faults(adapter: str | None, as_json: bool) -> None:
             )
         )
     else:
+        click.echo(f"{'ID':<36} {'CATEGORY':<12} {'CONTROL':<9} {'INSTALLED':<10} TITLE")
         for f in entries:
-            click.echo(f"{f.id:<36} {f.category:<12} {f.time_control.value:<9} {f.title}")
+            installed = "no" if f.unavailable else "yes"
+            click.echo(
+                f"{f.id:<36} {f.category:<12} {f.time_control.value:<9} {installed:<10} {f.title}"
+            )
+    shown = {f.adapter for f in entries}
+    for name, reason in sorted(loaded.unavailable.items()):
+        if name in shown:
+            click.echo(f"unavailable: {reason}", err=True)
     for problem in loaded.problems:
         click.echo(f"not loaded: {problem}", err=True)
 
@@ -260,93 +302,6 @@ def db_upgrade() -> None:
     settings = Settings.from_env()
     upgrade(settings.database_url)
     click.echo("database is at the latest revision")
-
-
-# -- pipelines -------------------------------------------------------------------------------------
-
-START = """mutation($input: StartRunInput!) { startRun(input: $input) {
-  __typename ... on Run { id phase } ... on Error { code message field } } }"""
-RUN = """query($id: ID!) { run(id: $id) { id phase verdict error desiredState
-  targets { label phase error nativeStatus } } }"""
-ABORT = """mutation($id: ID!) { abortRun(id: $id, reason: "interrupted by chaoshub run") { __typename } }"""
-
-
-def _gql(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    response = client.post("/graphql", json={"query": query, "variables": variables})
-    if response.status_code == 401:
-        raise click.ClickException(response.json()["errors"][0]["message"])
-    response.raise_for_status()
-    body = response.json()
-    if body.get("errors"):
-        raise click.ClickException("; ".join(e["message"] for e in body["errors"]))
-    return body["data"]
-
-
-@main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--wait/--no-wait", default=False, help="wait for the run to end; exit 0 only if it passed"
-)
-@click.option("--url", envvar="CHAOSHUB_URL", default="http://127.0.0.1:8080", show_default=True)
-@click.option(
-    "--token", envvar="CHAOSHUB_TOKEN", required=True, help="API token (or CHAOSHUB_TOKEN)"
-)
-@click.option("--timeout", default=3600.0, show_default=True, help="seconds to wait at most")
-def run(file: Path, wait: bool, url: str, token: str, timeout: float) -> None:
-    """Start a run from a YAML experiment; with --wait, exit 0 only when it completes with a
-    passing or empty verdict (for pipelines).
-
-    The file holds either `experimentId: ID` or `faultType`, `backend`, `params`,
-    `selector` and `durationSeconds`.
-    """
-    doc = yaml.safe_load(file.read_text()) or {}
-    if not isinstance(doc, dict):
-        raise click.ClickException(f"{file}: expected a mapping")
-    keys = {"experimentId", "faultType", "backend", "params", "selector", "durationSeconds"}
-    unknown = sorted(set(doc) - keys)
-    if unknown:
-        raise click.ClickException(
-            f"{file}: unknown key {unknown[0]!r} (expected {', '.join(sorted(keys))})"
-        )
-    with httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as client:
-        result = _gql(client, START, {"input": doc})["startRun"]
-        if result["__typename"] != "Run":
-            field = ".".join(result.get("field") or [])
-            raise click.ClickException(
-                f"{result['code']}: {field + ': ' if field else ''}{result['message']}"
-            )
-        run_id = result["id"]
-        click.echo(f"run {run_id} started")
-        if not wait:
-            return
-        deadline = time.monotonic() + timeout
-        last = ""
-        try:
-            while True:
-                state = _gql(client, RUN, {"id": run_id})["run"]
-                line = f"{state['phase']} (desired {state['desiredState']}, verdict {state['verdict']})"
-                if line != last:
-                    click.echo(f"run {run_id}: {line}")
-                    last = line
-                if state["phase"] in TERMINAL:
-                    break
-                if time.monotonic() > deadline:
-                    raise click.ClickException(
-                        f"run {run_id} did not end within {timeout:.0f}s; it is {state['phase']}"
-                    )
-                time.sleep(1)
-        except KeyboardInterrupt:
-            _gql(client, ABORT, {"id": run_id})
-            click.echo(f"run {run_id}: abort requested", err=True)
-            sys.exit(130)
-    for t in state["targets"]:
-        click.echo(f"  {t['label']}: {t['phase']}{' - ' + t['error'] if t['error'] else ''}")
-    if state["error"]:
-        click.echo(f"  error: {state['error']}", err=True)
-    ok = state["phase"] == "completed" and state["verdict"] in ("pass", "none")
-    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Subclasses say what the caller must do, not where the error came from:
 
 - :class:`BackendUnavailable` - try again later (the tool could not be reached);
-- :class:`InvalidInput` - fix the request (carries the field path);
+- :class:`InvalidInput` - fix the request (carries the field path); :class:`AdapterNotInstalled`
+  when it asks for an adapter whose extra is not installed;
 - :class:`RejectedByTool` - show the tool's answer to a person;
 - :class:`RecoveryFailed` - a fault may remain; page someone;
 - :class:`IllegalTransition` - the lifecycle refused a move;
@@ -76,6 +77,13 @@ class InvalidInput(HubError):
     """The request is wrong; ``field`` names the part to fix. Nothing was changed."""
 
     code = "INVALID_INPUT"
+
+
+class AdapterNotInstalled(InvalidInput):
+    """The adapter's code or its client library is not installed here (an extra left out of
+    ``pip install``); the message says which and gives the command that installs it."""
+
+    code = "ADAPTER_NOT_INSTALLED"
 
 
 class RejectedByTool(HubError):

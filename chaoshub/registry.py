@@ -3,7 +3,9 @@
 Adapters come from the entry-point group ``chaoshub.adapters`` — the built-in ones are
 registered in ``pyproject.toml`` exactly as outside packages register theirs — and are
 imported lazily, on first use. A second registration under a taken name is refused, and
-an unknown name gets a "did you mean".
+an unknown name gets a "did you mean". An adapter that cannot be imported (its extra was
+left out of ``pip install``) stays registered and is reported unavailable with the command
+that installs it (:func:`unavailable`); everything else works without it.
 
 ``CHAOSHUB_EXTRA_ADAPTERS`` (``name=module:Class,...``) adds adapters to one process
 without packaging them; the test-suite uses it to give worker processes the in-memory
@@ -20,7 +22,7 @@ import threading
 from importlib.metadata import entry_points
 
 from chaoshub.contract import Adapter
-from chaoshub.errors import Conflict, NotFound
+from chaoshub.errors import AdapterNotInstalled, Conflict, NotFound
 
 GROUP = "chaoshub.adapters"
 ENV_EXTRA = "CHAOSHUB_EXTRA_ADAPTERS"
@@ -30,6 +32,10 @@ log = logging.getLogger("chaoshub.registry")
 _lock = threading.Lock()
 _specs: dict[str, str] = {}  # name -> "module:attr"
 _loaded: dict[str, type[Adapter]] = {}
+_missing: dict[str, str] = {}  # name -> why it cannot be imported, with the install command
+
+#: the extra (``[project.optional-dependencies]``) holding each built-in adapter's client library
+EXTRAS = {"aws-ssm": "aws", "docker": "docker", "litmus": "kubernetes", "chaos-mesh": "kubernetes"}
 _scanned = False
 
 
@@ -62,6 +68,7 @@ def register(name: str, spec: str | type[Adapter]) -> None:
         if name in _specs and _specs[name] != value:
             raise Conflict(f"adapter {name!r} is registered already ({_specs[name]})")
         _specs[name] = value
+        _missing.pop(name, None)
         if not isinstance(spec, str):
             _loaded[name] = spec
 
@@ -70,6 +77,7 @@ def unregister(name: str) -> None:
     with _lock:
         _specs.pop(name, None)
         _loaded.pop(name, None)
+        _missing.pop(name, None)
 
 
 def names() -> list[str]:
@@ -84,7 +92,8 @@ def is_registered(name: str) -> bool:
 
 
 def get(name: str) -> type[Adapter]:
-    """The adapter class for ``name``, imported on first use."""
+    """The adapter class for ``name``, imported on first use; :class:`AdapterNotInstalled`
+    when its module (or a library it needs) is not installed."""
     _scan()
     if name in _loaded:
         return _loaded[name]
@@ -92,8 +101,16 @@ def get(name: str) -> type[Adapter]:
         close = difflib.get_close_matches(name, list(_specs), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise NotFound(f"no adapter named {name!r}{hint}", field=["adapter"])
+    if name in _missing:
+        raise AdapterNotInstalled(_missing[name], field=["adapter"], adapter=name)
     module_name, _, attr = _specs[name].partition(":")
-    obj: object = importlib.import_module(module_name)
+    try:
+        obj: object = importlib.import_module(module_name)
+    except ImportError as exc:
+        reason = _not_installed(name, exc)
+        with _lock:
+            _missing[name] = reason
+        raise AdapterNotInstalled(reason, field=["adapter"], adapter=name) from exc
     for part in attr.split("."):
         obj = getattr(obj, part)
     if not (isinstance(obj, type) and issubclass(obj, Adapter)):
@@ -101,3 +118,22 @@ def get(name: str) -> type[Adapter]:
     with _lock:
         _loaded[name] = obj
     return obj
+
+
+def unavailable(name: str) -> str | None:
+    """Why the registered adapter ``name`` cannot be used in this installation, with the
+    command that installs what it lacks; ``None`` when it imports."""
+    try:
+        get(name)
+    except AdapterNotInstalled as exc:
+        return exc.message
+    return None
+
+
+def _not_installed(name: str, exc: ImportError) -> str:
+    extra = EXTRAS.get(name)
+    if extra and isinstance(exc, ModuleNotFoundError):
+        return (
+            f"adapter {name!r} needs the {extra!r} extra ({exc}): pip install 'chaoshub[{extra}]'"
+        )
+    return f"adapter {name!r} cannot be imported ({exc}): install the package that provides it"

@@ -300,9 +300,14 @@ class Query:
 
     @strawberry.field(description="Installed adapters")
     async def adapters(self, info: strawberry.Info) -> list[T.Adapter]:
-        return await read(
-            info, lambda s, a: [T.Adapter.build(n, registry.get(n)) for n in registry.names()]
-        )
+        def q(_s: Session, _a: Actor) -> list[T.Adapter]:
+            out = []
+            for name in registry.names():
+                hint = registry.unavailable(name)
+                out.append(T.Adapter.build(name, None if hint else registry.get(name), hint or ""))
+            return out
+
+        return await read(info, q)
 
     @strawberry.field
     async def backends(self, info: strawberry.Info) -> list[T.Backend]:

@@ -51,6 +51,12 @@ class FaultType:
     docs: list[str]
     tags: list[str]
     availability: list[Availability]
+    installed: bool = strawberry.field(
+        description="whether this installation can run it (its adapter's extra is installed)"
+    )
+    install_hint: str | None = strawberry.field(
+        description="when not installed: what is missing and the pip command that installs it"
+    )
 
     @classmethod
     def build(
@@ -76,23 +82,42 @@ class FaultType:
             docs=list(f.docs),
             tags=list(f.tags),
             availability=availability or [],
+            installed=not f.unavailable,
+            install_hint=f.unavailable or None,
         )
 
 
-@strawberry.type(description="An installed adapter")
+@strawberry.type(description="A registered adapter, and whether this installation can use it")
 class Adapter:
     name: str
     faults: list[str]
     pause: bool
     config_schema: JSONValue
+    installed: bool = strawberry.field(
+        description="its code and client library import here (false: an extra is missing)"
+    )
+    install_hint: str | None = strawberry.field(
+        description="when not installed: what is missing and the pip command that installs it"
+    )
 
     @classmethod
-    def build(cls, name: str, adapter: type[AdapterCls]) -> Adapter:
+    def build(cls, name: str, adapter: type[AdapterCls] | None, hint: str = "") -> Adapter:
+        if adapter is None:
+            return cls(
+                name=name,
+                faults=[],
+                pause=False,
+                config_schema={},
+                installed=False,
+                install_hint=hint,
+            )
         return cls(
             name=name,
             faults=sorted(adapter.capabilities.faults),
             pause=adapter.capabilities.pause,
             config_schema=dict(adapter.config_schema),
+            installed=True,
+            install_hint=None,
         )
 
 

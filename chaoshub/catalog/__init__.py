@@ -1,10 +1,12 @@
 """The fault catalog: ``chaoshub/catalog/<adapter>/<fault>.yaml`` validated at load (DESIGN.md §8).
 
 Every entry is checked against ``schema.json`` (beside this module), its ``params`` must be a valid
-JSON Schema, its id must match its path, and its adapter must be installed and declare
+JSON Schema, its id must match its path, and its adapter must be registered and declare
 the fault. An entry that fails any of these is *reported* (``Catalog.problems``), never
-loaded silently. Adapters may add entries in code (``Adapter.fault_types``), which is how
-adapters that are not packaged (the test-suite's in-memory one) describe their faults.
+loaded silently. The entries of an adapter that is registered but cannot be imported (its
+extra is not installed) are loaded marked ``unavailable``, with the command that installs
+it. Adapters may add entries in code (``Adapter.fault_types``), which is how adapters that
+are not packaged (the test-suite's in-memory one) describe their faults.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ import jsonschema
 import yaml
 
 from chaoshub import registry
-from chaoshub.errors import InvalidInput, NotFound
+from chaoshub.errors import AdapterNotInstalled, InvalidInput, NotFound
 from chaoshub.lifecycle import TimeControl
 from chaoshub.schemas import pattern_problems, validator
 
@@ -57,6 +60,8 @@ class FaultType:
     requires: tuple[str, ...] = ()
     docs: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    #: why this installation cannot run the entry (its adapter's extra is missing); "" if it can
+    unavailable: str = ""
 
     @property
     def adapter(self) -> str:
@@ -123,6 +128,7 @@ class FaultType:
 
 def _check(schema: Mapping[str, Any], value: Mapping[str, Any], root: str) -> None:
     """Raise ``InvalidInput`` naming the first failing field of ``value`` under ``root``."""
+    _finite(value, [root])
     errors = sorted(validator(schema).iter_errors(dict(value)), key=lambda e: list(e.path))
     if not errors:
         return
@@ -139,6 +145,19 @@ def _check(schema: Mapping[str, Any], value: Mapping[str, Any], root: str) -> No
     raise InvalidInput(first.message, field=path)
 
 
+def _finite(value: Any, path: list[str]) -> None:
+    """Refuse NaN and infinities (Python's JSON reader lets them in; every bound in a
+    schema compares false against NaN, so it would pass ``minimum``/``maximum``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{value} is not a number a tool can use", field=path)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _finite(item, [*path, str(key)])
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _finite(item, [*path, str(i)])
+
+
 def _defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
     props = schema.get("properties") or {}
     return {k: v["default"] for k, v in props.items() if isinstance(v, Mapping) and "default" in v}
@@ -148,6 +167,8 @@ def _defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
 class Catalog:
     entries: dict[str, FaultType] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: adapter -> why it cannot be imported here, with the command that installs it
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def get(self, fault_id: str) -> FaultType:
         try:
@@ -168,7 +189,7 @@ class Catalog:
         adapter's backends answer ``/v1/describe``); a broken one is reported, not loaded."""
         if not described:
             return self
-        merged = Catalog(dict(self.entries), list(self.problems))
+        merged = Catalog(dict(self.entries), list(self.problems), dict(self.unavailable))
         for source, data in described:
             try:
                 entry = FaultType.from_dict(data)
@@ -182,8 +203,12 @@ class Catalog:
         if not registry.is_registered(entry.adapter):
             self.problems.append(f"{source}: adapter {entry.adapter!r} is not installed")
             return
-        declared = registry.get(entry.adapter).capabilities.faults
-        if entry.name not in declared:
+        if entry.adapter in self.unavailable:
+            entry = replace(entry, unavailable=self.unavailable[entry.adapter])
+        elif (declared := _declared(entry.adapter)) is None:
+            self.problems.append(f"{source}: adapter {entry.adapter!r} cannot be loaded")
+            return
+        elif entry.name not in declared:
             self.problems.append(
                 f"{source}: adapter {entry.adapter!r} does not implement {entry.name!r}"
             )
@@ -192,6 +217,14 @@ class Catalog:
             self.problems.append(f"{source}: {entry.id} is defined twice")
             return
         self.entries[entry.id] = entry
+
+
+def _declared(adapter: str) -> frozenset[str] | None:
+    """The faults ``adapter`` implements; ``None`` when its code is broken."""
+    try:
+        return frozenset(registry.get(adapter).capabilities.faults)
+    except Exception:
+        return None
 
 
 def default_dir() -> Path:
@@ -216,6 +249,15 @@ def load(directory: Path | None = None, *, fresh: bool = False) -> Catalog:
 
 def _load(directory: Path) -> Catalog:
     catalog = Catalog()
+    adapters: list[tuple[str, type[Any]]] = []
+    for name in registry.names():
+        try:
+            adapters.append((name, registry.get(name)))
+        except AdapterNotInstalled as exc:
+            catalog.unavailable[name] = exc.message
+            log.info("adapter unavailable: %s", exc.message)
+        except Exception as exc:  # broken code is reported, not fatal
+            catalog.problems.append(f"adapter {name!r} cannot be loaded: {exc}")
     for path in sorted(directory.glob("*/*.yaml")):
         source = f"{path.parent.name}/{path.name}"
         try:
@@ -229,12 +271,7 @@ def _load(directory: Path) -> Catalog:
             catalog.problems.append(f"{source}: id {entry.id!r} does not match its path")
             continue
         catalog._add(entry, source)
-    for name in registry.names():
-        try:
-            adapter_cls = registry.get(name)
-        except Exception as exc:  # an adapter that cannot import is reported, not fatal
-            catalog.problems.append(f"adapter {name!r} cannot be imported: {exc}")
-            continue
+    for name, adapter_cls in adapters:
         for data in getattr(adapter_cls, "fault_types", lambda: [])():
             catalog._add(FaultType.from_dict(data), f"adapter {name}")
     for problem in catalog.problems:

@@ -16,6 +16,7 @@ from chaoshub import lifecycle
 from chaoshub.catalog import FaultType
 from chaoshub.contract import Adapter, Handle, Target
 from chaoshub.errors import (
+    AdapterNotInstalled,
     BackendUnavailable,
     Forbidden,
     HubError,
@@ -85,6 +86,12 @@ def validate_spec(
     if not isinstance(spec.selector, dict):
         raise InvalidInput("selector must be a JSON object", field=["selector"])
     fault = rt.catalog.get(spec.fault_type)
+    if fault.unavailable:
+        raise AdapterNotInstalled(
+            f"{fault.id} cannot run here: {fault.unavailable}",
+            field=["faultType"],
+            adapter=fault.adapter,
+        )
     backend = backends.by_name(session, spec.backend)
     if backend.adapter != fault.adapter:
         raise InvalidInput(

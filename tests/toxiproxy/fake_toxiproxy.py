@@ -22,13 +22,21 @@ Faithful to the reference:
   (ms), ``timeout`` (ms; 0 = never; removing it closes the connection), ``reset_peer``
   (ms, RST only for connections opened while it exists), ``slicer`` (bytes, delay in
   microseconds), ``limit_data`` (bytes per connection and direction), ``noop``;
-- ``enabled: false`` closes the listener and every open connection; re-enabling rebinds
-  the stored listen address (500 with the bind error when it is taken).
+- ``enabled: false`` and ``DELETE`` close the listener and every open connection at once
+  (Go's ``Close``: what is not yet written is dropped, the client sees the connection end),
+  also a connection still dialling its upstream; re-enabling rebinds the stored listen
+  address (500 with the bind error when it is taken);
+- attributes are Go ``int64`` and toxicity a ``float32``: a value beyond their range is
+  400 ``bad request body`` as the Go decoder answers it;
+- the version it pretends to be (``--version``, default 2.12.0) decides what differs
+  between releases: ``/version`` answers ``{"version": ...}`` as JSON from 2.7.0 on and the
+  bare version as ``text/plain`` before; ``PATCH`` exists from 2.6.0 on (405 before).
 
 Simplified: no ``-config`` file, no metrics endpoint, no 25 s handler timeout, and the
 Go decoder's error texts are approximated.
 
-Run it: ``python tests/toxiproxy/fake_toxiproxy.py --host 127.0.0.1 --port 0``; it prints
+Run it: ``python tests/toxiproxy/fake_toxiproxy.py --host 127.0.0.1 --port 0
+[--version 2.5.0]``; it prints
 ``listening on HOST:PORT`` once it serves, and stops on SIGTERM or SIGINT (and, with
 ``--stop-on-stdin-eof``, when its standard input closes: the tests' way of never leaving
 it behind).
@@ -43,6 +51,7 @@ import itertools
 import json
 import os
 import random
+import re
 import socket
 import struct
 import sys
@@ -58,8 +67,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-VERSION = "2.12.0-fake"
+VERSION = "2.12.0"
 CHUNK = 32 * 1024
+INT64 = (-(2**63), 2**63 - 1)
+FLOAT32_MAX = 3.4028234663852886e38
 
 #: toxic type -> its integer attributes
 TOXIC_TYPES: dict[str, tuple[str, ...]] = {
@@ -100,7 +111,23 @@ def _decode_ints(names: tuple[str, ...], raw: Any, into: dict[str, int]) -> None
             raise _bad_body(
                 f"json: cannot unmarshal {json.dumps(value)} into Go value of type int64"
             )
+        if not INT64[0] <= value <= INT64[1]:
+            raise _bad_body(f"json: cannot unmarshal number {value} into Go value of type int64")
         into[key] = value
+
+
+def _decode_toxicity(value: Any) -> float:
+    """Go's decoder into a float32: a number within its range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad_body(f"json: cannot unmarshal {json.dumps(value)} into Go value of type float32")
+    if abs(value) > FLOAT32_MAX:
+        raise _bad_body(f"json: cannot unmarshal number {value} into Go value of type float32")
+    return float(value)
+
+
+def release(version: str) -> tuple[int, ...]:
+    """``"2.5.0"`` -> ``(2, 5, 0)``; what a version's behaviour is decided by."""
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
 
 
 # -- toxics -----------------------------------------------------------------------------------
@@ -152,7 +179,9 @@ class Link:
             self.decisions[key] = random.random() < toxic.toxicity
         return self.decisions[key]
 
-    def close(self, *, reset: bool = False) -> None:
+    def close(self, *, reset: bool = False, drop: bool = False) -> None:
+        """End both connections; ``drop`` discards what is not yet written (the proxy is
+        stopping: Toxiproxy closes its connections, it does not wait for slow readers)."""
         if self.closed:
             return
         self.closed = True
@@ -165,7 +194,7 @@ class Link:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         for writer in (self.client, self.upstream):
-            if reset and writer is self.client:
+            if drop or (reset and writer is self.client):
                 writer.transport.abort()
             else:
                 writer.close()
@@ -335,7 +364,7 @@ class Proxy:
             self.server.close()
             self.server = None
         for link in list(self.links):
-            link.close()
+            link.close(drop=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, _, port = self.upstream.rpartition(":")
@@ -343,6 +372,11 @@ class Proxy:
             up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), int(port))
         except (OSError, ValueError):
             writer.close()  # accepted, then closed at once, as Toxiproxy does
+            return
+        if self.server is None:
+            # stopped (disabled or deleted) while dialling: its connections are closed
+            up_writer.transport.abort()
+            writer.transport.abort()
             return
         link = Link(self, writer, up_writer, born_with=frozenset(self.toxics))
         self.links.add(link)
@@ -361,9 +395,10 @@ class Proxy:
 
 
 class Toxiproxy:
-    def __init__(self) -> None:
+    def __init__(self, version: str = VERSION) -> None:
         self.proxies: dict[str, Proxy] = {}
         self.lock = asyncio.Lock()
+        self.version = version
 
     def get(self, name: str) -> Proxy:
         if name not in self.proxies:
@@ -406,12 +441,10 @@ class Toxiproxy:
             raise ApiError(400, "invalid toxic type")
         if name in proxy.toxics:
             raise ApiError(409, "toxic already exists")
-        toxicity = body.get("toxicity", 1.0)
-        if isinstance(toxicity, bool) or not isinstance(toxicity, int | float):
-            raise _bad_body(f"json: cannot unmarshal {json.dumps(toxicity)} into float32")
+        toxicity = _decode_toxicity(body.get("toxicity", 1.0))
         attributes = dict.fromkeys(TOXIC_TYPES[kind], 0)
         _decode_ints(TOXIC_TYPES[kind], body.get("attributes"), attributes)
-        toxic = Toxic(name, kind, stream, float(toxicity), attributes)
+        toxic = Toxic(name, kind, stream, toxicity, attributes)
         proxy.toxics[name] = toxic
         proxy.toxics_changed()
         return toxic
@@ -420,10 +453,8 @@ class Toxiproxy:
         toxic = self.toxic(proxy, name)
         attributes = dict(toxic.attributes)
         _decode_ints(TOXIC_TYPES[toxic.type], body.get("attributes"), attributes)
-        toxicity = body.get("toxicity", toxic.toxicity)
-        if isinstance(toxicity, bool) or not isinstance(toxicity, int | float):
-            raise _bad_body(f"json: cannot unmarshal {json.dumps(toxicity)} into float32")
-        toxic.attributes, toxic.toxicity = attributes, float(toxicity)
+        toxicity = _decode_toxicity(body.get("toxicity", toxic.toxicity))
+        toxic.attributes, toxic.toxicity = attributes, toxicity
         toxic.generation += 1
         proxy.toxics_changed()
         return toxic
@@ -519,7 +550,13 @@ def build_app(state: Toxiproxy) -> Starlette:
                     )
             return _json({"proxies": done}, 201)
 
+    def patch_unknown(request: Request) -> bool:
+        # PATCH came with 2.6.0; before, mux knows the path but not the method
+        return request.method == "PATCH" and release(state.version) < (2, 6)
+
     async def one_proxy(request: Request) -> Response:
+        if patch_unknown(request):
+            return Response(b"", 405)
         async with state.lock:
             proxy = state.get(request.path_params["proxy"])
             if request.method == "GET":
@@ -538,6 +575,8 @@ def build_app(state: Toxiproxy) -> Starlette:
             return _json(state.add_toxic(proxy, await _object(request)).to_json())
 
     async def one_toxic(request: Request) -> Response:
+        if patch_unknown(request):
+            return Response(b"", 405)
         async with state.lock:
             proxy = state.get(request.path_params["proxy"])
             name = request.path_params["toxic"]
@@ -554,8 +593,11 @@ def build_app(state: Toxiproxy) -> Starlette:
         return Response(status_code=204)
 
     async def version(request: Request) -> Response:
+        if release(state.version) < (2, 7):
+            # the bare version, its type sniffed by Go's net/http
+            return Response(state.version, media_type="text/plain; charset=utf-8")
         return Response(
-            json.dumps({"version": VERSION}, separators=(",", ":")) + "\n",
+            json.dumps({"version": state.version}, separators=(",", ":")) + "\n",
             media_type="application/json;charset=utf-8",
         )
 
@@ -600,8 +642,10 @@ def build_app(state: Toxiproxy) -> Starlette:
     )
 
 
-async def serve(host: str, port: int, *, stop_on_stdin_eof: bool = False) -> None:
-    state = Toxiproxy()
+async def serve(
+    host: str, port: int, *, stop_on_stdin_eof: bool = False, version: str = VERSION
+) -> None:
+    state = Toxiproxy(version)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -639,8 +683,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--stop-on-stdin-eof", action="store_true", help="stop when standard input closes"
     )
+    parser.add_argument(
+        "--version", default=VERSION, help="the Toxiproxy release to answer as (e.g. 2.5.0)"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.host, args.port, stop_on_stdin_eof=args.stop_on_stdin_eof))
+    asyncio.run(
+        serve(args.host, args.port, stop_on_stdin_eof=args.stop_on_stdin_eof, version=args.version)
+    )
 
 
 if __name__ == "__main__":

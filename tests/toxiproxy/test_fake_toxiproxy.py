@@ -6,9 +6,14 @@ drifted towards what the adapter happens to do.
 
 from __future__ import annotations
 
+import socket
+import time
+import uuid
+from pathlib import Path
+
 import httpx
 import pytest
-from toxiproxy_peers import ProxyInfo, Upstream
+from toxiproxy_peers import ProxyInfo, Upstream, fake_toxiproxy
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -108,3 +113,114 @@ def test_reset_enables_every_proxy_and_removes_every_toxic(
     assert api.post("/reset").status_code == 204
     state = api.get(f"/proxies/{proxy.name}").json()
     assert state["enabled"] is True and state["toxics"] == []
+
+
+# -- where the adapter relies on the real server's behaviour ---------------------------------------
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the peer ends the connection (EOF or reset) within ``seconds``."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        return True  # reset
+    return True
+
+
+def test_deleting_a_proxy_closes_its_open_connections(
+    api: httpx.Client, upstream: Upstream
+) -> None:
+    name = f"del-{uuid.uuid4().hex[:6]}"
+    made = api.post(
+        "/proxies", json={"name": name, "listen": "127.0.0.1:0", "upstream": upstream.address}
+    )
+    port = int(made.json()["listen"].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"GET /bytes/2 HTTP/1.1\r\nHost: x\r\n")  # unfinished: stays open
+        time.sleep(0.3)
+        assert not _closed_within(client, 0.3)
+        assert api.delete(f"/proxies/{name}").status_code == 204
+        assert _closed_within(client, 5)
+
+
+def test_deleting_a_proxy_closes_a_connection_still_dialling_its_upstream(
+    api: httpx.Client,
+) -> None:
+    # an upstream whose accept queue is full drops the proxy's SYN: the dial hangs until
+    # a slot frees and the kernel retries (about a second later)
+    with socket.socket() as upstream:
+        upstream.bind(("127.0.0.1", 0))
+        upstream.listen(0)
+        address = f"127.0.0.1:{upstream.getsockname()[1]}"
+        filler = socket.create_connection(upstream.getsockname(), timeout=5)
+        name = f"dial-{uuid.uuid4().hex[:6]}"
+        made = api.post(
+            "/proxies", json={"name": name, "listen": "127.0.0.1:0", "upstream": address}
+        )
+        port = int(made.json()["listen"].rsplit(":", 1)[1])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                time.sleep(0.3)  # the proxy is dialling
+                assert api.delete(f"/proxies/{name}").status_code == 204
+                upstream.accept()[0].close()  # the filler: the proxy's retried SYN gets in
+                filler.close()
+                upstream.settimeout(10)
+                dialled, _ = upstream.accept()
+                with dialled:
+                    assert _closed_within(client, 5)
+                    assert _closed_within(dialled, 5)
+        finally:
+            filler.close()
+            api.delete(f"/proxies/{name}")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "toxicity", "refused"),
+    [
+        ({"latency": 2**63 - 1}, 1, False),
+        ({"latency": 2**63}, 1, True),
+        ({"latency": -(2**63) - 1}, 1, True),
+        ({"latency": 1}, 3.5e38, True),
+    ],
+)
+def test_values_beyond_go_types_are_refused_with_400(
+    api: httpx.Client, proxy: ProxyInfo, attributes: dict[str, int], toxicity: float, refused: bool
+) -> None:
+    answer = api.post(
+        f"/proxies/{proxy.name}/toxics",
+        json={"type": "latency", "attributes": attributes, "toxicity": toxicity},
+    )
+    if refused:
+        assert answer.status_code == 400 and answer.headers["content-type"] == TEXT
+        assert answer.json()["error"].startswith("bad request body: json: cannot unmarshal number")
+        assert api.get(f"/proxies/{proxy.name}/toxics").json() == []
+    else:
+        assert answer.status_code == 200 and answer.json()["attributes"]["latency"] == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("version", "content_type", "body", "patch"),
+    [
+        ("2.5.0", TEXT, "2.5.0", 405),
+        ("2.6.0", TEXT, "2.6.0", 200),
+        ("2.12.0", "application/json;charset=utf-8", '{"version":"2.12.0"}\n', 200),
+    ],
+)
+def test_the_fake_answers_as_the_release_it_is_started_as(
+    tmp_path: Path, upstream: Upstream, version: str, content_type: str, body: str, patch: int
+) -> None:
+    with (
+        fake_toxiproxy(tmp_path / "server.log", version) as server,
+        httpx.Client(base_url=server.url, timeout=10) as api,
+    ):
+        answer = api.get("/version")
+        assert (answer.headers["content-type"], answer.text) == (content_type, body)
+        api.post(
+            "/proxies", json={"name": "p", "listen": "127.0.0.1:0", "upstream": upstream.address}
+        )
+        assert api.patch("/proxies/p", json={"enabled": False}).status_code == patch
+        assert api.post("/proxies/p", json={"enabled": False}).status_code == 200

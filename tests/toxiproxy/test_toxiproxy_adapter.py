@@ -6,11 +6,13 @@ Everything runs against the fake Toxiproxy server; ``api`` looks from outside th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from toxiproxy_peers import ProxyInfo, Upstream
+from toxiproxy_peers import ProxyInfo, Upstream, fake_toxiproxy
 
 from chaoshub import catalog
 from chaoshub.adapters.toxiproxy import (
@@ -270,7 +272,98 @@ def test_a_config_url_that_is_not_http_is_refused() -> None:
     assert err.value.field == ["url"]
 
 
-def test_health_reads_the_server_version(adapter: ToxiproxyAdapter) -> None:
-    health = adapter.health()
-    assert health.ok and health.version == "2.12.0-fake"
+@pytest.fixture(params=["2.5.0", "2.12.0"])
+def release_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A fake server answering as an old (text ``/version``, no PATCH) or a current release."""
+    with fake_toxiproxy(tmp_path / "server.log", request.param) as server:
+        yield request.param, server.url
+
+
+def test_health_reads_the_version_of_old_and_current_servers(
+    release_server: tuple[str, str],
+) -> None:
+    version, url = release_server
+    adapter = ToxiproxyAdapter({"url": url})
+    try:
+        health = adapter.health()
+    finally:
+        adapter.close()
+    assert health.ok and health.version == version
     assert set(health.faults) == set(adapter.capabilities.faults)
+
+
+def test_down_and_its_recovery_work_on_old_and_current_servers(
+    release_server: tuple[str, str], upstream: Upstream
+) -> None:
+    _, url = release_server
+    adapter = ToxiproxyAdapter({"url": url})
+    try:
+        with httpx.Client(base_url=url, timeout=10) as api:
+            body = {"name": "db", "listen": "127.0.0.1:0", "upstream": upstream.address}
+            assert api.post("/proxies", json=body).status_code == 201
+            target = adapter.discover("down", {"names": ["db"]})[0]
+            execution = _execution("down", target)
+            data, observation = adapter.inject(execution)
+            assert observation.state is Observed.INJECTED
+            assert api.get("/proxies/db").json()["enabled"] is False
+            adapter.recover(Handle(execution, data))
+            assert api.get("/proxies/db").json()["enabled"] is True
+    finally:
+        adapter.close()
+
+
+# -- params Toxiproxy reads as integers --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "field"),
+    [
+        ("latency", {"latency": "100"}, "latency"),
+        ("latency", {"latency": 1.7}, "latency"),
+        ("latency", {"jitter": True}, "jitter"),
+        ("latency", {"latency": 2**63}, "latency"),
+        ("latency", {"latency": -1}, "latency"),
+        ("latency", {"toxicity": "0.5"}, "toxicity"),
+        ("latency", {"toxicity": 1.5}, "toxicity"),
+        ("latency", {"toxicity": float("nan")}, "toxicity"),
+        ("latency", {"stream": "sideways"}, "stream"),
+        ("bandwidth", {"rate": "fast"}, "rate"),
+        ("slicer", {"delay": 0.5}, "delay"),
+    ],
+)
+def test_values_toxiproxy_cannot_read_are_a_typed_error_naming_the_field(
+    adapter: ToxiproxyAdapter,
+    api: httpx.Client,
+    proxy: ProxyInfo,
+    fault: str,
+    params: dict[str, Any],
+    field: str,
+) -> None:
+    target = _target(adapter, proxy)
+    # the adapter refuses them itself, in validate and when called straight with them
+    with pytest.raises(InvalidInput) as refused:
+        adapter.validate(fault, params, {"names": [proxy.name]})
+    assert refused.value.field == ["params", field]
+    execution = Execution(
+        id=f"bad-{uuid.uuid4().hex[:6]}", fault=fault, params=params, target=target
+    )
+    with pytest.raises(InvalidInput) as refused:
+        adapter.inject(execution)
+    assert refused.value.field == ["params", field]
+    assert _toxics(api, proxy.name) == {}
+    # and the hub's own validation refuses them before any adapter is asked
+    with pytest.raises(InvalidInput) as refused:
+        catalog.load().get(f"toxiproxy/{fault}").validate_params(params)
+    assert refused.value.field == ["params", field]
+
+
+def test_a_whole_float_is_sent_as_the_integer_it_is(
+    adapter: ToxiproxyAdapter, api: httpx.Client, proxy: ProxyInfo
+) -> None:
+    execution = _execution("latency", _target(adapter, proxy), latency=250.0)
+    adapter.inject(execution)
+    try:
+        (toxic,) = _toxics(api, proxy.name).values()
+        assert toxic["attributes"]["latency"] == 250
+    finally:
+        adapter.recover(Handle(execution, None))

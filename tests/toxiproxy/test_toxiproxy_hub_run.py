@@ -126,3 +126,36 @@ def test_an_aborted_down_run_on_a_proxy_it_made_leaves_nothing_behind(
         assert api.get(f"/proxies/{name}").status_code == 404
     finally:
         api.delete(f"/proxies/{name}")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"latency": 1.7}, ["params", "latency"]),
+        ({"latency": "100"}, ["params", "latency"]),
+        ({"jitter": 2**63}, ["params", "jitter"]),
+        ({"toxicity": "0.5"}, ["params", "toxicity"]),
+    ],
+)
+def test_the_hub_refuses_values_toxiproxy_cannot_read_and_stores_nothing(
+    hub: GraphQL,
+    backend: str,
+    proxy: ProxyInfo,
+    api: httpx.Client,
+    params: dict[str, Any],
+    field: list[str],
+) -> None:
+    before = hub("{ runs { totalCount } }")["runs"]["totalCount"]
+    refused = hub(
+        Q.START_RUN,
+        input={
+            "faultType": "toxiproxy/latency",
+            "backend": backend,
+            "params": params,
+            "selector": {"names": [proxy.name]},
+            "durationSeconds": 5,
+        },
+    )["startRun"]
+    assert refused["__typename"] == "InvalidInputError" and refused["field"] == field, refused
+    assert hub("{ runs { totalCount } }")["runs"]["totalCount"] == before
+    assert api.get(f"/proxies/{proxy.name}/toxics").json() == []

@@ -39,8 +39,9 @@ class ProxyInfo:
 
 
 @contextlib.contextmanager
-def fake_toxiproxy(log: Path) -> Iterator[FakeToxiproxy]:
-    """Start the fake server on a free loopback port; stop it on the way out."""
+def fake_toxiproxy(log: Path, version: str | None = None) -> Iterator[FakeToxiproxy]:
+    """Start the fake server on a free loopback port, answering as Toxiproxy ``version``
+    (the fake's default release when None); stop it on the way out."""
     with open(log, "w") as stderr:
         process = subprocess.Popen(
             [
@@ -51,6 +52,7 @@ def fake_toxiproxy(log: Path) -> Iterator[FakeToxiproxy]:
                 "--port",
                 "0",
                 "--stop-on-stdin-eof",
+                *(["--version", version] if version else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -10,7 +10,9 @@ Checked against the Toxiproxy HTTP API as read from Shopify/toxiproxy at f48fd7f
 (JSON sent as ``text/plain``) and attribute units. Updates use PATCH and fall back to POST
 when the server answers 405 (servers before 2.6.0); ``/version`` is read as JSON (2.7.0+)
 or as plain text (older). It has been exercised against the protocol-faithful fake in
-``tests/toxiproxy/``, not against a running ``toxiproxy-server``.
+``tests/toxiproxy/`` (answering as 2.12.0, and as 2.5.0 for the text ``/version`` and the
+POST fallback), not against a running ``toxiproxy-server``. Attributes are checked to be
+whole numbers within Go's int64 before anything is sent (``toxics.toxic_params``).
 
 How the adapter finds its own work again (no state of its own; the handle is a courtesy):
 

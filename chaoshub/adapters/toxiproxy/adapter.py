@@ -40,6 +40,7 @@ from chaoshub.adapters.toxiproxy.toxics import (
     proxy_messages,
     toxic_metrics,
     toxic_name,
+    toxic_params,
 )
 from chaoshub.contract import (
     Adapter,
@@ -123,6 +124,8 @@ class ToxiproxyAdapter(Adapter):
         if fault not in self.capabilities.faults:
             raise InvalidInput(f"toxiproxy has no fault {fault!r}", field=["fault"])
         parse_selector(selector)
+        if fault in TOXICS:
+            toxic_params(TOXICS[fault], params)
         if fault == "slicer":
             average, variation = params.get("average_size", 0), params.get("size_variation", 0)
             if isinstance(average, int) and isinstance(variation, int) and variation >= average:
@@ -187,10 +190,8 @@ class ToxiproxyAdapter(Adapter):
         kind = TOXICS.get(execution.fault)
         if kind is None:
             raise InvalidInput(f"toxiproxy has no fault {execution.fault!r}", field=["fault"])
-        params = execution.params
-        attributes = {a: int(params[a]) for a in kind.units if a in params}
-        stream = str(params.get("stream", "downstream")).lower()
-        toxicity = float(params.get("toxicity", 1.0))
+        checked = toxic_params(kind, execution.params)
+        attributes, stream, toxicity = checked.attributes, checked.stream, checked.toxicity
         body = {
             "name": name,
             "type": kind.type,

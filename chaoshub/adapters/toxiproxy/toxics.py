@@ -7,14 +7,19 @@ are named after the execution (:func:`toxic_name`) so a retry or a recovery find
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from chaoshub.contract import Observation, Observed
+from chaoshub.errors import InvalidInput
 
 DOWN = "down"
+#: Toxiproxy decodes every attribute into a Go int64 and answers 400 beyond it
+INT64_MAX = 2**63 - 1
+STREAMS = ("upstream", "downstream")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,54 @@ TOXICS: dict[str, ToxicKind] = {
     ),
     "limit-data": ToxicKind("limit_data", {"bytes": "bytes"}),
 }
+
+
+@dataclass(frozen=True)
+class ToxicParams:
+    """A fault's params as the toxic's body needs them, each checked and named if wrong."""
+
+    attributes: dict[str, int]
+    stream: str
+    toxicity: float
+
+
+def toxic_params(kind: ToxicKind, params: Mapping[str, Any]) -> ToxicParams:
+    """Check ``params`` the way Toxiproxy will decode them; :class:`InvalidInput` naming the
+    field otherwise (a string, a fraction or a value beyond int64 is never sent)."""
+    attributes = {}
+    for name in kind.units:
+        if name not in params:
+            continue
+        value = params[name]
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole:
+            raise InvalidInput(
+                f"{name} must be a whole number (Toxiproxy reads an integer), not {value!r}",
+                field=["params", name],
+            )
+        if not 0 <= value <= INT64_MAX:
+            raise InvalidInput(
+                f"{name} must be between 0 and {INT64_MAX}, not {value!r}",
+                field=["params", name],
+            )
+        attributes[name] = int(value)
+    stream = params.get("stream", "downstream")
+    if not isinstance(stream, str) or stream.lower() not in STREAMS:
+        raise InvalidInput(
+            f"stream must be upstream or downstream, not {stream!r}", field=["params", "stream"]
+        )
+    toxicity = params.get("toxicity", 1.0)
+    if (
+        isinstance(toxicity, bool)
+        or not isinstance(toxicity, int | float)
+        or not math.isfinite(toxicity)
+        or not 0 <= toxicity <= 1
+    ):
+        raise InvalidInput(
+            f"toxicity must be a number from 0 to 1, not {toxicity!r}",
+            field=["params", "toxicity"],
+        )
+    return ToxicParams(attributes, stream.lower(), float(toxicity))
 
 
 def toxic_name(execution_id: str, role: str = "") -> str:

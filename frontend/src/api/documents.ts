@@ -19,7 +19,7 @@ export const RUN_FULL = `
 const FAULT_FIELDS = `
   id adapter name title description category targetKind timeControl reversible
   params selector durationRequired minDurationSeconds maxDurationSeconds
-  requires docs tags availability { backend available reason }
+  requires docs tags availability { backend available reason } installed installHint
 `;
 
 export const VIEWER = `query Viewer { viewer { name role } }`;

@@ -45,6 +45,9 @@ export interface FaultType {
   docs: string[];
   tags: string[];
   availability: Availability[];
+  /** false when this installation lacks the adapter's extra; installHint says how to add it */
+  installed: boolean;
+  installHint: string | null;
 }
 
 export interface AdapterInfo {

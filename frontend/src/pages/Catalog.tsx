@@ -25,6 +25,10 @@ function matches(f: FaultType, text: string): boolean {
 }
 
 export function availabilityHint(f: FaultType, backends: Pick<Backend, 'adapter' | 'name'>[]): { text: string; ok: boolean } {
+  if (!f.installed) {
+    const command = f.installHint?.match(/pip install .*/)?.[0];
+    return { text: command ? `not installed: ${command}` : 'adapter not installed', ok: false };
+  }
   if (f.adapter === 'native') {
     const up = f.availability.filter((a) => a.available).length;
     if (!f.availability.length) return { text: 'no agent registered', ok: false };

@@ -13,6 +13,12 @@ import { SchemaTable } from '../components/SchemaTable';
 type Data = { faultType: FaultType | null; backends: Pick<Backend, 'id' | 'name' | 'adapter'>[] };
 
 function Availability({ fault, backends }: { fault: FaultType; backends: Data['backends'] }) {
+  if (!fault.installed)
+    return (
+      <Text c="orange">
+        Not installed here: {fault.installHint}
+      </Text>
+    );
   if (fault.adapter === 'native') {
     if (!fault.availability.length)
       return <Text c="dimmed">No agent has registered yet. Start a native injector on a host to run this fault there.</Text>;
