@@ -384,6 +384,9 @@ class ChaosMeshAdapter(KubeAdapter):
         if kept:
             annotations[RECOVERED_MARK] = "true"
         with self.translate_errors(handle.execution.target.label):
+            foreign = self._foreign(handle)
+            if foreign is not None:
+                raise RejectedByTool(f"{foreign}: not paused or resumed", native_code="Foreign")
             patched = self.cluster.merge_patch(
                 res, namespace, name, {"metadata": {"annotations": annotations}}
             )
@@ -411,14 +414,33 @@ class ChaosMeshAdapter(KubeAdapter):
 
     def recover(self, handle: Handle) -> Observation:
         fault, namespace, name = self._where(handle)
-        if handle.execution.params.get(KEEP):
+        execution = handle.execution
+        with self.translate_errors(execution.target.label):
+            foreign = self._foreign(handle)
+            if foreign is not None:
+                return Observation(Observed.RECOVERED, f"{foreign}: left alone")
+        if execution.params.get(KEEP):
             if fault.one_shot:  # nothing to revert: a kill is done; keep the object as it is
                 return self._mark_kept(handle)
             return self._set_pause(handle, True, kept=True)
-        with self.translate_errors(handle.execution.target.label):
-            removed = self.cluster.remove(resource(fault), namespace, name)
-        text = f"{fault.kind} {namespace}/{name} " + ("deleted" if removed else "is gone")
+        with self.translate_errors(execution.target.label):
+            removed = self.cluster.remove(
+                resource(fault), namespace, name, lambda o: made_for(meta(o), execution.id)
+            )
+        if removed == "foreign":  # replaced by someone else's since it was read
+            return Observation(Observed.RECOVERED, f"{fault.kind} {namespace}/{name} left alone")
+        text = f"{fault.kind} {namespace}/{name} " + (
+            "deleted" if removed == "removed" else "is gone"
+        )
         return Observation(Observed.RECOVERED, text)
+
+    def _foreign(self, handle: Handle) -> str | None:
+        """Why the object under this execution's name is not to be touched, if it is not ours."""
+        fault, namespace, name = self._where(handle)
+        obj = self.cluster.get(resource(fault), namespace, name)
+        if obj is None or made_for(meta(obj), handle.execution.id):
+            return None
+        return f"{fault.kind} {namespace}/{name} was not made for execution {handle.execution.id}"
 
     def _mark_kept(self, handle: Handle) -> Observation:
         fault, namespace, name = self._where(handle)

@@ -47,6 +47,7 @@ from fake_store import (
     Obj,
     Store,
     fields_match,
+    invalid,
     labels_match,
     merge_patch,
     status_body,
@@ -309,7 +310,19 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._body()
             current = store.get(kind, namespace, name)
             sent = str((body.get("metadata") or {}).get("resourceVersion") or "")
-            if sent and sent != current["metadata"]["resourceVersion"]:
+            if not sent:  # custom resources allow no unconditional update
+                raise invalid(
+                    kind,
+                    name,
+                    [
+                        (
+                            "FieldValueInvalid",
+                            "metadata.resourceVersion",
+                            "Invalid value: 0x0: must be specified for an update",
+                        )
+                    ],
+                )
+            if sent != current["metadata"]["resourceVersion"]:
                 raise ApiError(
                     409,
                     "Conflict",
@@ -318,8 +331,11 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             return self._send(200, store.update(kind, namespace, name, lambda _: body))
         if method == "DELETE":
-            self._body()
-            return self._send(200, store.delete(kind, namespace, name))
+            options = self._body()
+            preconditions = (
+                (options or {}).get("preconditions") if isinstance(options, dict) else None
+            )
+            return self._send(200, store.delete(kind, namespace, name, preconditions))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
 
     def _watch(self, kind: Kind, namespace: str, query: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import urllib3
 from kubernetes import client as k8s
@@ -82,6 +82,10 @@ CONFIG_PROPERTIES: dict[str, Any] = {
 
 #: errors of the transport below the client: the cluster could not be reached
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)
+
+
+#: what :meth:`Cluster.remove` found under a name
+Removal = Literal["removed", "absent", "foreign"]
 
 
 @dataclass(frozen=True)
@@ -287,32 +291,64 @@ class Cluster:
             _content_type="application/merge-patch+json",
         )
 
-    def delete(self, res: Resource, namespace: str, name: str) -> bool:
-        """Ask for deletion; False when the object is not there."""
-        answer = self._call(
-            f"delete {res.kind} {namespace}/{name}",
-            self.custom.delete_namespaced_custom_object,
-            res.group,
-            res.version,
-            namespace,
-            res.plural,
-            name,
-            propagation_policy="Background",
-        )
-        return answer is not None
+    def delete(self, res: Resource, namespace: str, name: str, uid: str) -> bool:
+        """Ask for deletion of the object ``uid``; False when it is not there any more.
 
-    def remove(self, res: Resource, namespace: str, name: str) -> bool:
-        """Delete and wait until the object is gone; False when it was not there.
-
-        An object that is still present with a ``deletionTimestamp`` after the wait is
-        held by a finalizer that did not finish: that is :class:`RecoveryFailed` naming
-        the finalizers, so the run stays ``recovering`` and a person sees why.
+        The uid is a precondition of the request: an object that was deleted and made
+        again under the name by someone else since it was read answers 409 Conflict and
+        is left alone.
         """
-        if not self.delete(res, namespace, name):
-            return False
-        left = self.wait_for(res, namespace, name, lambda o: o is None, self.wait_seconds)
-        if left is None:
+        doing = f"delete {res.kind} {namespace}/{name}"
+        try:
+            self.custom.delete_namespaced_custom_object(
+                res.group,
+                res.version,
+                namespace,
+                res.plural,
+                name,
+                body=k8s.V1DeleteOptions(
+                    preconditions=k8s.V1Preconditions(uid=uid), propagation_policy="Background"
+                ),
+                _request_timeout=self.timeout,
+            )
             return True
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                return False
+            raise api_error(exc, doing) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise BackendUnavailable(
+                f"{doing}: the cluster cannot be reached: {exc}", native_message=str(exc)
+            ) from exc
+
+    def remove(
+        self, res: Resource, namespace: str, name: str, owned: Callable[[Mapping[str, Any]], bool]
+    ) -> Removal:
+        """Delete the object under ``name`` if ``owned`` says it is ours, and wait until it is gone.
+
+        Answers ``"absent"`` when nothing is there, ``"foreign"`` when what is there is not
+        ours (it is never touched), ``"removed"`` once ours is gone. An object that is still
+        present with a ``deletionTimestamp`` after the wait is held by a finalizer that did
+        not finish: that is :class:`RecoveryFailed` naming the finalizers, so the run stays
+        ``recovering`` and a person sees why.
+        """
+        current = self.get(res, namespace, name)
+        if current is None:
+            return "absent"
+        uid = str(meta(current).get("uid") or "")
+        if not owned(current) or not uid:
+            return "foreign"
+        if not self.delete(res, namespace, name, uid):
+            return "absent"
+        left = self.wait_for(
+            res,
+            namespace,
+            name,
+            lambda o: o is None or meta(o).get("uid") != uid,
+            self.wait_seconds,
+        )
+        if left is None or meta(left).get("uid") != uid:
+            return "removed"
         finalizers = list(meta(left).get("finalizers") or [])
         since = meta(left).get("deletionTimestamp") or "?"
         raise RecoveryFailed(
