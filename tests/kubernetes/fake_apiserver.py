@@ -103,6 +103,13 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         fake.requests.append((method, url.path, query))
+        if fake.draining:  # a request on a connection kept open: closed unanswered
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         try:
             scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
             if scheme.lower() != "bearer" or token.strip() != fake.token:  # RFC 7235: any case
@@ -386,6 +393,8 @@ class _Handler(BaseHTTPRequestHandler):
                         stream.send({"type": event.type, "object": event.obj})
             if not stream.dropped:
                 stream.end()
+            if fake.draining:
+                self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
@@ -449,9 +458,9 @@ class _Server(ThreadingHTTPServer):
             self.open.discard(request)
         super().shutdown_request(request)
 
-    def drop_connections(self) -> None:
+    def drop_connections(self, keep: frozenset[Any] = frozenset()) -> None:
         with self.open_lock:
-            connections = list(self.open)
+            connections = [c for c in self.open if c not in keep]
         for connection in connections:
             try:
                 connection.shutdown(socket.SHUT_RDWR)
@@ -475,6 +484,7 @@ class FakeApiServer:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.watches: list[_WatchStream] = []
         self.crd_forbidden = False
+        self.draining = False
         self._failures: list[tuple[str, str, ApiError]] = []
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.fake = self
@@ -500,6 +510,16 @@ class FakeApiServer:
         self._server.server_close()
         self._server.drop_connections()
         self._thread.join(timeout=5)
+
+    def shutdown_gracefully(self) -> None:
+        """Go away as a kube-apiserver terminating gracefully does: stop listening (new
+        connections are refused), close idle keep-alive connections and answer no new
+        request, but keep the open watches streaming until their ``timeoutSeconds``."""
+        self.draining = True
+        self._server.shutdown()
+        self._server.server_close()
+        watching = frozenset(s.handler.connection for s in list(self.watches))
+        self._server.drop_connections(keep=watching)
 
     def restarted(self) -> FakeApiServer:
         """A new server on this one's port, token and store (the cluster came back)."""

@@ -487,3 +487,40 @@ def test_a_cluster_that_goes_away_during_recovery_is_backend_unavailable(tmp_pat
         cluster.mesh.stop()
         if not stopped:
             cluster.api.stop()
+
+
+def test_an_api_server_shutting_down_gracefully_during_recovery_is_backend_unavailable(
+    tmp_path: Path,
+) -> None:
+    """Its open watch goes on until its timeout while new connections are refused: the
+    recovery must find out from a new request, long before its whole wait is over."""
+    cluster = start_cluster(tmp_path / "kubeconfig")
+    try:
+        cluster.api.store.add_pod("default", "web-0", {"app": "web"})
+        cluster.mesh.stuck_finalizer = True
+        wait = 60.0
+        config = {**cluster.config("default"), "wait_seconds": wait, "request_timeout_seconds": 2}
+        adapter = ChaosMeshAdapter(config)
+        quick = ChaosMeshAdapter({**config, "wait_seconds": 3})
+        ex = execution(quick)
+        data, _ = quick.inject(ex)
+        quick.close()
+
+        def drain_once_watching() -> None:
+            deadline = time.monotonic() + 10
+            while not cluster.api.watches and time.monotonic() < deadline:
+                time.sleep(0.01)
+            cluster.api.shutdown_gracefully()
+
+        drainer = threading.Thread(target=drain_once_watching)
+        drainer.start()
+        started = time.monotonic()
+        with pytest.raises((BackendUnavailable, RecoveryFailed)) as err:
+            adapter.recover(Handle(ex, data))
+        elapsed = time.monotonic() - started
+        drainer.join()
+        adapter.close()
+        assert isinstance(err.value, BackendUnavailable), err.value
+        assert elapsed < wait / 2, f"reported after {elapsed:.1f}s of a {wait:g}s wait"
+    finally:
+        stop_cluster(cluster)

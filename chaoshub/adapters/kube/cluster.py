@@ -373,6 +373,11 @@ class Cluster:
         deletion are seen. Answers the last state seen. A watch that drops is resumed
         from the last ``resourceVersion`` it delivered; one that expired (410 Gone)
         starts again from a fresh list.
+
+        Each watch lasts at most ``request_timeout_seconds``, and the object is read again
+        between watches: an API server shutting down gracefully keeps its open watches
+        until they time out while refusing new connections, so only a new request tells
+        that it went away (:class:`BackendUnavailable`, not a wait run out).
         """
         deadline = time.monotonic() + timeout
         obj: dict[str, Any] | None = None
@@ -396,8 +401,8 @@ class Cluster:
                     field_selector=f"metadata.name={name}",
                     resource_version=version,
                     allow_watch_bookmarks=True,
-                    timeout_seconds=max(1, math.ceil(left)),
-                    _request_timeout=(self.timeout, left + self.timeout),
+                    timeout_seconds=max(1, math.ceil(min(left, self.timeout))),
+                    _request_timeout=(self.timeout, min(left, self.timeout) + self.timeout),
                 ):
                     current = event.get("object") or {}
                     version = meta(current).get("resourceVersion") or version
@@ -407,6 +412,10 @@ class Cluster:
                     if done(obj):
                         watcher.stop()
                         return obj
+                # the watch ran its time: is the cluster still there?
+                obj = self.get(res, namespace, name)
+                if done(obj):
+                    return obj
             except ApiException as exc:
                 if exc.status != 410:
                     raise api_error(exc, f"watch {res.kind} {namespace}/{name}") from exc
