@@ -134,6 +134,10 @@ SELECTOR_SCHEMA: dict[str, Any] = {
 }
 
 
+#: what the adapter does with a chaos object, checked before anything is made
+VERBS = ("create", "get", "list", "watch", "patch", "delete")
+
+
 def resource(fault: Fault) -> Resource:
     return Resource(GROUP, VERSION, fault.plural, fault.kind)
 
@@ -317,6 +321,7 @@ class ChaosMeshAdapter(KubeAdapter):
         fault, namespace, name = self._where(execution)
         res = resource(fault)
         with self.translate_errors(execution.target.label):
+            self.cluster.refuse_denied(namespace, {res: VERBS})
             obj, created = self.cluster.create(
                 res, namespace, self.object_body(execution, namespace, name)
             )
@@ -461,18 +466,44 @@ class ChaosMeshAdapter(KubeAdapter):
         except HubError as exc:
             return Health(ok=False, message=str(exc))
         available = {kind for kind, versions in served.items() if versions and VERSION in versions}
+        namespace = self.cluster.namespace
+        try:
+            with self.translate_errors():
+                denied = {
+                    kind: missing
+                    for kind in sorted(available)
+                    if (
+                        missing := self.cluster.denied(
+                            namespace, {Resource(GROUP, VERSION, KINDS[kind], kind): VERBS}
+                        )
+                    )
+                }
+        except HubError as exc:
+            return Health(ok=False, message=str(exc))
         faults = {
             name: FaultAvailability(True)
-            if f.kind in available
+            if f.kind in available and f.kind not in denied
+            else FaultAvailability(
+                False,
+                f"the cluster's credentials may not {', '.join(denied[f.kind])} in namespace"
+                f" {namespace}",
+            )
+            if f.kind in denied
             else FaultAvailability(
                 False, f"the {f.plural}.{GROUP} CRD is not installed (or does not serve {VERSION})"
             )
             for name, f in sorted(FAULTS.items())
         }
+        available -= set(denied)
         missing = sorted(set(KINDS) - available)
         version = "; ".join(f"{k}: {', '.join(v or [])}" for k, v in served.items() if v)
         if not available:
-            return Health(ok=False, message=f"no Chaos Mesh CRD ({GROUP}) is installed")
+            message = (
+                "the cluster's credentials may not use any Chaos Mesh kind"
+                if denied
+                else f"no Chaos Mesh CRD ({GROUP}) is installed"
+            )
+            return Health(ok=False, message=message, faults=faults)
         return Health(
             ok=True,
             version=f"{GROUP} ({version})",

@@ -92,6 +92,13 @@ ENGINE = Resource(GROUP, VERSION, "chaosengines", "ChaosEngine")
 EXPERIMENT = Resource(GROUP, VERSION, "chaosexperiments", "ChaosExperiment")
 RESULT = Resource(GROUP, VERSION, "chaosresults", "ChaosResult")
 
+#: what the adapter does with each resource, checked before anything is made
+ACCESS: dict[Resource, tuple[str, ...]] = {
+    ENGINE: ("create", "get", "list", "watch", "patch", "delete"),
+    RESULT: ("get", "list", "watch", "delete"),
+    EXPERIMENT: ("get", "list"),
+}
+
 #: faults aimed at the pods of one workload (the engine's ``appinfo``)
 POD_FAULTS = frozenset(
     {
@@ -365,6 +372,7 @@ class LitmusAdapter(KubeAdapter):
         namespace, name = self._where(execution)
         target = execution.target.label
         with self.translate_errors(target):
+            self.cluster.refuse_denied(namespace, ACCESS)
             if self.cluster.get(EXPERIMENT, namespace, execution.fault) is None:
                 raise RejectedByTool(
                     f"ChaosExperiment {execution.fault} is not installed in namespace"
@@ -551,6 +559,20 @@ class LitmusAdapter(KubeAdapter):
                         ok=False,
                         message="Litmus CRDs not installed (or not serving"
                         f" {VERSION}): {', '.join(f'{p}.{GROUP}' for p in missing)}",
+                    )
+                denied = self.cluster.denied(namespace, ACCESS)
+                if denied:
+                    reason = (
+                        f"the cluster's credentials may not {', '.join(denied)} in namespace"
+                        f" {namespace}"
+                    )
+                    return Health(
+                        ok=False,
+                        message=reason,
+                        faults={
+                            f: FaultAvailability(False, reason)
+                            for f in sorted(self.capabilities.faults)
+                        },
                     )
                 installed = {
                     meta(e)["name"] for e in self.cluster.list_objects(EXPERIMENT, namespace)

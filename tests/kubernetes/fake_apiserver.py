@@ -66,6 +66,9 @@ _CRD = re.compile(
     r"^/apis/apiextensions\.k8s\.io/v1/customresourcedefinitions(?:/(?P<name>[^/]+))?$"
 )
 _GROUP = re.compile(r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)$")
+_ACCESS_REVIEW = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+#: who the fake says the kubeconfig's token is, in Forbidden messages
+USER = "system:serviceaccount:chaos:chaoshub"
 _PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
 
 
@@ -167,6 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if labels_match(n["metadata"]["labels"], query.get("labelSelector"))
             ]
             return self._send(200, self._list("NodeList", "v1", nodes))
+        if method == "POST" and path == _ACCESS_REVIEW:
+            return self._access_review()
         if method == "GET" and (m := _CRD.match(path)):
             return self._crd(m["name"])
         if m := _CUSTOM.match(path):
@@ -273,10 +278,58 @@ class _Handler(BaseHTTPRequestHandler):
             )
         self._send(200, crd(kind))
 
+    def _access_review(self) -> None:
+        body = self._body()
+        attrs = ((body or {}).get("spec") or {}).get("resourceAttributes") or {}
+        allowed = self.server.fake.allowed(
+            str(attrs.get("group") or ""), str(attrs.get("resource") or ""), str(attrs.get("verb"))
+        )
+        status: Obj = {"allowed": allowed}
+        if allowed:
+            status["reason"] = (
+                f'RBAC: allowed by RoleBinding "chaoshub" of Role "chaoshub" to User "{USER}"'
+            )
+        self._send(
+            201,
+            {
+                "kind": "SelfSubjectAccessReview",
+                "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None},
+                "spec": body.get("spec") or {},
+                "status": status,
+            },
+        )
+
+    def _authorize(
+        self, method: str, kind: Kind, namespace: str, name: str | None, query: dict[str, str]
+    ) -> None:
+        watching = query.get("watch") in ("true", "1")
+        verb = {
+            "GET": "get" if name else ("watch" if watching else "list"),
+            "POST": "create",
+            "PATCH": "patch",
+            "PUT": "update",
+            "DELETE": "delete",
+        }.get(method, method.lower())
+        if self.server.fake.allowed(kind.group, kind.plural, verb):
+            return
+        what = f'{kind.resource} "{name}"' if name else kind.resource
+        details: dict[str, Any] = {"group": kind.group, "kind": kind.plural}
+        if name:
+            details["name"] = name
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'{what} is forbidden: User "{USER}" cannot {verb} resource "{kind.plural}" in API'
+            f' group "{kind.group}" in the namespace "{namespace}"',
+            **details,
+        )
+
     def _custom(
         self, method: str, kind: Kind, namespace: str, name: str | None, query: dict[str, str]
     ) -> None:
         store = self.server.fake.store
+        self._authorize(method, kind, namespace, name, query)
         if name is None and method == "GET":
             if query.get("watch") in ("true", "1"):
                 return self._watch(kind, namespace, query)
@@ -485,6 +538,8 @@ class FakeApiServer:
         self.watches: list[_WatchStream] = []
         self.crd_forbidden = False
         self.draining = False
+        #: the verbs the token's Role lacks, as (group, plural, verb); everything else is allowed
+        self.denied: set[tuple[str, str, str]] = set()
         self._failures: list[tuple[str, str, ApiError]] = []
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.fake = self
@@ -510,6 +565,13 @@ class FakeApiServer:
         self._server.server_close()
         self._server.drop_connections()
         self._thread.join(timeout=5)
+
+    def deny(self, group: str, plural: str, verb: str) -> None:
+        """Take ``verb`` on ``plural.group`` away from the token's Role."""
+        self.denied.add((group, plural, verb))
+
+    def allowed(self, group: str, plural: str, verb: str) -> bool:
+        return (group, plural, verb) not in self.denied
 
     def shutdown_gracefully(self) -> None:
         """Go away as a kube-apiserver terminating gracefully does: stop listening (new

@@ -524,3 +524,24 @@ def test_an_api_server_shutting_down_gracefully_during_recovery_is_backend_unava
         assert elapsed < wait / 2, f"reported after {elapsed:.1f}s of a {wait:g}s wait"
     finally:
         stop_cluster(cluster)
+
+
+def test_a_role_without_watch_makes_that_kind_unavailable_and_nothing_is_created(
+    kube: FakeCluster, mesh: ChaosMeshAdapter, ns: str
+) -> None:
+    ex = execution(mesh)
+    kube.api.deny(NETWORK.group, NETWORK.plural, "watch")
+    try:
+        health = mesh.health()
+        assert health.ok, "the other kinds still work"
+        assert not health.faults["network-delay"].available
+        assert "may not watch networkchaos" in health.faults["network-delay"].reason
+        assert health.faults["stress-cpu"].available
+        with pytest.raises(RejectedByTool, match="may not watch networkchaos"):
+            mesh.inject(ex)
+        assert kube.api.store.find(NETWORK, ns, object_name(ex.id)) is None
+        assert not [
+            r for r in kube.api.requests if r[0] == "POST" and r[1].endswith(f"{ns}/networkchaos")
+        ]
+    finally:
+        kube.api.denied.clear()

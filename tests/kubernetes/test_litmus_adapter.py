@@ -390,3 +390,28 @@ def test_validate_refuses_a_node_selector_for_a_pod_fault(litmus: LitmusAdapter)
     with pytest.raises(InvalidInput) as err:
         litmus.validate("pod-delete", {}, {"labels": {"app": "web"}, "nodes": ["a"]})
     assert err.value.field == ["selector", "nodes"]
+
+
+def test_a_role_without_watch_is_refused_up_front_and_nothing_is_created(
+    kube: FakeCluster, litmus: LitmusAdapter, ns: str
+) -> None:
+    ex = execution(litmus)
+    kube.api.deny(ENGINE.group, ENGINE.plural, "watch")
+    try:
+        health = litmus.health()
+        assert not health.ok and "watch chaosengines" in health.message
+        [answer] = litmus.availability("pod-delete", [ex.target]).values()
+        assert not answer.available and "watch chaosengines" in answer.reason
+        with pytest.raises(RejectedByTool, match="may not watch chaosengines") as err:
+            litmus.inject(ex)
+        assert err.value.native_code == "Forbidden"
+        assert kube.api.store.find(ENGINE, ns, object_name(ex.id)) is None
+        assert not [
+            r for r in kube.api.requests if r[0] == "POST" and r[1].endswith(f"{ns}/chaosengines")
+        ]
+        with pytest.raises(RejectedByTool) as refused:  # the fake enforces the Role
+            litmus.cluster.wait_for(ENGINE, ns, "anything", lambda o: o is not None, 1)
+        assert "forbidden" in str(refused.value)
+    finally:
+        kube.api.denied.clear()
+    assert litmus.health().ok

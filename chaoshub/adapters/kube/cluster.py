@@ -452,6 +452,42 @@ class Cluster:
         version = meta(answer).get("resourceVersion") or "0"
         return (items[0] if items else None), version
 
+    # -- access --------------------------------------------------------------------------------
+
+    def denied(self, namespace: str, needs: Mapping[Resource, tuple[str, ...]]) -> list[str]:
+        """The verbs of ``needs`` the credentials may not use in ``namespace``, as
+        ``"watch chaosengines"``, each asked of the API server (SelfSubjectAccessReview)."""
+        api = k8s.AuthorizationV1Api(self._client())
+        missing = []
+        for res, verbs in needs.items():
+            for verb in verbs:
+                review = k8s.V1SelfSubjectAccessReview(
+                    spec=k8s.V1SelfSubjectAccessReviewSpec(
+                        resource_attributes=k8s.V1ResourceAttributes(
+                            namespace=namespace, verb=verb, group=res.group, resource=res.plural
+                        )
+                    )
+                )
+                answer = self._call(
+                    f"review access to {verb} {res.plural}",
+                    api.create_self_subject_access_review,
+                    review,
+                )
+                if answer is not None and not answer.status.allowed:
+                    missing.append(f"{verb} {res.plural}")
+        return missing
+
+    def refuse_denied(self, namespace: str, needs: Mapping[Resource, tuple[str, ...]]) -> None:
+        """Raise before anything is made when a verb the work needs is denied: a Role
+        without ``watch`` would let the object be created and the wait for it then fail."""
+        missing = self.denied(namespace, needs)
+        if missing:
+            raise RejectedByTool(
+                f"the cluster's credentials may not {', '.join(missing)} in namespace"
+                f" {namespace}; grant them in the Role bound to the hub's account",
+                native_code="Forbidden",
+            )
+
     # -- core objects ---------------------------------------------------------------------------
 
     def pods(self, namespace: str, label_selector: str | None) -> list[dict[str, Any]]:
