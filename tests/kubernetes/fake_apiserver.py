@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fake_schemas import admit
 from fake_store import (
     CHAOS_MESH,
     LITMUS,
@@ -84,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, code: int, body: Obj) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
+        for warning in self._warnings if code < 400 else []:
+            self.send_header("Warning", warning)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -103,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         fake = self.server.fake
         self._read: bytes | None = None
+        self._warnings: list[str] = []
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         fake.requests.append((method, url.path, query))
@@ -348,6 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._body()
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "the body must be an object")
+            body, self._warnings = admit(kind, body, query.get("fieldValidation"))
             return self._send(201, store.create(kind, namespace, body))
         if name is None:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection")
@@ -363,9 +368,14 @@ class _Handler(BaseHTTPRequestHandler):
                     f"the fake serves only merge patches, not {content_type!r}",
                 )
             patch = self._body()
-            return self._send(
-                200, store.update(kind, namespace, name, lambda o: merge_patch(o, patch))
-            )
+
+            def patched(current: Obj) -> Obj:
+                body, self._warnings = admit(
+                    kind, merge_patch(current, patch), query.get("fieldValidation")
+                )
+                return body
+
+            return self._send(200, store.update(kind, namespace, name, patched))
         if method == "PUT":
             body = self._body()
             current = store.get(kind, namespace, name)
@@ -389,6 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
                     f'Operation cannot be fulfilled on {kind.resource} "{name}": the object has'
                     " been modified; please apply your changes to the latest version and try again",
                 )
+            body, self._warnings = admit(kind, body, query.get("fieldValidation"))
             return self._send(200, store.update(kind, namespace, name, lambda _: body))
         if method == "DELETE":
             options = self._body()

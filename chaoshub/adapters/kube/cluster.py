@@ -254,6 +254,8 @@ class Cluster:
                 namespace,
                 res.plural,
                 dict(body),
+                # a misspelt field is an error, not silently dropped by the API server
+                field_validation="Strict",
                 _request_timeout=self.timeout,
             )
             return created, True
