@@ -134,6 +134,10 @@ SELECTOR_SCHEMA: dict[str, Any] = {
 }
 
 
+#: what the adapter does with a chaos object, checked before anything is made
+VERBS = ("create", "get", "list", "watch", "patch", "delete")
+
+
 def resource(fault: Fault) -> Resource:
     return Resource(GROUP, VERSION, fault.plural, fault.kind)
 
@@ -319,6 +323,7 @@ class ChaosMeshAdapter(KubeAdapter):
         fault, namespace, name = self._where(execution)
         res = resource(fault)
         with self.translate_errors(execution.target.label):
+            self.cluster.refuse_denied(namespace, {res: VERBS})
             obj, created = self.cluster.create(
                 res, namespace, self.object_body(execution, namespace, name)
             )
@@ -386,6 +391,9 @@ class ChaosMeshAdapter(KubeAdapter):
         if kept:
             annotations[RECOVERED_MARK] = "true"
         with self.translate_errors(handle.execution.target.label):
+            foreign = self._foreign(handle)
+            if foreign is not None:
+                raise RejectedByTool(f"{foreign}: not paused or resumed", native_code="Foreign")
             patched = self.cluster.merge_patch(
                 res, namespace, name, {"metadata": {"annotations": annotations}}
             )
@@ -413,14 +421,33 @@ class ChaosMeshAdapter(KubeAdapter):
 
     def recover(self, handle: Handle) -> Observation:
         fault, namespace, name = self._where(handle)
-        if handle.execution.params.get(KEEP):
+        execution = handle.execution
+        with self.translate_errors(execution.target.label):
+            foreign = self._foreign(handle)
+            if foreign is not None:
+                return Observation(Observed.RECOVERED, f"{foreign}: left alone")
+        if execution.params.get(KEEP):
             if fault.one_shot:  # nothing to revert: a kill is done; keep the object as it is
                 return self._mark_kept(handle)
             return self._set_pause(handle, True, kept=True)
-        with self.translate_errors(handle.execution.target.label):
-            removed = self.cluster.remove(resource(fault), namespace, name)
-        text = f"{fault.kind} {namespace}/{name} " + ("deleted" if removed else "is gone")
+        with self.translate_errors(execution.target.label):
+            removed = self.cluster.remove(
+                resource(fault), namespace, name, lambda o: made_for(meta(o), execution.id)
+            )
+        if removed == "foreign":  # replaced by someone else's since it was read
+            return Observation(Observed.RECOVERED, f"{fault.kind} {namespace}/{name} left alone")
+        text = f"{fault.kind} {namespace}/{name} " + (
+            "deleted" if removed == "removed" else "is gone"
+        )
         return Observation(Observed.RECOVERED, text)
+
+    def _foreign(self, handle: Handle) -> str | None:
+        """Why the object under this execution's name is not to be touched, if it is not ours."""
+        fault, namespace, name = self._where(handle)
+        obj = self.cluster.get(resource(fault), namespace, name)
+        if obj is None or made_for(meta(obj), handle.execution.id):
+            return None
+        return f"{fault.kind} {namespace}/{name} was not made for execution {handle.execution.id}"
 
     def _mark_kept(self, handle: Handle) -> Observation:
         fault, namespace, name = self._where(handle)
@@ -441,18 +468,44 @@ class ChaosMeshAdapter(KubeAdapter):
         except HubError as exc:
             return Health(ok=False, message=str(exc))
         available = {kind for kind, versions in served.items() if versions and VERSION in versions}
+        namespace = self.cluster.namespace
+        try:
+            with self.translate_errors():
+                denied = {
+                    kind: missing
+                    for kind in sorted(available)
+                    if (
+                        missing := self.cluster.denied(
+                            namespace, {Resource(GROUP, VERSION, KINDS[kind], kind): VERBS}
+                        )
+                    )
+                }
+        except HubError as exc:
+            return Health(ok=False, message=str(exc))
         faults = {
             name: FaultAvailability(True)
-            if f.kind in available
+            if f.kind in available and f.kind not in denied
+            else FaultAvailability(
+                False,
+                f"the cluster's credentials may not {', '.join(denied[f.kind])} in namespace"
+                f" {namespace}",
+            )
+            if f.kind in denied
             else FaultAvailability(
                 False, f"the {f.plural}.{GROUP} CRD is not installed (or does not serve {VERSION})"
             )
             for name, f in sorted(FAULTS.items())
         }
+        available -= set(denied)
         missing = sorted(set(KINDS) - available)
         version = "; ".join(f"{k}: {', '.join(v or [])}" for k, v in served.items() if v)
         if not available:
-            return Health(ok=False, message=f"no Chaos Mesh CRD ({GROUP}) is installed")
+            message = (
+                "the cluster's credentials may not use any Chaos Mesh kind"
+                if denied
+                else f"no Chaos Mesh CRD ({GROUP}) is installed"
+            )
+            return Health(ok=False, message=message, faults=faults)
         return Health(
             ok=True,
             version=f"{GROUP} ({version})",

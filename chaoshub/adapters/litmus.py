@@ -92,6 +92,13 @@ ENGINE = Resource(GROUP, VERSION, "chaosengines", "ChaosEngine")
 EXPERIMENT = Resource(GROUP, VERSION, "chaosexperiments", "ChaosExperiment")
 RESULT = Resource(GROUP, VERSION, "chaosresults", "ChaosResult")
 
+#: what the adapter does with each resource, checked before anything is made
+ACCESS: dict[Resource, tuple[str, ...]] = {
+    ENGINE: ("create", "get", "list", "watch", "patch", "delete"),
+    RESULT: ("get", "list", "watch", "delete"),
+    EXPERIMENT: ("get", "list"),
+}
+
 #: faults aimed at the pods of one workload (the engine's ``appinfo``)
 POD_FAULTS = frozenset(
     {
@@ -365,6 +372,7 @@ class LitmusAdapter(KubeAdapter):
         namespace, name = self._where(execution)
         target = execution.target.label
         with self.translate_errors(target):
+            self.cluster.refuse_denied(namespace, ACCESS)
             if self.cluster.get(EXPERIMENT, namespace, execution.fault) is None:
                 raise RejectedByTool(
                     f"ChaosExperiment {execution.fault} is not installed in namespace"
@@ -457,6 +465,16 @@ class LitmusAdapter(KubeAdapter):
         rname = result_name(name, execution.fault)
         with self.translate_errors(execution.target.label):
             engine = self.cluster.get(ENGINE, namespace, name)
+            if engine is not None and not made_for(meta(engine), execution.id):
+                # e.g. the inject that met this engine refused it: nothing of this run's is
+                # there, and what is there belongs to someone else
+                return Observation(
+                    Observed.RECOVERED,
+                    f"ChaosEngine {namespace}/{name} was not made for execution {execution.id}:"
+                    " left alone",
+                )
+            # the operator labels the result with its engine's uid: only that one is ours
+            uid = str(meta(engine).get("uid") or "") or str((handle.data or {}).get("uid") or "")
             final = ""
             if engine is not None:
                 final = self._observe(execution, namespace, name).native
@@ -467,11 +485,24 @@ class LitmusAdapter(KubeAdapter):
                         Observed.RECOVERED, f"ChaosEngine {namespace}/{name} is gone"
                     )
                 return self._confirm_stopped(namespace, name, final)
-            removed = self.cluster.remove(ENGINE, namespace, name)
-            result_removed = self.cluster.remove(RESULT, namespace, rname)
+            removed = self.cluster.remove(
+                ENGINE, namespace, name, lambda o: made_for(meta(o), execution.id)
+            )
+            result = self.cluster.remove(
+                RESULT,
+                namespace,
+                rname,
+                lambda o: bool(uid) and (meta(o).get("labels") or {}).get("chaosUID") == uid,
+            )
         done = [
-            f"ChaosEngine {namespace}/{name} " + ("stopped and deleted" if removed else "is gone"),
-            *([f"ChaosResult {rname} deleted"] if result_removed else []),
+            f"ChaosEngine {namespace}/{name} "
+            + ("stopped and deleted" if removed == "removed" else "is gone"),
+            *([f"ChaosResult {rname} deleted"] if result == "removed" else []),
+            *(
+                [f"ChaosResult {rname} left alone (not of this run's engine)"]
+                if result == "foreign"
+                else []
+            ),
         ]
         return Observation(
             Observed.RECOVERED, "; ".join(done) + (f" (last seen: {final})" if final else "")
@@ -528,6 +559,20 @@ class LitmusAdapter(KubeAdapter):
                         ok=False,
                         message="Litmus CRDs not installed (or not serving"
                         f" {VERSION}): {', '.join(f'{p}.{GROUP}' for p in missing)}",
+                    )
+                denied = self.cluster.denied(namespace, ACCESS)
+                if denied:
+                    reason = (
+                        f"the cluster's credentials may not {', '.join(denied)} in namespace"
+                        f" {namespace}"
+                    )
+                    return Health(
+                        ok=False,
+                        message=reason,
+                        faults={
+                            f: FaultAvailability(False, reason)
+                            for f in sorted(self.capabilities.faults)
+                        },
                     )
                 installed = {
                     meta(e)["name"] for e in self.cluster.list_objects(EXPERIMENT, namespace)

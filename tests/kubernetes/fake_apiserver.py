@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fake_schemas import admit
 from fake_store import (
     CHAOS_MESH,
     LITMUS,
@@ -47,6 +48,7 @@ from fake_store import (
     Obj,
     Store,
     fields_match,
+    invalid,
     labels_match,
     merge_patch,
     status_body,
@@ -65,6 +67,9 @@ _CRD = re.compile(
     r"^/apis/apiextensions\.k8s\.io/v1/customresourcedefinitions(?:/(?P<name>[^/]+))?$"
 )
 _GROUP = re.compile(r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)$")
+_ACCESS_REVIEW = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+#: who the fake says the kubeconfig's token is, in Forbidden messages
+USER = "system:serviceaccount:chaos:chaoshub"
 _PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
 
 
@@ -80,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, code: int, body: Obj) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
+        for warning in self._warnings if code < 400 else []:
+            self.send_header("Warning", warning)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -99,9 +106,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         fake = self.server.fake
         self._read: bytes | None = None
+        self._warnings: list[str] = []
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         fake.requests.append((method, url.path, query))
+        if fake.draining:  # a request on a connection kept open: closed unanswered
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         try:
             scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
             if scheme.lower() != "bearer" or token.strip() != fake.token:  # RFC 7235: any case
@@ -159,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if labels_match(n["metadata"]["labels"], query.get("labelSelector"))
             ]
             return self._send(200, self._list("NodeList", "v1", nodes))
+        if method == "POST" and path == _ACCESS_REVIEW:
+            return self._access_review()
         if method == "GET" and (m := _CRD.match(path)):
             return self._crd(m["name"])
         if m := _CUSTOM.match(path):
@@ -265,10 +282,58 @@ class _Handler(BaseHTTPRequestHandler):
             )
         self._send(200, crd(kind))
 
+    def _access_review(self) -> None:
+        body = self._body()
+        attrs = ((body or {}).get("spec") or {}).get("resourceAttributes") or {}
+        allowed = self.server.fake.allowed(
+            str(attrs.get("group") or ""), str(attrs.get("resource") or ""), str(attrs.get("verb"))
+        )
+        status: Obj = {"allowed": allowed}
+        if allowed:
+            status["reason"] = (
+                f'RBAC: allowed by RoleBinding "chaoshub" of Role "chaoshub" to User "{USER}"'
+            )
+        self._send(
+            201,
+            {
+                "kind": "SelfSubjectAccessReview",
+                "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None},
+                "spec": body.get("spec") or {},
+                "status": status,
+            },
+        )
+
+    def _authorize(
+        self, method: str, kind: Kind, namespace: str, name: str | None, query: dict[str, str]
+    ) -> None:
+        watching = query.get("watch") in ("true", "1")
+        verb = {
+            "GET": "get" if name else ("watch" if watching else "list"),
+            "POST": "create",
+            "PATCH": "patch",
+            "PUT": "update",
+            "DELETE": "delete",
+        }.get(method, method.lower())
+        if self.server.fake.allowed(kind.group, kind.plural, verb):
+            return
+        what = f'{kind.resource} "{name}"' if name else kind.resource
+        details: dict[str, Any] = {"group": kind.group, "kind": kind.plural}
+        if name:
+            details["name"] = name
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'{what} is forbidden: User "{USER}" cannot {verb} resource "{kind.plural}" in API'
+            f' group "{kind.group}" in the namespace "{namespace}"',
+            **details,
+        )
+
     def _custom(
         self, method: str, kind: Kind, namespace: str, name: str | None, query: dict[str, str]
     ) -> None:
         store = self.server.fake.store
+        self._authorize(method, kind, namespace, name, query)
         if name is None and method == "GET":
             if query.get("watch") in ("true", "1"):
                 return self._watch(kind, namespace, query)
@@ -287,6 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._body()
             if not isinstance(body, dict):
                 raise ApiError(400, "BadRequest", "the body must be an object")
+            body, self._warnings = admit(kind, body, query.get("fieldValidation"))
             return self._send(201, store.create(kind, namespace, body))
         if name is None:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection")
@@ -302,24 +368,45 @@ class _Handler(BaseHTTPRequestHandler):
                     f"the fake serves only merge patches, not {content_type!r}",
                 )
             patch = self._body()
-            return self._send(
-                200, store.update(kind, namespace, name, lambda o: merge_patch(o, patch))
-            )
+
+            def patched(current: Obj) -> Obj:
+                body, self._warnings = admit(
+                    kind, merge_patch(current, patch), query.get("fieldValidation")
+                )
+                return body
+
+            return self._send(200, store.update(kind, namespace, name, patched))
         if method == "PUT":
             body = self._body()
             current = store.get(kind, namespace, name)
             sent = str((body.get("metadata") or {}).get("resourceVersion") or "")
-            if sent and sent != current["metadata"]["resourceVersion"]:
+            if not sent:  # custom resources allow no unconditional update
+                raise invalid(
+                    kind,
+                    name,
+                    [
+                        (
+                            "FieldValueInvalid",
+                            "metadata.resourceVersion",
+                            "Invalid value: 0x0: must be specified for an update",
+                        )
+                    ],
+                )
+            if sent != current["metadata"]["resourceVersion"]:
                 raise ApiError(
                     409,
                     "Conflict",
                     f'Operation cannot be fulfilled on {kind.resource} "{name}": the object has'
                     " been modified; please apply your changes to the latest version and try again",
                 )
+            body, self._warnings = admit(kind, body, query.get("fieldValidation"))
             return self._send(200, store.update(kind, namespace, name, lambda _: body))
         if method == "DELETE":
-            self._body()
-            return self._send(200, store.delete(kind, namespace, name))
+            options = self._body()
+            preconditions = (
+                (options or {}).get("preconditions") if isinstance(options, dict) else None
+            )
+            return self._send(200, store.delete(kind, namespace, name, preconditions))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
 
     def _watch(self, kind: Kind, namespace: str, query: dict[str, str]) -> None:
@@ -370,6 +457,8 @@ class _Handler(BaseHTTPRequestHandler):
                         stream.send({"type": event.type, "object": event.obj})
             if not stream.dropped:
                 stream.end()
+            if fake.draining:
+                self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
@@ -433,9 +522,9 @@ class _Server(ThreadingHTTPServer):
             self.open.discard(request)
         super().shutdown_request(request)
 
-    def drop_connections(self) -> None:
+    def drop_connections(self, keep: frozenset[Any] = frozenset()) -> None:
         with self.open_lock:
-            connections = list(self.open)
+            connections = [c for c in self.open if c not in keep]
         for connection in connections:
             try:
                 connection.shutdown(socket.SHUT_RDWR)
@@ -459,6 +548,9 @@ class FakeApiServer:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.watches: list[_WatchStream] = []
         self.crd_forbidden = False
+        self.draining = False
+        #: the verbs the token's Role lacks, as (group, plural, verb); everything else is allowed
+        self.denied: set[tuple[str, str, str]] = set()
         self._failures: list[tuple[str, str, ApiError]] = []
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.fake = self
@@ -484,6 +576,23 @@ class FakeApiServer:
         self._server.server_close()
         self._server.drop_connections()
         self._thread.join(timeout=5)
+
+    def deny(self, group: str, plural: str, verb: str) -> None:
+        """Take ``verb`` on ``plural.group`` away from the token's Role."""
+        self.denied.add((group, plural, verb))
+
+    def allowed(self, group: str, plural: str, verb: str) -> bool:
+        return (group, plural, verb) not in self.denied
+
+    def shutdown_gracefully(self) -> None:
+        """Go away as a kube-apiserver terminating gracefully does: stop listening (new
+        connections are refused), close idle keep-alive connections and answer no new
+        request, but keep the open watches streaming until their ``timeoutSeconds``."""
+        self.draining = True
+        self._server.shutdown()
+        self._server.server_close()
+        watching = frozenset(s.handler.connection for s in list(self.watches))
+        self._server.drop_connections(keep=watching)
 
     def restarted(self) -> FakeApiServer:
         """A new server on this one's port, token and store (the cluster came back)."""

@@ -8,6 +8,7 @@ selectors) for the fake in ``fake_apiserver.py``; see that module for why a fake
 from __future__ import annotations
 
 import copy
+import json
 import re
 import threading
 import uuid
@@ -70,6 +71,21 @@ def status_body(code: int, reason: str, message: str, **details: Any) -> Obj:
     if details:
         body["details"] = details
     return body
+
+
+def invalid(kind: Kind, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """422 Invalid as the API server words it: one ``(reason, field, message)`` per cause."""
+    parts = [f"{field_name}: {message}" for _, field_name, message in causes]
+    listed = parts[0] if len(parts) == 1 else f"[{', '.join(parts)}]"
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind.kind}.{kind.group} "{name}" is invalid: {listed}',
+        name=name,
+        group=kind.group,
+        kind=kind.kind,
+        causes=[{"reason": r, "message": m, "field": f} for r, f, m in causes],
+    )
 
 
 class ApiError(Exception):
@@ -259,21 +275,48 @@ class Store:
                 meta["generation"] = int(current["metadata"].get("generation", 1)) + 1
             if changed == current:
                 return copy.deepcopy(current)
+            before = current["metadata"].get("finalizers") or []
+            added = [f for f in meta.get("finalizers") or [] if f not in before]
+            if meta.get("deletionTimestamp") and added:
+                message = (
+                    "Forbidden: no new finalizers can be added if the object is being deleted,"
+                    f" found new finalizers []string{{{', '.join(json.dumps(f) for f in added)}}}"
+                )
+                raise invalid(kind, name, [("FieldValueForbidden", "metadata.finalizers", message)])
             if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+                # as etcd's delete event: the object as it was stored, not the update
                 del self.objects[key]
-                self._emit("DELETED", kind.resource, changed)
+                self._emit("DELETED", kind.resource, current)
                 return copy.deepcopy(changed)
             self.objects[key] = changed
             self._emit("MODIFIED", kind.resource, changed)
             return copy.deepcopy(changed)
 
-    def delete(self, kind: Kind, namespace: str, name: str) -> Obj:
+    def delete(
+        self, kind: Kind, namespace: str, name: str, preconditions: Obj | None = None
+    ) -> Obj:
+        """Delete (or, held by finalizers, mark deleted); answers what the API server does:
+        the object while finalizers hold it, a ``Status`` once it is gone."""
         with self.cond:
             key = (kind.resource, namespace, name)
             current = self.objects.get(key)
             if current is None:
                 self.get(kind, namespace, name)  # raises NotFound
                 raise AssertionError
+            for field_name in ("uid", "resourceVersion"):
+                wanted = (preconditions or {}).get(field_name)
+                if wanted and wanted != current["metadata"].get(field_name):
+                    label = "UID" if field_name == "uid" else "ResourceVersion"
+                    raise ApiError(
+                        409,
+                        "Conflict",
+                        f'Operation cannot be fulfilled on {kind.resource} "{name}": Precondition'
+                        f" failed: {label} in precondition: {wanted}, {label} in object meta:"
+                        f" {current['metadata'].get(field_name)}",
+                        name=name,
+                        group=kind.group,
+                        kind=kind.plural,
+                    )
             if current["metadata"].get("finalizers"):
                 if not current["metadata"].get("deletionTimestamp"):
                     current["metadata"]["deletionTimestamp"] = now_iso()
@@ -282,7 +325,18 @@ class Store:
                 return copy.deepcopy(current)
             del self.objects[key]
             self._emit("DELETED", kind.resource, current)
-            return copy.deepcopy(current)
+            return {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {
+                    "name": name,
+                    "group": kind.group,
+                    "kind": kind.plural,
+                    "uid": current["metadata"]["uid"],
+                },
+            }
 
     def compact(self) -> None:
         """Forget the history: a watch from an older version gets 410 Expired."""

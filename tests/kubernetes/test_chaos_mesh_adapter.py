@@ -20,7 +20,7 @@ from kube_peers import FakeCluster, start_cluster, stop_cluster
 from chaoshub import catalog
 from chaoshub.adapters.chaos_mesh import PAUSE, ChaosMeshAdapter
 from chaoshub.adapters.chaos_mesh_faults import FAULTS
-from chaoshub.adapters.kube import object_name
+from chaoshub.adapters.kube import Resource, object_name
 from chaoshub.contract import Execution, Handle, Observed
 from chaoshub.errors import (
     BackendUnavailable,
@@ -31,6 +31,7 @@ from chaoshub.errors import (
 )
 
 NETWORK = CHAOS_MESH[1]
+NETWORK_RES = Resource(NETWORK.group, NETWORK.version, NETWORK.plural, NETWORK.kind)
 POD = CHAOS_MESH[0]
 
 
@@ -138,6 +139,49 @@ def test_a_retried_inject_adopts_the_object(
     second, observation = mesh.inject(ex)
     assert first == second and observation.state is Observed.INJECTED
     assert len([k for k in kube.api.store.objects if k[1] == ns and k[0] == NETWORK.resource]) == 1
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_recover_after_a_refused_inject_leaves_the_foreign_object_alone(
+    kube: FakeCluster, mesh: ChaosMeshAdapter, ns: str, keep: bool
+) -> None:
+    ex = execution(mesh, keep_resources=keep)
+    name = object_name(ex.id)
+    kube.mesh.stop()  # nobody reconciles: the foreign object stays exactly as made
+    try:
+        foreign = kube.api.store.create(
+            NETWORK,
+            ns,
+            {
+                "metadata": {"name": name, "labels": {"team": "theirs"}},
+                "spec": {"selector": {"namespaces": [ns]}, "mode": "all", "action": "loss"},
+            },
+        )
+        with pytest.raises(RejectedByTool, match="not made for"):
+            mesh.inject(ex)
+        observation = mesh.recover(Handle(ex, None))  # as after any failed inject
+        assert observation.state is Observed.RECOVERED and "left alone" in observation.native
+        assert kube.api.store.get(NETWORK, ns, name) == foreign, "not paused, not deleted"
+        with pytest.raises(RejectedByTool, match="not made for"):
+            mesh.pause(Handle(ex, None))
+        methods = {r[0] for r in kube.api.requests if r[1].endswith(f"/{name}")}
+        assert not methods & {"DELETE", "PATCH", "PUT"}, methods
+    finally:
+        kube.mesh = type(kube.mesh)(kube.api.store)
+        kube.mesh.start()
+        if kube.api.store.find(NETWORK, ns, name) is not None:
+            kube.api.store.delete(NETWORK, ns, name)
+
+
+def test_a_delete_is_conditional_on_the_uid_that_was_read(
+    kube: FakeCluster, mesh: ChaosMeshAdapter, ns: str
+) -> None:
+    ex = execution(mesh)
+    data, _ = mesh.inject(ex)
+    assert not mesh.cluster.delete(NETWORK_RES, ns, data["name"], "0000-not-the-uid")
+    assert kube.api.store.find(NETWORK, ns, data["name"]) is not None
+    assert mesh.recover(Handle(ex, data)).state is Observed.RECOVERED
+    assert kube.api.store.find(NETWORK, ns, data["name"]) is None
 
 
 def test_recover_deletes_and_waits_for_the_records_finalizer(
@@ -463,3 +507,61 @@ def test_a_cluster_that_goes_away_during_recovery_is_backend_unavailable(tmp_pat
         cluster.mesh.stop()
         if not stopped:
             cluster.api.stop()
+
+
+def test_an_api_server_shutting_down_gracefully_during_recovery_is_backend_unavailable(
+    tmp_path: Path,
+) -> None:
+    """Its open watch goes on until its timeout while new connections are refused: the
+    recovery must find out from a new request, long before its whole wait is over."""
+    cluster = start_cluster(tmp_path / "kubeconfig")
+    try:
+        cluster.api.store.add_pod("default", "web-0", {"app": "web"})
+        cluster.mesh.stuck_finalizer = True
+        wait = 60.0
+        config = {**cluster.config("default"), "wait_seconds": wait, "request_timeout_seconds": 2}
+        adapter = ChaosMeshAdapter(config)
+        quick = ChaosMeshAdapter({**config, "wait_seconds": 3})
+        ex = execution(quick)
+        data, _ = quick.inject(ex)
+        quick.close()
+
+        def drain_once_watching() -> None:
+            deadline = time.monotonic() + 10
+            while not cluster.api.watches and time.monotonic() < deadline:
+                time.sleep(0.01)
+            cluster.api.shutdown_gracefully()
+
+        drainer = threading.Thread(target=drain_once_watching)
+        drainer.start()
+        started = time.monotonic()
+        with pytest.raises((BackendUnavailable, RecoveryFailed)) as err:
+            adapter.recover(Handle(ex, data))
+        elapsed = time.monotonic() - started
+        drainer.join()
+        adapter.close()
+        assert isinstance(err.value, BackendUnavailable), err.value
+        assert elapsed < wait / 2, f"reported after {elapsed:.1f}s of a {wait:g}s wait"
+    finally:
+        stop_cluster(cluster)
+
+
+def test_a_role_without_watch_makes_that_kind_unavailable_and_nothing_is_created(
+    kube: FakeCluster, mesh: ChaosMeshAdapter, ns: str
+) -> None:
+    ex = execution(mesh)
+    kube.api.deny(NETWORK.group, NETWORK.plural, "watch")
+    try:
+        health = mesh.health()
+        assert health.ok, "the other kinds still work"
+        assert not health.faults["network-delay"].available
+        assert "may not watch networkchaos" in health.faults["network-delay"].reason
+        assert health.faults["stress-cpu"].available
+        with pytest.raises(RejectedByTool, match="may not watch networkchaos"):
+            mesh.inject(ex)
+        assert kube.api.store.find(NETWORK, ns, object_name(ex.id)) is None
+        assert not [
+            r for r in kube.api.requests if r[0] == "POST" and r[1].endswith(f"{ns}/networkchaos")
+        ]
+    finally:
+        kube.api.denied.clear()

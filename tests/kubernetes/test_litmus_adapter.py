@@ -128,6 +128,76 @@ def test_an_engine_of_that_name_made_by_someone_else_is_not_adopted(
         litmus.inject(ex)
 
 
+def test_recover_after_a_refused_inject_leaves_the_foreign_engine_and_result_alone(
+    kube: FakeCluster, litmus: LitmusAdapter, ns: str
+) -> None:
+    ex = execution(litmus)
+    name = object_name(ex.id)
+    kube.litmus.stop()  # nobody reconciles: the foreign engine stays exactly as made
+    try:
+        foreign = kube.api.store.create(
+            ENGINE,
+            ns,
+            {
+                "metadata": {"name": name, "finalizers": ["example.com/theirs"]},
+                "spec": {"engineState": "active"},
+            },
+        )
+        theirs = kube.api.store.create(
+            RESULT,
+            ns,
+            {
+                "metadata": {
+                    "name": f"{name}-pod-delete",
+                    "labels": {"chaosUID": foreign["metadata"]["uid"]},
+                },
+                "spec": {"engine": name, "experiment": "pod-delete"},
+            },
+        )
+        with pytest.raises(RejectedByTool, match="not made for"):
+            litmus.inject(ex)
+        observation = litmus.recover(Handle(ex, None))  # as after any failed inject
+        assert observation.state is Observed.RECOVERED and "left alone" in observation.native
+        assert kube.api.store.get(ENGINE, ns, name) == foreign, "not stopped, not deleted"
+        assert kube.api.store.get(RESULT, ns, f"{name}-pod-delete") == theirs
+        methods = {r[0] for r in kube.api.requests if name in r[1]}
+        assert not methods & {"DELETE", "PATCH", "PUT"}, methods
+    finally:
+        kube.litmus = type(kube.litmus)(kube.api.store)
+        kube.litmus.start()
+        for kind, obj_name in ((ENGINE, name), (RESULT, f"{name}-pod-delete")):
+            kube.api.store.update(
+                kind, ns, obj_name, lambda o: {**o, "metadata": {**o["metadata"], "finalizers": []}}
+            )
+            if kube.api.store.find(kind, ns, obj_name) is not None:
+                kube.api.store.delete(kind, ns, obj_name)
+
+
+def test_a_result_not_of_this_runs_engine_is_not_deleted(
+    kube: FakeCluster, litmus: LitmusAdapter, ns: str
+) -> None:
+    ex = execution(litmus)
+    kube.litmus.stop()  # the operator would write the result itself
+    try:
+        data, _ = LitmusAdapter({**litmus.config, "wait_seconds": 0.2}).inject(ex)
+        other = kube.api.store.create(
+            RESULT,
+            ns,
+            {
+                "metadata": {"name": data["result"], "labels": {"chaosUID": "someone-else"}},
+                "spec": {"engine": data["engine"], "experiment": "pod-delete"},
+            },
+        )
+        observation = litmus.recover(Handle(ex, data))
+        assert "left alone" in observation.native
+        assert kube.api.store.find(ENGINE, ns, data["engine"]) is None
+        assert kube.api.store.get(RESULT, ns, data["result"]) == other
+        kube.api.store.delete(RESULT, ns, data["result"])
+    finally:
+        kube.litmus = type(kube.litmus)(kube.api.store)
+        kube.litmus.start()
+
+
 @pytest.mark.parametrize(
     ("verdict", "state", "expected"),
     [
@@ -320,3 +390,28 @@ def test_validate_refuses_a_node_selector_for_a_pod_fault(litmus: LitmusAdapter)
     with pytest.raises(InvalidInput) as err:
         litmus.validate("pod-delete", {}, {"labels": {"app": "web"}, "nodes": ["a"]})
     assert err.value.field == ["selector", "nodes"]
+
+
+def test_a_role_without_watch_is_refused_up_front_and_nothing_is_created(
+    kube: FakeCluster, litmus: LitmusAdapter, ns: str
+) -> None:
+    ex = execution(litmus)
+    kube.api.deny(ENGINE.group, ENGINE.plural, "watch")
+    try:
+        health = litmus.health()
+        assert not health.ok and "watch chaosengines" in health.message
+        [answer] = litmus.availability("pod-delete", [ex.target]).values()
+        assert not answer.available and "watch chaosengines" in answer.reason
+        with pytest.raises(RejectedByTool, match="may not watch chaosengines") as err:
+            litmus.inject(ex)
+        assert err.value.native_code == "Forbidden"
+        assert kube.api.store.find(ENGINE, ns, object_name(ex.id)) is None
+        assert not [
+            r for r in kube.api.requests if r[0] == "POST" and r[1].endswith(f"{ns}/chaosengines")
+        ]
+        with pytest.raises(RejectedByTool) as refused:  # the fake enforces the Role
+            litmus.cluster.wait_for(ENGINE, ns, "anything", lambda o: o is not None, 1)
+        assert "forbidden" in str(refused.value)
+    finally:
+        kube.api.denied.clear()
+    assert litmus.health().ok

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import urllib3
 import yaml
@@ -91,6 +91,10 @@ CONFIG_PROPERTIES: dict[str, Any] = {
 
 #: errors of the transport below the client: the cluster could not be reached
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)
+
+
+#: what :meth:`Cluster.remove` found under a name
+Removal = Literal["removed", "absent", "foreign"]
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,8 @@ class Cluster:
                 namespace,
                 res.plural,
                 dict(body),
+                # a misspelt field is an error, not silently dropped by the API server
+                field_validation="Strict",
                 _request_timeout=self.timeout,
             )
             return created, True
@@ -331,32 +337,64 @@ class Cluster:
             _content_type="application/merge-patch+json",
         )
 
-    def delete(self, res: Resource, namespace: str, name: str) -> bool:
-        """Ask for deletion; False when the object is not there."""
-        answer = self._call(
-            f"delete {res.kind} {namespace}/{name}",
-            self.custom.delete_namespaced_custom_object,
-            res.group,
-            res.version,
-            namespace,
-            res.plural,
-            name,
-            propagation_policy="Background",
-        )
-        return answer is not None
+    def delete(self, res: Resource, namespace: str, name: str, uid: str) -> bool:
+        """Ask for deletion of the object ``uid``; False when it is not there any more.
 
-    def remove(self, res: Resource, namespace: str, name: str) -> bool:
-        """Delete and wait until the object is gone; False when it was not there.
-
-        An object that is still present with a ``deletionTimestamp`` after the wait is
-        held by a finalizer that did not finish: that is :class:`RecoveryFailed` naming
-        the finalizers, so the run stays ``recovering`` and a person sees why.
+        The uid is a precondition of the request: an object that was deleted and made
+        again under the name by someone else since it was read answers 409 Conflict and
+        is left alone.
         """
-        if not self.delete(res, namespace, name):
-            return False
-        left = self.wait_for(res, namespace, name, lambda o: o is None, self.wait_seconds)
-        if left is None:
+        doing = f"delete {res.kind} {namespace}/{name}"
+        try:
+            self.custom.delete_namespaced_custom_object(
+                res.group,
+                res.version,
+                namespace,
+                res.plural,
+                name,
+                body=k8s.V1DeleteOptions(
+                    preconditions=k8s.V1Preconditions(uid=uid), propagation_policy="Background"
+                ),
+                _request_timeout=self.timeout,
+            )
             return True
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                return False
+            raise api_error(exc, doing) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise BackendUnavailable(
+                f"{doing}: the cluster cannot be reached: {exc}", native_message=str(exc)
+            ) from exc
+
+    def remove(
+        self, res: Resource, namespace: str, name: str, owned: Callable[[Mapping[str, Any]], bool]
+    ) -> Removal:
+        """Delete the object under ``name`` if ``owned`` says it is ours, and wait until it is gone.
+
+        Answers ``"absent"`` when nothing is there, ``"foreign"`` when what is there is not
+        ours (it is never touched), ``"removed"`` once ours is gone. An object that is still
+        present with a ``deletionTimestamp`` after the wait is held by a finalizer that did
+        not finish: that is :class:`RecoveryFailed` naming the finalizers, so the run stays
+        ``recovering`` and a person sees why.
+        """
+        current = self.get(res, namespace, name)
+        if current is None:
+            return "absent"
+        uid = str(meta(current).get("uid") or "")
+        if not owned(current) or not uid:
+            return "foreign"
+        if not self.delete(res, namespace, name, uid):
+            return "absent"
+        left = self.wait_for(
+            res,
+            namespace,
+            name,
+            lambda o: o is None or meta(o).get("uid") != uid,
+            self.wait_seconds,
+        )
+        if left is None or meta(left).get("uid") != uid:
+            return "removed"
         finalizers = list(meta(left).get("finalizers") or [])
         since = meta(left).get("deletionTimestamp") or "?"
         raise RecoveryFailed(
@@ -381,6 +419,11 @@ class Cluster:
         deletion are seen. Answers the last state seen. A watch that drops is resumed
         from the last ``resourceVersion`` it delivered; one that expired (410 Gone)
         starts again from a fresh list.
+
+        Each watch lasts at most ``request_timeout_seconds``, and the object is read again
+        between watches: an API server shutting down gracefully keeps its open watches
+        until they time out while refusing new connections, so only a new request tells
+        that it went away (:class:`BackendUnavailable`, not a wait run out).
         """
         deadline = time.monotonic() + timeout
         obj: dict[str, Any] | None = None
@@ -404,8 +447,8 @@ class Cluster:
                     field_selector=f"metadata.name={name}",
                     resource_version=version,
                     allow_watch_bookmarks=True,
-                    timeout_seconds=max(1, math.ceil(left)),
-                    _request_timeout=(self.timeout, left + self.timeout),
+                    timeout_seconds=max(1, math.ceil(min(left, self.timeout))),
+                    _request_timeout=(self.timeout, min(left, self.timeout) + self.timeout),
                 ):
                     current = event.get("object") or {}
                     version = meta(current).get("resourceVersion") or version
@@ -415,6 +458,10 @@ class Cluster:
                     if done(obj):
                         watcher.stop()
                         return obj
+                # the watch ran its time: is the cluster still there?
+                obj = self.get(res, namespace, name)
+                if done(obj):
+                    return obj
             except ApiException as exc:
                 if exc.status != 410:
                     raise api_error(exc, f"watch {res.kind} {namespace}/{name}") from exc
@@ -450,6 +497,42 @@ class Cluster:
         items = list((answer or {}).get("items") or [])
         version = meta(answer).get("resourceVersion") or "0"
         return (items[0] if items else None), version
+
+    # -- access --------------------------------------------------------------------------------
+
+    def denied(self, namespace: str, needs: Mapping[Resource, tuple[str, ...]]) -> list[str]:
+        """The verbs of ``needs`` the credentials may not use in ``namespace``, as
+        ``"watch chaosengines"``, each asked of the API server (SelfSubjectAccessReview)."""
+        api = k8s.AuthorizationV1Api(self._client())
+        missing = []
+        for res, verbs in needs.items():
+            for verb in verbs:
+                review = k8s.V1SelfSubjectAccessReview(
+                    spec=k8s.V1SelfSubjectAccessReviewSpec(
+                        resource_attributes=k8s.V1ResourceAttributes(
+                            namespace=namespace, verb=verb, group=res.group, resource=res.plural
+                        )
+                    )
+                )
+                answer = self._call(
+                    f"review access to {verb} {res.plural}",
+                    api.create_self_subject_access_review,
+                    review,
+                )
+                if answer is not None and not answer.status.allowed:
+                    missing.append(f"{verb} {res.plural}")
+        return missing
+
+    def refuse_denied(self, namespace: str, needs: Mapping[Resource, tuple[str, ...]]) -> None:
+        """Raise before anything is made when a verb the work needs is denied: a Role
+        without ``watch`` would let the object be created and the wait for it then fail."""
+        missing = self.denied(namespace, needs)
+        if missing:
+            raise RejectedByTool(
+                f"the cluster's credentials may not {', '.join(missing)} in namespace"
+                f" {namespace}; grant them in the Role bound to the hub's account",
+                native_code="Forbidden",
+            )
 
     # -- core objects ---------------------------------------------------------------------------
 
