@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from native_hub import call as admin_call
+from native_hub import hub_with_agent
 from native_peers import Injector
 
-from chaoshub.api.app import bootstrap, create_app
 from chaoshub.catalog import load
-from chaoshub.config import Settings
 from chaoshub.runtime import Runtime
 from tests.support import queries as Q
 
@@ -42,41 +42,14 @@ def agent(tmp_path_factory: pytest.TempPathFactory, scripts_dir: Path) -> Iterat
 def hub(
     tmp_path_factory: pytest.TempPathFactory, agent: Injector
 ) -> Iterator[tuple[TestClient, Runtime]]:
-    data_dir = tmp_path_factory.mktemp("refusals-hub")
-    settings = Settings.from_env(
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
-    with TestClient(create_app(runtime, lambda *a: None)) as client:
-        made = call(
-            client,
-            Q.CREATE_BACKEND,
-            input={
-                "name": "hosts",
-                "adapter": "native",
-                "config": {
-                    "static_agents": [{"name": AGENT, "url": agent.url, "token": agent.token}]
-                },
-            },
-        )
-        assert made["createBackend"]["__typename"] == "Backend", made
-        yield client, runtime
+    with hub_with_agent(
+        tmp_path_factory.mktemp("refusals-hub"), agent, admin=ADMIN, agent_name=AGENT
+    ) as made:
+        yield made
 
 
 def call(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
-    response = client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {ADMIN}"},
-    )
-    body = response.json()
-    assert not body.get("errors"), body
-    return body["data"]  # type: ignore[no-any-return]
+    return admin_call(client, ADMIN, query, **variables)
 
 
 def agent_executions(agent: Injector) -> int:

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from native_hub import call as admin_call
+from native_hub import hub_with_agent
 from native_peers import Injector
 
 from chaoshub.adapters.http import ProtocolClient
-from chaoshub.api.app import bootstrap, create_app
-from chaoshub.config import Settings
 from chaoshub.execution.driver import RunDriver
 from chaoshub.runtime import Runtime
 from tests.support import queries as Q
@@ -53,40 +53,12 @@ def agent(tmp_path: Path, scripts: Path) -> Iterator[Injector]:
 
 @pytest.fixture
 def hub(tmp_path: Path, agent: Injector) -> Iterator[tuple[TestClient, Runtime]]:
-    settings = Settings.from_env(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
-    with TestClient(create_app(runtime, lambda *a: None)) as client:
-        made = call(
-            client,
-            Q.CREATE_BACKEND,
-            input={
-                "name": "hosts",
-                "adapter": "native",
-                "config": {
-                    "static_agents": [{"name": AGENT, "url": agent.url, "token": agent.token}]
-                },
-            },
-        )
-        assert made["createBackend"]["__typename"] == "Backend", made
-        yield client, runtime
+    with hub_with_agent(tmp_path, agent, admin=ADMIN, agent_name=AGENT) as made:
+        yield made
 
 
 def call(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
-    response = client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {ADMIN}"},
-    )
-    body = response.json()
-    assert not body.get("errors"), body
-    return body["data"]  # type: ignore[no-any-return]
+    return admin_call(client, ADMIN, query, **variables)
 
 
 def known(agent: Injector) -> list[dict[str, Any]]:
