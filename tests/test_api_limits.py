@@ -18,28 +18,18 @@ from fastapi.testclient import TestClient
 from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect
 
-from chaoshub.api.app import bootstrap, create_app
+from chaoshub.api.app import create_app
 from chaoshub.api.error_log import HubSchema
 from chaoshub.api.schema import build_schema
-from chaoshub.config import Settings
-from chaoshub.runtime import Runtime
 from chaoshub.services import auth
 from chaoshub.store import models
+from tests.support.stack import in_process_runtime
 
 ADMIN = "limits-admin-token"
 
 
 def _client(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:
-    settings = Settings.from_env(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-        **overrides,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
+    runtime = in_process_runtime(tmp_path, admin=ADMIN, **overrides)
     with TestClient(create_app(runtime, lambda *_: None)) as client:
         client.runtime = runtime  # type: ignore[attr-defined]
         yield client
@@ -307,7 +297,9 @@ def test_an_unexpected_error_keeps_one_traceback_a_minute(
     hub_schema = build_schema(client.runtime.settings)  # type: ignore[attr-defined]
     assert isinstance(hub_schema, HubSchema)
     for _ in range(3):
-        errors = [GraphQLError("boom", original_error=SurpriseForThisTest(f"n{i}")) for i in range(5)]
+        errors = [
+            GraphQLError("boom", original_error=SurpriseForThisTest(f"n{i}")) for i in range(5)
+        ]
         hub_schema.process_errors(errors)
     lines = [r for r in caplog.records if "SurpriseForThisTest" in r.getMessage()]
     assert len(lines) == 3

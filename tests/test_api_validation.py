@@ -12,26 +12,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from chaoshub.api.app import bootstrap, create_app
-from chaoshub.config import Settings
+from chaoshub.api.app import create_app
 from chaoshub.runtime import Runtime
 from chaoshub.services import auth
 from tests.support import queries as Q
+from tests.support.stack import in_process_runtime
 
 ADMIN = "validation-admin-token"
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[tuple[TestClient, Runtime, list[tuple[str, str, str]]]]:
-    settings = Settings.from_env(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
+    runtime = in_process_runtime(tmp_path, admin=ADMIN)
     sent: list[tuple[str, str, str]] = []
     app = create_app(
         runtime, lambda run_id, adapter, reason: sent.append((run_id, adapter, reason))

@@ -19,14 +19,13 @@ import uvicorn
 import websockets
 
 from chaoshub import registry, secrets
-from chaoshub.api.app import bootstrap, create_app
-from chaoshub.config import Settings
+from chaoshub.api.app import create_app
 from chaoshub.errors import InvalidInput
 from chaoshub.execution.driver import RunDriver
 from chaoshub.runtime import Runtime
 from tests.native.native_peers import Injector, proc_state
 from tests.support import queries as Q
-from tests.support.stack import free_port, wait_for
+from tests.support.stack import free_port, in_process_runtime, wait_for
 
 ADMIN = "secrets-admin-" + uuid.uuid4().hex
 
@@ -87,15 +86,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("secrets")
     (tmp / "inj").mkdir()
     injector = Injector(state_dir=tmp / "inj").start()
-    settings = Settings.from_env(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
+    runtime = in_process_runtime(tmp, admin=ADMIN)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

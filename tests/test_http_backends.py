@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from chaoshub.api.app import bootstrap, create_app
-from chaoshub.config import Settings
+from chaoshub.api.app import create_app
 from chaoshub.execution.driver import RunDriver
 from chaoshub.runtime import Runtime
 from tests.native.native_peers import Injector, proc_state
 from tests.support import queries as Q
+from tests.support.stack import in_process_runtime
 
 ADMIN = "http-backends-admin"
 
@@ -34,15 +34,7 @@ def injector(tmp_path: Path) -> Iterator[Injector]:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[tuple[TestClient, Runtime]]:
-    settings = Settings.from_env(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
+    runtime = in_process_runtime(tmp_path, admin=ADMIN)
     with TestClient(create_app(runtime, lambda *a: None)) as client:
         yield client, runtime
 

@@ -18,11 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chaoshub import catalog, registry
-from chaoshub.api.app import bootstrap, create_app
-from chaoshub.config import Settings
+from chaoshub.api.app import create_app
 from chaoshub.errors import AdapterNotInstalled
-from chaoshub.runtime import Runtime
 from tests.support import queries as Q
+from tests.support.stack import in_process_runtime
 from tests.test_api_validation import ADMIN, data
 
 HINT = "pip install 'chaoshub[aws]'"
@@ -44,15 +43,7 @@ def without_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def client(without_aws: None, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings.from_env(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
+    runtime = in_process_runtime(tmp_path, admin=ADMIN)
     with TestClient(create_app(runtime, lambda *_: None)) as client:
         yield client
 

@@ -12,25 +12,17 @@ from typing import Any
 from fastapi.testclient import TestClient
 from native_peers import Injector
 
-from chaoshub.api.app import bootstrap, create_app
-from chaoshub.config import Settings
+from chaoshub.api.app import create_app
 from chaoshub.runtime import Runtime
 from tests.support import queries as Q
+from tests.support.stack import in_process_runtime
 
 
 @contextmanager
 def hub_with_agent(
     data_dir: Path, agent: Injector, *, admin: str, agent_name: str
 ) -> Iterator[tuple[TestClient, Runtime]]:
-    settings = Settings.from_env(
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=admin,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
+    runtime = in_process_runtime(data_dir, admin=admin)
     with TestClient(create_app(runtime, lambda *a: None)) as client:
         made = call(
             client,

@@ -14,10 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from native_peers import Injector
 
-from chaoshub.api.app import bootstrap, create_app
-from chaoshub.config import Settings
-from chaoshub.runtime import Runtime
+from chaoshub.api.app import create_app
 from tests.support import queries as Q
+from tests.support.stack import in_process_runtime
 
 ADMIN = "guards-admin-token"
 CREATE_TOKEN = """mutation($name: String!, $role: String!) { createApiToken(name: $name, role: $role) {
@@ -38,15 +37,7 @@ def guarded() -> Iterator[Injector]:
 
 @pytest.fixture
 def hub(tmp_path: Path, guarded: Injector) -> Iterator[tuple[TestClient, list[str]]]:
-    settings = Settings.from_env(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-    )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
+    runtime = in_process_runtime(tmp_path, admin=ADMIN)
     sent: list[str] = []
     app = create_app(runtime, lambda run_id, adapter, reason: sent.append(run_id))
     with TestClient(app) as client:

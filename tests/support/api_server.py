@@ -15,11 +15,10 @@ import httpx
 import uvicorn
 from sqlalchemy import select
 
-from chaoshub.api.app import bootstrap, create_app
-from chaoshub.config import Settings
+from chaoshub.api.app import create_app
 from chaoshub.runtime import Runtime
 from chaoshub.store import models
-from tests.support.stack import free_port, wait_for
+from tests.support.stack import free_port, in_process_runtime, wait_for
 
 ADMIN = "agent-tokens-admin-" + uuid.uuid4().hex
 
@@ -97,16 +96,9 @@ class Hub:
 
 @contextlib.contextmanager
 def serve(tmp_path: Path, **overrides: Any) -> Iterator[Hub]:
-    settings = Settings.from_env(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        bus_url="local",
-        admin_token=ADMIN,
-        **{"ws_token_recheck_seconds": 1.0, **overrides},
+    runtime = in_process_runtime(
+        tmp_path, admin=ADMIN, **{"ws_token_recheck_seconds": 1.0, **overrides}
     )
-    runtime = Runtime(settings)
-    bootstrap(runtime)
     app = create_app(runtime, lambda run_id, adapter, reason: None)
     port = free_port()
     server = uvicorn.Server(

@@ -238,3 +238,24 @@ def embedded_hub(
     """`chaoshub up` in ``data_dir`` (see :func:`up_process`): yields its URL and admin token."""
     with up_process(data_dir, extra_env) as up:
         yield up.url, up.token
+
+
+def in_process_runtime(data_dir: Path, *, admin: str, **overrides: Any) -> Any:
+    """A bootstrapped runtime for the real app served in the test's process: SQLite in
+    ``data_dir``, the in-memory broker and bus, ``admin`` as the admin token."""
+    from chaoshub.api.app import bootstrap
+    from chaoshub.config import Settings
+    from chaoshub.runtime import Runtime
+
+    runtime = Runtime(
+        Settings.from_env(
+            data_dir=data_dir,
+            database_url=f"sqlite:///{data_dir / 'hub.db'}",
+            broker_url="memory://",
+            bus_url="local",
+            admin_token=admin,
+            **overrides,
+        )
+    )
+    bootstrap(runtime)
+    return runtime
