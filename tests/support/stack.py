@@ -21,7 +21,8 @@ T = TypeVar("T")
 
 ADMIN_TOKEN = "test-admin-" + uuid.uuid4().hex
 MEMORY_ADAPTER = "memory=chaoshub.testing.memory:MemoryAdapter"
-REDIS_TEST_URL = "redis://127.0.0.1:6379/9"
+#: tests that run side by side on one machine each set their own database here
+REDIS_TEST_URL = os.environ.get("CHAOSHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
 def free_port() -> int:
