@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from chaoshub import lifecycle
@@ -58,6 +58,26 @@ def _why(run: Run, at: datetime) -> str | None:
     return None
 
 
+def _let_go(
+    s: Session, model: type[Run] | type[WorkflowRun], row_id: str, worker: str, at: datetime
+) -> bool:
+    """Clear a lapsed lease, only if it is still the one this pass saw: True when cleared.
+
+    Written at once, as a condition on the row, never later as a plain assignment that the
+    session flushes at commit: by then the task sent for the run may already have reached a
+    worker that claimed it (or a reconciler pass running beside this one sent one), and
+    clearing that fresh lease would let a second worker claim the run and drive it too — a
+    workflow's step started twice. The row stays locked until this pass commits, so a worker
+    claiming meanwhile waits for it and then finds the lease free."""
+    cleared = s.execute(
+        update(model)
+        .where(model.id == row_id, model.worker == worker, model.lease_until < at)
+        .values(worker=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cleared.rowcount)  # type: ignore[attr-defined]
+
+
 def _workflows(
     s: Session, at: datetime, dispatch: Dispatch, published: list[tuple[str | None, list[int]]]
 ) -> int:
@@ -74,6 +94,8 @@ def _workflows(
         if wr.phase == Phase.PENDING.value and wr.worker is None and fresh:
             continue  # its own task is probably still queued
         if wr.worker is not None:
+            if not _let_go(s, WorkflowRun, wr.id, wr.worker, at):
+                continue  # a worker took it over meanwhile
             ev = events.record(
                 s,
                 "worker-lost",
@@ -82,8 +104,6 @@ def _workflows(
             )
             s.flush()
             published.append((wr.id, [ev.id]))
-            wr.worker = None
-            wr.lease_until = None
         dispatch(wr.id, WORKFLOW, "workflow")
         sent += 1
     return sent
@@ -106,6 +126,8 @@ def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
             if reason is None:
                 continue
             if run.worker is not None:
+                if not _let_go(s, Run, run.id, run.worker, at):
+                    continue  # a worker took it over meanwhile
                 ev = events.record(
                     s,
                     "worker-lost",
@@ -114,8 +136,6 @@ def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
                 )
                 s.flush()
                 published.append((run.id, [ev.id]))
-                run.worker = None
-                run.lease_until = None
             dispatch(run.id, run.adapter, reason)
             sent += 1
 
