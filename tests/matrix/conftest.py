@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 import pytest
-from matrix_world import FAULTS, REPORT
+from matrix_world import FAULTS, REPORT, WORKFLOW_REPORT
 
 if os.geteuid() != 0:
     pytest.skip(
@@ -25,6 +25,34 @@ def pytest_configure(config: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    _fault_table(terminalreporter)
+    _workflow_table(terminalreporter)
+
+
+def _workflow_table(tr: Any) -> None:
+    if not WORKFLOW_REPORT:
+        return
+    tr.section("workflow matrix (a workflow's worker killed; outside checks after it ended)")
+    width = max(len(p) for p in WORKFLOW_REPORT)
+    tr.write_line(
+        f"{'point'.ljust(width)}  {'ended'.ljust(16)}  child runs  executions  "
+        "stopped stretches  takeovers  seconds  case"
+    )
+    for point, r in WORKFLOW_REPORT.items():
+        case = "clean" if r["right"] else ("LEFT" if not r["clean"] else "wrong")
+        tr.write_line(
+            f"{point.ljust(width)}  {r['cell'].ljust(16)}  {r['children']:>10}  "
+            f"{r['executions']:>10}  {r['stretches']:>17}  {r['takeovers']:>9}  "
+            f"{r['seconds']:>7.1f}  {case}"
+        )
+    right = sum(1 for r in WORKFLOW_REPORT.values() if r["right"])
+    tr.write_line(f"cases tried: {len(WORKFLOW_REPORT)}; clean and ended right: {right}")
+    for point, r in WORKFLOW_REPORT.items():
+        if r["detail"]:
+            tr.write_line(f"  {point}: {r['detail']}")
+
+
+def _fault_table(terminalreporter: Any) -> None:
     if not REPORT:
         return
     points = list(dict.fromkeys(point for point, _ in REPORT))

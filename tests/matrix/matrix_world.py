@@ -10,6 +10,9 @@ drives, each a process of this test's own so it can be killed, frozen and restar
 - a **dedicated podman API service** on a socket of its own, over the same storage as the
   shared one (so freezing or killing it never touches another test's service).
 
+A world for native faults only (``world(workdir, tools=False)``, as the workflow cases use)
+has neither Toxiproxy nor podman, and starts in a fraction of the time.
+
 "Frozen" is SIGSTOP: requests a worker sends meanwhile wait in the socket, and the tool
 acts on them after SIGCONT, even when the worker that sent them is dead by then, which is
 the hardest case for a hub that claims a fault is never left behind.
@@ -46,6 +49,8 @@ from tests.toxiproxy.toxiproxy_peers import FAKE, Upstream
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 #: (point, fault) -> what the matrix saw, for the table ``conftest.py`` prints
 REPORT: dict[tuple[str, str], dict[str, Any]] = {}
+#: point -> what the workflow cases saw (``test_workflow_matrix.py``)
+WORKFLOW_REPORT: dict[str, dict[str, Any]] = {}
 LEASE_SECONDS = 3.0
 TERMINAL = ("completed", "aborted", "failed")
 
@@ -225,13 +230,13 @@ class World:
     stack: Stack
     redis: Owned
     redis_url: str
-    podman: Owned
+    podman: Owned | None
     podman_url: str
-    toxiproxy: Owned
+    toxiproxy: Owned | None
     toxiproxy_url: str
     injector: Injector
     agent: str
-    upstream: Upstream
+    upstream: Upstream | None
     pg_name: str
     gql: GraphQL | None = None
     docker: docker.DockerClient | None = None
@@ -285,6 +290,8 @@ class World:
             (self.podman, lambda: podman_up(self.podman_url)),
             (self.toxiproxy, lambda: http_up(self.toxiproxy_url)),
         ):
+            if owned is None:
+                continue
             owned.signal(signal.SIGCONT)
             if not owned.alive:
                 owned.start()
@@ -302,29 +309,35 @@ class World:
 
     # -- the tools --
 
+    def _others(self) -> list[Owned]:
+        """The tools besides the injector (none in a native-only world)."""
+        return [o for o in (self.toxiproxy, self.podman) if o is not None]
+
     def freeze_tools(self) -> None:
         assert self.injector.proc is not None
         os.kill(self.injector.proc.pid, signal.SIGSTOP)
-        self.toxiproxy.signal(signal.SIGSTOP)
-        self.podman.signal(signal.SIGSTOP)
+        for owned in self._others():
+            owned.signal(signal.SIGSTOP)
 
     def thaw_tools(self) -> None:
         assert self.injector.proc is not None
         os.kill(self.injector.proc.pid, signal.SIGCONT)
-        self.toxiproxy.signal(signal.SIGCONT)
-        self.podman.signal(signal.SIGCONT)
+        for owned in self._others():
+            owned.signal(signal.SIGCONT)
 
     def kill_tools(self) -> None:
         self.injector.kill9()
-        self.toxiproxy.kill()
-        self.podman.kill()
+        for owned in self._others():
+            owned.kill()
 
     def start_tools(self) -> None:
-        self.toxiproxy.start()
-        self.podman.start()
+        for owned in self._others():
+            owned.start()
         self.injector.start()
-        wait_for(lambda: http_up(self.toxiproxy_url), 30, what="toxiproxy")
-        wait_for(lambda: podman_up(self.podman_url), 30, what="podman")
+        if self.toxiproxy is not None:
+            wait_for(lambda: http_up(self.toxiproxy_url), 30, what="toxiproxy")
+        if self.podman is not None:
+            wait_for(lambda: podman_up(self.podman_url), 30, what="podman")
 
     def agent_online(self) -> bool:
         return any(a["name"] == self.agent and a["online"] for a in self.client()(AGENTS)["agents"])
@@ -335,14 +348,20 @@ class World:
 
 
 @contextlib.contextmanager
-def world(workdir: Path) -> Any:
-    """Start everything; stop everything (and drop the database) on the way out."""
+def world(workdir: Path, *, tools: bool = True) -> Any:
+    """Start everything; stop everything (and drop the database) on the way out.
+
+    ``tools=False``: the hub and the native injector only (no Toxiproxy, no podman)."""
     pg_name = f"chaoshub_matrix_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{pg_name}"')
     redis_proc, redis_url = redis_server(workdir)
-    podman_proc, podman_url = podman_service(workdir)
-    toxi_proc, toxi_url = toxiproxy_server(workdir)
+    podman_proc: Owned | None = None
+    toxi_proc: Owned | None = None
+    podman_url = toxi_url = ""
+    if tools:
+        podman_proc, podman_url = podman_service(workdir)
+        toxi_proc, toxi_url = toxiproxy_server(workdir)
     stack = Stack(
         workdir=workdir,
         database_url=f"postgresql://postgres@127.0.0.1:5432/{pg_name}",
@@ -361,14 +380,16 @@ def world(workdir: Path) -> Any:
     )
     (workdir / "injector").mkdir()
     w: World | None = None
-    with Upstream() as upstream:
+    with contextlib.ExitStack() as exits:
+        upstream = exits.enter_context(Upstream()) if tools else None
         try:
             redis_proc.start()
-            podman_proc.start()
-            toxi_proc.start()
             wait_for(lambda: redis_up(redis_url), 20, what="redis")
-            wait_for(lambda: podman_up(podman_url), 60, what="podman service")
-            wait_for(lambda: http_up(toxi_url), 30, what="fake toxiproxy")
+            if podman_proc is not None and toxi_proc is not None:
+                podman_proc.start()
+                toxi_proc.start()
+                wait_for(lambda: podman_up(podman_url), 60, what="podman service")
+                wait_for(lambda: http_up(toxi_url), 30, what="fake toxiproxy")
             w = World(
                 workdir,
                 stack,
@@ -391,27 +412,28 @@ def world(workdir: Path) -> Any:
             w.start_worker()
             w.start_beat()
             wait_for(w.agent_online, 30, what="the agent online")
-            w.docker = docker.DockerClient(base_url=podman_url, version="auto", timeout=60)
-            for adapter, config in (
-                ("toxiproxy", {"url": toxi_url}),
-                (
-                    "docker",
-                    {
-                        "base_url": podman_url,
-                        "helper_image": TOOLS,
-                        "stress_image": TOOLS,
-                        "stress_command": "/usr/bin/stress-ng",
-                        "pull_images": False,
-                    },
-                ),
-            ):
-                name = f"matrix-{adapter}"
-                made = w.gql(
-                    CREATE_BACKEND, input={"name": name, "adapter": adapter, "config": config}
-                )
-                assert made["createBackend"]["__typename"] == "Backend", made
-                w.backends[adapter] = name
             w.backends["native"] = "native"
+            if tools:
+                w.docker = docker.DockerClient(base_url=podman_url, version="auto", timeout=60)
+                for adapter, config in (
+                    ("toxiproxy", {"url": toxi_url}),
+                    (
+                        "docker",
+                        {
+                            "base_url": podman_url,
+                            "helper_image": TOOLS,
+                            "stress_image": TOOLS,
+                            "stress_command": "/usr/bin/stress-ng",
+                            "pull_images": False,
+                        },
+                    ),
+                ):
+                    name = f"matrix-{adapter}"
+                    made = w.gql(
+                        CREATE_BACKEND, input={"name": name, "adapter": adapter, "config": config}
+                    )
+                    assert made["createBackend"]["__typename"] == "Backend", made
+                    w.backends[adapter] = name
             yield w
         except BaseException:
             if w is not None:
@@ -426,7 +448,8 @@ def world(workdir: Path) -> Any:
                 w.injector.stop()  # a clean stop recovers what it still holds
             stack.stop()
             for owned in (toxi_proc, podman_proc, redis_proc):
-                owned.stop()
+                if owned is not None:
+                    owned.stop()
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
@@ -448,6 +471,7 @@ class Targets:
         try:
             self.sleeper = subprocess.Popen(["sleep", f"900.{secrets.randbelow(10**6):06d}"])
             self.pair = NetPair.create()
+            assert self.w.upstream is not None, "the five faults need a world with its tools"
             made = httpx.post(
                 f"{self.w.toxiproxy_url}/proxies",
                 json={
