@@ -62,6 +62,8 @@ TICK_SECONDS = 0.1
 #: how often a running fault step's child run is looked at
 CHILD_POLL = timedelta(seconds=0.25)
 MAX_PARALLEL_SAMPLES = 16
+#: after a pass that failed unexpectedly, the next one is this much later
+ERROR_BACKOFF = timedelta(seconds=5)
 
 ENDED_STEP = frozenset({"passed", "failed", "skipped", "aborted"})
 
@@ -176,7 +178,14 @@ class WorkflowDriver:
         requeue = False
         try:
             while True:
-                wake = self._tick()
+                try:
+                    wake = self._tick()
+                except Exception:
+                    # stored progress is intact; another pass (this worker's or another's)
+                    # tries again after a pause, instead of spinning on the same error
+                    log.exception("workflow run %s: a pass failed; trying again later", self.id)
+                    wake = now() + ERROR_BACKOFF
+                    break
                 if wake is None:  # terminal
                     break
                 wait = (wake - now()).total_seconds()
@@ -415,7 +424,9 @@ class WorkflowDriver:
 
     def _injecting(self, s: Session, wr: WorkflowRun, desired: DesiredState, tick: _Tick) -> None:
         if desired is DesiredState.STOP:
-            self._stop(s, wr, Ending.ABORTED, "aborted before any fault was injected", tick)
+            self._stop(
+                s, wr, Ending.ABORTED, "aborted before any fault was injected", tick, said=False
+            )
             return
         if self._over_deadline(wr):
             self._deadline(s, wr, tick)
@@ -445,7 +456,7 @@ class WorkflowDriver:
 
     def _running(self, s: Session, wr: WorkflowRun, desired: DesiredState, tick: _Tick) -> None:
         if desired is DesiredState.STOP:
-            self._stop(s, wr, Ending.ABORTED, "aborted on request", tick)
+            self._stop(s, wr, Ending.ABORTED, "aborted on request", tick, said=False)
             return
         if desired is DesiredState.PAUSE:
             self._pause(s, wr, tick)
@@ -671,16 +682,19 @@ class WorkflowDriver:
         tick: _Tick,
         *,
         check_after: bool = False,
+        said: bool = True,
     ) -> None:
         """Stop everything: skip what has not started, end what runs, have every child run
         recovered; then ``recovering`` until every child has ended.
 
         The steady state is checked again afterwards only when a stop condition stopped the
         workflow (``check_after``): a person's abort, halt-all or a tool failure stops
-        checking too."""
+        checking too. ``said=False``: the request that asked for the stop already gave the
+        workflow its reason."""
         if wr.ending is None or ending is not Ending.COMPLETED:
             wr.ending = ending.value
-        self._add_reason(wr, reason)
+        if said:
+            self._add_reason(wr, reason)
         for row in wr.steps:
             if row.role == "steadyState-after":
                 if not check_after and row.state == "waiting":
@@ -735,7 +749,7 @@ class WorkflowDriver:
 
     def _paused(self, s: Session, wr: WorkflowRun, desired: DesiredState, tick: _Tick) -> None:
         if desired is DesiredState.STOP:
-            self._stop(s, wr, Ending.ABORTED, "aborted while paused", tick)
+            self._stop(s, wr, Ending.ABORTED, "aborted while paused", tick, said=False)
             return
         if desired is not DesiredState.RUN:
             return
