@@ -58,6 +58,21 @@ def _why(run: Run, at: datetime) -> str | None:
     return None
 
 
+def _take_over(
+    s: Session, row: Run | WorkflowRun, published: list[tuple[str | None, list[int]]]
+) -> None:
+    """Free a row whose worker stopped renewing its lease, saying so, for another to take."""
+    if row.worker is None:
+        return
+    ev = events.record(
+        s, "worker-lost", f"worker {row.worker} stopped renewing its lease; resuming", run_id=row.id
+    )
+    s.flush()
+    published.append((row.id, [ev.id]))
+    row.worker = None
+    row.lease_until = None
+
+
 def _workflows(
     s: Session, at: datetime, dispatch: Dispatch, published: list[tuple[str | None, list[int]]]
 ) -> int:
@@ -73,17 +88,7 @@ def _workflows(
         fresh = wr.updated_at is not None and wr.updated_at > at - PICKUP_GRACE
         if wr.phase == Phase.PENDING.value and wr.worker is None and fresh:
             continue  # its own task is probably still queued
-        if wr.worker is not None:
-            ev = events.record(
-                s,
-                "worker-lost",
-                f"worker {wr.worker} stopped renewing its lease; resuming",
-                run_id=wr.id,
-            )
-            s.flush()
-            published.append((wr.id, [ev.id]))
-            wr.worker = None
-            wr.lease_until = None
+        _take_over(s, wr, published)
         dispatch(wr.id, WORKFLOW, "workflow")
         sent += 1
     return sent
@@ -105,17 +110,7 @@ def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
             reason = _why(run, at)
             if reason is None:
                 continue
-            if run.worker is not None:
-                ev = events.record(
-                    s,
-                    "worker-lost",
-                    f"worker {run.worker} stopped renewing its lease; resuming",
-                    run_id=run.id,
-                )
-                s.flush()
-                published.append((run.id, [ev.id]))
-                run.worker = None
-                run.lease_until = None
+            _take_over(s, run, published)
             dispatch(run.id, run.adapter, reason)
             sent += 1
 
