@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from chaoshub.probes import ProbeDefinition, Sample
+from chaoshub.probes.tracker import tally
 from chaoshub.store.models import ProbeSample, WorkflowStep
 
 KEEP_SAMPLES = 500
@@ -61,14 +62,7 @@ def record(
             latency_ms=sample.latency_ms,
         )
     )
-    step.checks += 1
-    if sample.ok:
-        step.passed += 1
-        step.consecutive_ok += 1
-        step.consecutive_failed = 0
-    else:
-        step.consecutive_failed += 1
-        step.consecutive_ok = 0
+    tally(step, sample.ok)
     if step.checks % TRIM_EVERY == 0 and step.checks > KEEP_SAMPLES:
         trim(session, step.id)
     step.next_check_at = at + timedelta(seconds=t.intervalSeconds)
