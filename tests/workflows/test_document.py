@@ -83,7 +83,9 @@ def test_step_ids_are_unique_and_named_simply() -> None:
 
 
 def test_after_must_name_known_steps_once_and_not_itself() -> None:
-    assert refusals(doc(wait("a", after=["nope"]))) == [("steps.0.after.0", "no step with id 'nope'")]
+    assert refusals(doc(wait("a", after=["nope"]))) == [
+        ("steps.0.after.0", "no step with id 'nope'")
+    ]
     assert refusals(doc(wait("a", after=["a"])))[0][0] == "steps.0.after.0"
     assert refusals(doc(wait("a"), wait("b", after=["a", "a"]))) == [
         ("steps.1.after", "a step is listed twice")
@@ -120,7 +122,11 @@ def test_every_refusal_of_a_document_is_collected_at_once() -> None:
             {"id": "c", "wait": {"seconds": 1}, "typo": True},
         )
     )
-    assert [f for f, _ in found] == ["steps.0.wait.seconds", "steps.1.probe.tcp.port", "steps.2.typo"]
+    assert [f for f, _ in found] == [
+        "steps.0.wait.seconds",
+        "steps.1.probe.tcp.port",
+        "steps.2.typo",
+    ]
 
 
 def test_a_stop_condition_has_no_window_of_its_own() -> None:
@@ -155,7 +161,9 @@ def test_a_step_deadline_shorter_than_the_step_is_refused() -> None:
 
 
 def test_a_default_deadline_is_cut_to_the_workflows_but_a_given_one_must_fit() -> None:
-    workflow = parse_workflow(doc({"id": "a", "approval": {"timeoutSeconds": 50}}, deadlineSeconds=60))
+    workflow = parse_workflow(
+        doc({"id": "a", "approval": {"timeoutSeconds": 50}}, deadlineSeconds=60)
+    )
     assert workflow is not None and workflow.step("a").deadline_seconds == 60
     assert refused_at(doc(wait("w", 1, deadlineSeconds=100), deadlineSeconds=60)) == (
         "steps.0.deadlineSeconds"
