@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from strawberry.fastapi import BaseContext
 
-from chaoshub.api import types as T
+from chaoshub.api.types.common import error_from
+from chaoshub.api.types.events import Event as EventType
+from chaoshub.api.types.runs import MetricSample
 from chaoshub.errors import Forbidden, HubError, Unauthenticated
 from chaoshub.runtime import Runtime
 from chaoshub.services import audit, auth, metric_samples
@@ -81,6 +83,17 @@ async def read(info: strawberry.Info, fn: Callable[[Session, Actor], R], role: s
     return await in_db(c.runtime, lambda s: fn(s, actor))
 
 
+def plain(value: Any) -> Any:
+    """An input object as plain data for the audit log."""
+    if hasattr(value, "__dataclass_fields__") or hasattr(value, "__strawberry_definition__"):
+        return {k: plain(v) for k, v in vars(value).items() if v is not None}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 @dataclass
 class Outcome:
     """What a mutation did: its GraphQL result, what to audit, and what to do after commit."""
@@ -105,7 +118,7 @@ async def mutate(
         actor.require(role)
     except Forbidden as exc:
         await _audit_refusal(c, actor, action, input, exc)
-        return T.error_from(exc)
+        return error_from(exc)
 
     def work(s: Session) -> Outcome:
         outcome = fn(s, actor)
@@ -130,7 +143,7 @@ async def mutate(
             extra={"action": action, "actor": actor.name, "code": exc.code},
         )
         await _audit_refusal(c, actor, action, input, exc)
-        return T.error_from(exc)
+        return error_from(exc)
     for hook in outcome.after_commit:
         try:
             hook()
@@ -151,15 +164,15 @@ async def _audit_refusal(
     )
 
 
-async def run_events(info: strawberry.Info, run_id: str, last: int) -> list[T.Event]:
-    def q(s: Session, _actor: Actor) -> list[T.Event]:
+async def run_events(info: strawberry.Info, run_id: str, last: int) -> list[EventType]:
+    def q(s: Session, _actor: Actor) -> list[EventType]:
         rows = s.scalars(
             select(Event)
             .where(Event.run_id == run_id)
             .order_by(Event.id.desc())
             .limit(min(last, 1000))
         )
-        return [T.Event.build(r) for r in reversed(list(rows))]
+        return [EventType.build(r) for r in reversed(list(rows))]
 
     return await read(info, q)
 
@@ -170,10 +183,10 @@ async def run_metric_samples(
     labels: dict[int, str],
     since: datetime | None,
     last: int,
-) -> list[T.MetricSample]:
-    def q(s: Session, _actor: Actor) -> list[T.MetricSample]:
+) -> list[MetricSample]:
+    def q(s: Session, _actor: Actor) -> list[MetricSample]:
         rows = metric_samples.history(s, run_id, since=since, last=last)
-        return [T.MetricSample.build(r, labels.get(r.target_index, "")) for r in rows]
+        return [MetricSample.build(r, labels.get(r.target_index, "")) for r in rows]
 
     return await read(info, q)
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from chaoshub.lifecycle import Transition
-from chaoshub.store.models import Event, Run
+from chaoshub.store.models import Event, Run, WorkflowRun
 
 
 def record(
@@ -27,7 +27,7 @@ def record(
     return event
 
 
-def record_transition(session: Session, run: Run, transition: Transition) -> Event:
+def record_transition(session: Session, run: Run | WorkflowRun, transition: Transition) -> Event:
     event = Event(
         kind="phase",
         run_id=run.id,

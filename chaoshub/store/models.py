@@ -162,6 +162,10 @@ class Run(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     recover_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
+    #: set when the run is a fault step of a workflow run
+    workflow_run_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    workflow_step_id: Mapped[str | None] = mapped_column(String(100), default=None)
+
     targets: Mapped[list[RunTarget]] = relationship(
         back_populates="run", order_by="RunTarget.index", cascade="all, delete-orphan"
     )
@@ -266,3 +270,130 @@ class AuditEntry(Base):
     input: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[str] = mapped_column(String(50))
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class Workflow(Base):
+    """A saved workflow document; every change of its document is a new version."""
+
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WorkflowVersion(Base):
+    """Every version a workflow had, as it was saved (a run keeps its own copy too)."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (Index("uq_workflow_versions", "workflow_id", "version", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkflowRun(Base):
+    """One execution of a workflow: a run of runs, with the phases of a run."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (Index("ix_workflow_runs_phase_created", "phase", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workflow_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="SET NULL"), default=None, index=True
+    )
+    workflow_name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    #: the document as validated when the run started: what the run does, whatever is saved later
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    phase: Mapped[str] = mapped_column(String(20), default="pending")
+    desired_state: Mapped[str] = mapped_column(String(10), default="run")
+    verdict: Mapped[str] = mapped_column(String(10), default="none")
+    ending: Mapped[str | None] = mapped_column(String(20), default=None)
+    #: why the verdict is what it is, in the order things happened
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_role: Mapped[str] = mapped_column(String(20), default="operator")
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    deadline: Mapped[datetime | None] = mapped_column(default=None)
+    paused_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    #: when the run next needs a worker (a wait ends, an approval times out); None: now
+    wake_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    steps: Mapped[list[WorkflowStep]] = relationship(
+        back_populates="workflow_run", order_by="WorkflowStep.index", cascade="all, delete-orphan"
+    )
+
+
+class WorkflowStep(Base):
+    """A step of a workflow run, or one of its steady-state or stop-condition probes."""
+
+    __tablename__ = "workflow_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_run_id: Mapped[str] = mapped_column(
+        ForeignKey("workflow_runs.id", ondelete="CASCADE"), index=True
+    )
+    index: Mapped[int] = mapped_column(Integer)
+    step_id: Mapped[str] = mapped_column(String(100))
+    #: fault | probe | wait | approval
+    kind: Mapped[str] = mapped_column(String(20))
+    #: step | steadyState-before | steadyState-after | stopCondition
+    role: Mapped[str] = mapped_column(String(30), default="step")
+    #: waiting | running | passed | failed | skipped | aborted
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    deadline: Mapped[datetime | None] = mapped_column(default=None)
+    #: a fault step's child run, stored in the same commit that creates it
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: kind-specific progress (a wait's end, an approval's timeout and decision)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    # a probe's progress, committed with each sample so another worker carries on from it
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_ok: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failed: Mapped[int] = mapped_column(Integer, default=0)
+    next_check_at: Mapped[datetime | None] = mapped_column(default=None)
+    window_end: Mapped[datetime | None] = mapped_column(default=None)
+
+    workflow_run: Mapped[WorkflowRun] = relationship(back_populates="steps")
+
+
+class ProbeSample(Base):
+    """One check of a probe: kept per step, the newest 500 (the counts include all)."""
+
+    __tablename__ = "probe_samples"
+    __table_args__ = (Index("ix_probe_samples_step_id", "step_pk", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    step_pk: Mapped[int] = mapped_column(ForeignKey("workflow_steps.id", ondelete="CASCADE"))
+    workflow_run_id: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[Any] = mapped_column(JSON, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    latency_ms: Mapped[float | None] = mapped_column(Float, default=None)

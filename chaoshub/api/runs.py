@@ -1,0 +1,291 @@
+"""Runs: list and read them, start, abort, pause, resume, archive, force-release, halt all,
+and follow one as it changes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from chaoshub.api.paging import paginate
+from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, plain, read
+from chaoshub.api.types.common import JSONValue
+from chaoshub.api.types.runs import (
+    HaltAllPayload,
+    HaltAllResult,
+    Run,
+    RunConnection,
+    RunResult,
+    run_cursor,
+)
+from chaoshub.errors import HubError, InvalidInput
+from chaoshub.lifecycle import Phase
+from chaoshub.services import experiments
+from chaoshub.services import runs as runs_svc
+from chaoshub.services.auth import Actor
+from chaoshub.store import models
+
+
+@strawberry.input
+class RunFilter:
+    phase: list[str] | None = None
+    adapter: str | None = None
+    experiment_id: str | None = None
+    fault_type: str | None = None
+    backend: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    include_archived: bool = False
+    stuck: bool | None = strawberry.field(
+        default=None,
+        description="true: only runs stuck in recovering (recovery failed at least once); "
+        "false: every other run",
+    )
+
+
+@strawberry.input
+class StartRunInput:
+    experiment_id: strawberry.ID | None = None
+    fault_type: str | None = None
+    backend: str | None = None
+    params: JSONValue | None = None
+    selector: JSONValue | None = None
+    duration_seconds: float | None = None
+
+
+def _run_query(f: RunFilter | None) -> Any:
+    q = select(models.Run)
+    f = f or RunFilter()
+    if f.phase:
+        bad = [p for p in f.phase if p not in {x.value for x in Phase}]
+        if bad:
+            raise InvalidInput(f"unknown phase {bad[0]!r}", field=["filter", "phase"])
+        q = q.where(models.Run.phase.in_(f.phase))
+    if f.adapter:
+        q = q.where(models.Run.adapter == f.adapter)
+    if f.experiment_id:
+        q = q.where(models.Run.experiment_id == f.experiment_id)
+    if f.fault_type:
+        q = q.where(models.Run.fault_type == f.fault_type)
+    if f.backend:
+        q = q.where(models.Run.backend_name == f.backend)
+    if f.since:
+        q = q.where(models.Run.created_at >= f.since)
+    if f.until:
+        q = q.where(models.Run.created_at < f.until)
+    if not f.include_archived:
+        q = q.where(models.Run.archived.is_(False))
+    if f.stuck is not None:
+        stuck = (models.Run.phase == Phase.RECOVERING.value) & (models.Run.recover_attempts > 0)
+        q = q.where(stuck if f.stuck else ~stuck)
+    return q
+
+
+@strawberry.type
+class RunQuery:
+    @strawberry.field(description="Runs, newest first (Relay connection)")
+    async def runs(
+        self,
+        info: strawberry.Info,
+        filter: RunFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> RunConnection:
+        def q(s: Session, _a: Actor) -> RunConnection:
+            base = _run_query(filter)
+            page = base.options(selectinload(models.Run.targets)).order_by(
+                models.Run.created_at.desc(), models.Run.id.desc()
+            )
+            if after:
+                cursor_at, rid = run_cursor(after)
+                page = page.where(
+                    (models.Run.created_at < cursor_at)
+                    | ((models.Run.created_at == cursor_at) & (models.Run.id < rid))
+                )
+            edges, page_info, total = paginate(
+                s,
+                info,
+                base,
+                page,
+                first,
+                lambda r: f"{r.created_at.isoformat()}|{r.id}",
+                Run.build,
+            )
+            return RunConnection(edges=edges, page_info=page_info, total_count=total)
+
+        return await read(info, q)
+
+    @strawberry.field
+    async def run(self, info: strawberry.Info, id: strawberry.ID) -> Run | None:
+        def q(s: Session, _a: Actor) -> Run | None:
+            try:
+                return Run.build(runs_svc.get(s, str(id)))
+            except HubError:
+                return None
+
+        return await read(info, q)
+
+
+def _dispatch_hook(info: strawberry.Info, run: models.Run, reason: str) -> list[Any]:
+    c = ctx(info)
+    return [lambda: c.dispatch(run.id, run.adapter, reason), lambda: c.runtime.publish_run(run.id)]
+
+
+@strawberry.type
+class RunMutation:
+    @strawberry.mutation(description="Start a run from a saved experiment or inline")
+    async def start_run(self, info: strawberry.Info, input: StartRunInput) -> RunResult:
+        rt = ctx(info).runtime
+
+        def fn(s: Session, a: Actor) -> Outcome:
+            if input.experiment_id:
+                if input.fault_type or input.backend:
+                    raise InvalidInput(
+                        "give experimentId or an inline fault, not both", field=["experimentId"]
+                    )
+                run = runs_svc.start_from_experiment(rt, s, a, str(input.experiment_id))
+            else:
+                if not input.fault_type:
+                    raise InvalidInput("give experimentId or faultType", field=["faultType"])
+                if not input.backend:
+                    raise InvalidInput("give the backend's name", field=["backend"])
+                spec = runs_svc.RunSpec(
+                    input.fault_type,
+                    input.backend,
+                    experiments.require_object(input.params, "params"),
+                    experiments.require_object(input.selector, "selector"),
+                    input.duration_seconds,
+                )
+                run = runs_svc.start(rt, s, a, spec)
+            return Outcome(
+                Run.build(run),
+                subject=run.id,
+                audit_message=runs_svc.override_note(runs_svc.overrides_in(rt, run)),
+                after_commit=_dispatch_hook(info, run, "inject"),
+            )
+
+        return await mutate(info, "startRun", "operator", plain(input), fn)
+
+    @strawberry.mutation(description="Stop a run early and recover every target")
+    async def abort_run(
+        self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
+    ) -> RunResult:
+        def fn(s: Session, a: Actor) -> Outcome:
+            run = runs_svc.abort(s, a, str(id), reason)
+            return Outcome(
+                Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "recover")
+            )
+
+        return await mutate(info, "abortRun", "operator", {"id": str(id), "reason": reason}, fn)
+
+    @strawberry.mutation(description="Revert a reversible fault until resumed; time stops")
+    async def pause_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
+        rt = ctx(info).runtime
+
+        def fn(s: Session, a: Actor) -> Outcome:
+            run = runs_svc.pause(rt, s, a, str(id))
+            return Outcome(
+                Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "recover")
+            )
+
+        return await mutate(info, "pauseRun", "operator", {"id": str(id)}, fn)
+
+    @strawberry.mutation
+    async def resume_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
+        def fn(s: Session, a: Actor) -> Outcome:
+            run = runs_svc.resume(s, a, str(id))
+            return Outcome(
+                Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "inject")
+            )
+
+        return await mutate(info, "resumeRun", "operator", {"id": str(id)}, fn)
+
+    @strawberry.mutation(description="Hide an ended run from default lists")
+    async def archive_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
+        def fn(s: Session, a: Actor) -> Outcome:
+            run = runs_svc.archive(s, a, str(id))
+            return Outcome(
+                Run.build(run),
+                subject=run.id,
+                after_commit=[lambda: ctx(info).runtime.publish_run(run.id)],
+            )
+
+        return await mutate(info, "archiveRun", "operator", {"id": str(id)}, fn)
+
+    @strawberry.mutation(
+        description="End a run stuck in recovering after a person confirmed its targets are clean"
+    )
+    async def force_release_run(
+        self, info: strawberry.Info, id: strawberry.ID, reason: str
+    ) -> RunResult:
+        def fn(s: Session, a: Actor) -> Outcome:
+            run = runs_svc.force_release(ctx(info).runtime, s, a, str(id), reason)
+            return Outcome(
+                Run.build(run),
+                subject=run.id,
+                after_commit=[lambda: ctx(info).runtime.publish_run(run.id)],
+            )
+
+        return await mutate(
+            info, "forceReleaseRun", "operator", {"id": str(id), "reason": reason}, fn
+        )
+
+    @strawberry.mutation(description="Stop every active run")
+    async def halt_all(self, info: strawberry.Info, reason: str = "") -> HaltAllPayload:
+        def fn(s: Session, a: Actor) -> Outcome:
+            halted = runs_svc.halt_all(s, a, reason)
+            hooks = [h for r in halted for h in _dispatch_hook(info, r, "recover")]
+            return Outcome(
+                HaltAllResult(count=len(halted), runs=[Run.build(r) for r in halted]),
+                subject=f"{len(halted)} runs",
+                after_commit=hooks,
+            )
+
+        return await mutate(info, "haltAll", "operator", {"reason": reason}, fn)
+
+
+async def _close_stream(stream: Any, pending: asyncio.Future[Any]) -> None:
+    """Stop a bus subscription whose next message may still be awaited by ``pending``.
+
+    The generator cannot be closed while that task is inside it, so the task is cancelled
+    and awaited first; closing then finds it finished."""
+    if not pending.done():
+        pending.cancel()
+    await asyncio.gather(pending, return_exceptions=True)
+    await stream.aclose()
+
+
+@strawberry.type
+class RunSubscription:
+    @strawberry.subscription(
+        description="The run now, then again each time it changes, until it ends"
+    )
+    async def run_updates(
+        self, info: strawberry.Info, run_id: strawberry.ID
+    ) -> AsyncGenerator[Run, None]:
+        c = ctx(info)
+        await c.actor()
+
+        def load(s: Session) -> Run:
+            return Run.build(runs_svc.get(s, str(run_id)))
+
+        stream = c.runtime.bus.subscribe()
+        # listening starts before the first read, so no change between the two is missed
+        pending: asyncio.Future[Any] = asyncio.ensure_future(stream.__anext__())
+        try:
+            current = await in_db(c.runtime, load)
+            yield current
+            while not Phase(current.phase).terminal:
+                message = await pending
+                pending = asyncio.ensure_future(stream.__anext__())
+                if message.get("run_id") != str(run_id):
+                    continue
+                current = await in_db(c.runtime, load)
+                yield current
+        finally:
+            await _close_stream(stream, pending)

@@ -1,0 +1,107 @@
+"""GraphQL object types, built from the store's rows and the catalog's dataclasses.
+
+Each domain's types live beside each other (``catalog``, ``fleet``, ``experiments``,
+``runs``, ``events``, ``auth``); what they all use (the JSON scalar, page info, cursors,
+typed errors) is in ``common``. New code imports from the domain module; the names are
+also here, flat, so ``from chaoshub.api import types as T`` keeps reading ``T.Run``.
+"""
+
+from chaoshub.api.types.auth import (
+    ApiToken,
+    ApiTokenResult,
+    AuditEntry,
+    CreateApiTokenResult,
+    CreatedApiToken,
+    Viewer,
+)
+from chaoshub.api.types.catalog import (
+    Adapter,
+    Availability,
+    DiscoveredTarget,
+    DiscoveredTargets,
+    DiscoverResult,
+    FaultType,
+)
+from chaoshub.api.types.common import (
+    ERROR_TYPES,
+    ERRORS,
+    BackendUnavailableError,
+    ConflictError,
+    Deleted,
+    DeleteResult,
+    Edge,
+    Error,
+    ForbiddenError,
+    IllegalTransitionError,
+    InvalidInputError,
+    JSONValue,
+    NotFoundError,
+    PageInfo,
+    RejectedByToolError,
+    decode_cursor,
+    encode_cursor,
+    error_from,
+)
+from chaoshub.api.types.events import Event, EventConnection, event_cursor
+from chaoshub.api.types.experiments import Experiment, ExperimentResult
+from chaoshub.api.types.fleet import Agent, Backend, BackendHealth, BackendResult
+from chaoshub.api.types.runs import (
+    HaltAllPayload,
+    HaltAllResult,
+    MetricSample,
+    Run,
+    RunConnection,
+    RunResult,
+    TargetRecord,
+    run_cursor,
+)
+
+__all__ = [
+    "ERRORS",
+    "ERROR_TYPES",
+    "Adapter",
+    "Agent",
+    "ApiToken",
+    "ApiTokenResult",
+    "AuditEntry",
+    "Availability",
+    "Backend",
+    "BackendHealth",
+    "BackendResult",
+    "BackendUnavailableError",
+    "ConflictError",
+    "CreateApiTokenResult",
+    "CreatedApiToken",
+    "DeleteResult",
+    "Deleted",
+    "DiscoverResult",
+    "DiscoveredTarget",
+    "DiscoveredTargets",
+    "Edge",
+    "Error",
+    "Event",
+    "EventConnection",
+    "Experiment",
+    "ExperimentResult",
+    "FaultType",
+    "ForbiddenError",
+    "HaltAllPayload",
+    "HaltAllResult",
+    "IllegalTransitionError",
+    "InvalidInputError",
+    "JSONValue",
+    "MetricSample",
+    "NotFoundError",
+    "PageInfo",
+    "RejectedByToolError",
+    "Run",
+    "RunConnection",
+    "RunResult",
+    "TargetRecord",
+    "Viewer",
+    "decode_cursor",
+    "encode_cursor",
+    "error_from",
+    "event_cursor",
+    "run_cursor",
+]
