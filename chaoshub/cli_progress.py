@@ -48,7 +48,7 @@ def clock(moment: datetime) -> str:
 def step_label(step: dict[str, Any]) -> str:
     """A step's name in a line: its id, and its role when it is not an ordinary step."""
     role = step.get("role") or "step"
-    return step["stepId"] if role == "step" else f"{role}/{step['stepId']}"
+    return step["stepId"] if role == "step" else f"{role} {step['stepId']}"
 
 
 def _key(step: dict[str, Any]) -> tuple[str, str]:

@@ -197,7 +197,7 @@ def test_a_steady_state_check_before_and_after_are_two_steps_under_one_id() -> N
     one = {"id": "wr", "phase": "running", "steps": [before]}
     two = {"id": "wr", "phase": "running", "steps": [before, after]}
     (line,) = workflow_changes(one, two, NOW)
-    assert "steadyState-after/api-healthy" in line and "running" in line
+    assert "steadyState-after api-healthy" in line and "running" in line
 
 
 def test_the_summary_gives_verdict_score_reasons_and_each_probe() -> None:
@@ -211,7 +211,7 @@ def test_the_summary_gives_verdict_score_reasons_and_each_probe() -> None:
     assert lines[0] == "workflow run wr-1 failed: verdict fail, score 0.50"
     assert "  reason: probe api-during failed: status 503" in lines
     assert "  probe api-during: 8/8 checks held, score 1.00" in lines
-    assert "  probe steadyState-before/api-healthy: 1/1 checks held, score 1.00" in lines
+    assert "  probe steadyState-before api-healthy: 1/1 checks held, score 1.00" in lines
 
 
 # -- exit status -----------------------------------------------------------------------------

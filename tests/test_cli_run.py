@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from junitparser import Failure, JUnitXml
 
 from tests.support import queries as Q
-from tests.support.stack import MEMORY_ADAPTER, GraphQL, embedded_hub
+from tests.support.stack import MEMORY_ADAPTER, GraphQL, embedded_hub, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -171,3 +172,131 @@ def test_behind_a_proxy_without_websockets_the_run_is_followed_by_asking_again(
     lines = result.stdout.splitlines()
     assert any(": running " in line for line in lines), lines
     assert any(": completed " in line for line in lines), lines
+
+
+# -- workflows -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A tiny HTTP service for the probes: `/health` answers 200, anything else 404."""
+    root = tmp_path_factory.mktemp("service")
+    (root / "health").write_text("ok\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, 20)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def workflow(tmp_path: Path, name: str, probe_path: str, service: str) -> Path:
+    """A workflow of a wait and an http probe of ``probe_path``, with a steady state."""
+    health = {"url": f"{service}/health", "expect": {"status": [200]}, "timeoutSeconds": 2}
+    doc = {
+        "kind": "Workflow",
+        "name": name,
+        "steadyState": [{"name": "service-healthy", "http": health}],
+        "steps": [
+            {"id": "settle", "wait": {"seconds": 1}},
+            {
+                "id": "check",
+                "after": ["settle"],
+                "probe": {
+                    "http": {**health, "url": f"{service}{probe_path}"},
+                    "intervalSeconds": 0.5,
+                    "forSeconds": 1,
+                },
+            },
+        ],
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_a_workflow_whose_probe_holds_exits_zero_with_a_testcase_per_step_and_check(
+    hub: tuple[str, str], service: str, tmp_path: Path
+) -> None:
+    path = workflow(tmp_path, "cli-holds", "/health", service)
+    assert chaoshub(hub, "validate", str(path)).returncode == 0
+
+    report = tmp_path / "junit.xml"
+    result = chaoshub(hub, "run", str(path), "--wait", "--junit", str(report))
+    assert result.returncode == 0, result
+    lines = result.stdout.splitlines()
+    moves = [
+        line.split()[1:4] for line in lines if line[:1].isdigit() and "workflow run" not in line
+    ]
+    assert ["settle", "wait", "running"] in moves and ["settle", "wait", "passed"] in moves
+    assert ["check", "probe", "passed"] in moves
+    assert any("verdict pass" in line for line in lines), lines
+
+    (suite,) = JUnitXml.fromfile(str(report))
+    assert suite.name == "cli-holds"
+    names = {(c.classname, c.name) for c in suite}
+    assert ("cli-holds.step", "settle") in names and ("cli-holds.step", "check") in names
+    assert ("cli-holds.steadyState-before", "service-healthy") in names
+    assert (suite.failures, suite.errors) == (0, 0)
+    assert all(c.is_passed for c in suite)
+
+    as_json = chaoshub(hub, "run", str(path), "--wait", "--output", "json")
+    assert as_json.returncode == 0, as_json
+    final = json.loads(as_json.stdout)
+    assert final["verdict"] == "pass" and final["phase"] == "completed"
+    (check,) = [s for s in final["steps"] if s["stepId"] == "check"]
+    assert check["probe"]["checks"] >= 1 and check["probe"]["score"] == 1.0
+
+
+def test_a_workflow_whose_probe_fails_exits_one_and_the_report_says_which(
+    hub: tuple[str, str], service: str, tmp_path: Path
+) -> None:
+    path = workflow(tmp_path, "cli-fails", "/missing", service)
+    report = tmp_path / "junit.xml"
+    result = chaoshub(hub, "run", str(path), "--wait", "--junit", str(report))
+    assert result.returncode == 1, result
+    assert any("verdict fail" in line for line in result.stdout.splitlines()), result.stdout
+
+    (suite,) = JUnitXml.fromfile(str(report))
+    (check,) = [c for c in suite if c.name == "check"]
+    (failure,) = check.result
+    assert isinstance(failure, Failure)
+    assert "404" in (failure.text or "")
+    assert suite.failures >= 1
+
+
+def test_an_invalid_workflow_is_refused_naming_the_path_and_nothing_runs(
+    hub: tuple[str, str], service: str, tmp_path: Path
+) -> None:
+    path = workflow(tmp_path, "cli-invalid", "/health", service)
+    doc = yaml.safe_load(path.read_text())
+    doc["steps"][1]["after"] = ["setle"]
+    path.write_text(yaml.safe_dump(doc))
+
+    checked = chaoshub(hub, "validate", str(path))
+    assert checked.returncode == 1, checked
+    assert any(line.startswith("steps[1].after") for line in checked.stdout.splitlines()), checked
+
+    refused = chaoshub(hub, "run", str(path), "--wait")
+    assert refused.returncode == 2, refused
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("Error: ") and "steps[1].after" in line, line
+    runs = GraphQL(*hub)("{ workflowRuns { totalCount edges { node { workflowName } } } }")
+    assert "cli-invalid" not in {e["node"]["workflowName"] for e in runs["workflowRuns"]["edges"]}
+
+
+def test_validate_checks_a_single_fault_by_the_hub_s_rules(
+    hub: tuple[str, str], tmp_path: Path
+) -> None:
+    assert chaoshub(hub, "validate", str(fault(tmp_path, "pass"))).returncode == 0
+    bad = chaoshub(hub, "validate", str(fault(tmp_path, "maybe")))
+    assert bad.returncode == 1, bad
+    assert bad.stdout.splitlines()[0].startswith("params.verdict: "), bad.stdout
