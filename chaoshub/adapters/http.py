@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -51,6 +51,8 @@ DEFAULT_TIMEOUT = 30.0
 OPTIONAL_ABSENT = frozenset({404, 405, 501})
 DEFAULT_LEASE_SECONDS = 300.0
 LEASE_MARGIN_SECONDS = 60.0
+#: how much longer than its command's timeout a probe command request may take
+COMMAND_MARGIN_SECONDS = 5.0
 
 _PHASES = {
     "pending": Observed.PENDING,
@@ -158,10 +160,20 @@ class ProtocolClient:
         self._http.close()
 
     def _send(
-        self, method: str, path: str, body: Mapping[str, Any] | None, target: str | None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        target: str | None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         try:
-            return self._http.request(method, path, json=dict(body) if body is not None else None)
+            return self._http.request(
+                method,
+                path,
+                json=dict(body) if body is not None else None,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
         except httpx.HTTPError as exc:
             raise BackendUnavailable(
                 f"{self.url} could not be reached: {exc}",
@@ -172,10 +184,15 @@ class ProtocolClient:
             ) from exc
 
     def call_optional(
-        self, path: str, body: Mapping[str, Any], *, target: str | None = None
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        target: str | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any] | None:
         """``POST`` a call added to protocol v1 later; ``None`` from a server without it."""
-        answer = self._send("POST", path, body, target)
+        answer = self._send("POST", path, body, target, timeout)
         if answer.status_code in OPTIONAL_ABSENT:
             return None
         return self._answer(answer, path, target)
@@ -308,6 +325,21 @@ class ProtocolClient:
         body = {"execution_id": execution_id, "handle": dict(handle or {}), "reason": reason}
         data = self.call_optional("/v1/forget", body, target=target)
         return None if data is None else observation(data.get("observation") or {})
+
+    def validate_command(self, argv: Sequence[str]) -> bool:
+        """Ask the server whether it would run ``argv`` as a probe command (``argv[0]`` an
+        allow-listed script); raises its refusal. False: it cannot run probe commands."""
+        body = {"argv": list(argv)}
+        return self.call_optional("/v1/probe/command/validate", body) is not None
+
+    def run_command(self, argv: Sequence[str], timeout_seconds: float) -> dict[str, Any] | None:
+        """Run ``argv`` once as a probe command: ``{exit_code, timed_out, stdout, stderr,
+        duration_ms, ...}``; ``None`` from a server that cannot run probe commands. The
+        request waits for the command's timeout plus :data:`COMMAND_MARGIN_SECONDS`."""
+        body = {"argv": list(argv), "timeout_seconds": timeout_seconds}
+        return self.call_optional(
+            "/v1/probe/command", body, timeout=timeout_seconds + COMMAND_MARGIN_SECONDS
+        )
 
     def health_report(self) -> Health:
         try:

@@ -24,9 +24,11 @@ from chaoshub.api.types.runs import (
     run_cursor,
 )
 from chaoshub.errors import HubError, InvalidInput
+from chaoshub.execution.reconciler import WORKFLOW
 from chaoshub.lifecycle import Phase
 from chaoshub.services import experiments
 from chaoshub.services import runs as runs_svc
+from chaoshub.services import workflows as workflows_svc
 from chaoshub.services.auth import Actor
 from chaoshub.store import models
 
@@ -239,10 +241,17 @@ class RunMutation:
     async def halt_all(self, info: strawberry.Info, reason: str = "") -> HaltAllPayload:
         def fn(s: Session, a: Actor) -> Outcome:
             halted = runs_svc.halt_all(s, a, reason)
+            flows = workflows_svc.halt_all(s, a, reason)
             hooks = [h for r in halted for h in _dispatch_hook(info, r, "recover")]
+            c = ctx(info)
+            hooks += [lambda i=w.id: c.dispatch(i, WORKFLOW, "workflow") for w in flows]
             return Outcome(
-                HaltAllResult(count=len(halted), runs=[Run.build(r) for r in halted]),
-                subject=f"{len(halted)} runs",
+                HaltAllResult(
+                    count=len(halted),
+                    runs=[Run.build(r) for r in halted],
+                    workflow_run_count=len(flows),
+                ),
+                subject=f"{len(halted)} runs, {len(flows)} workflow runs",
                 after_commit=hooks,
             )
 

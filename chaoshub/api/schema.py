@@ -22,6 +22,7 @@ from chaoshub.api.events import EventQuery, EventSubscription
 from chaoshub.api.experiments import ExperimentMutation, ExperimentQuery
 from chaoshub.api.fleet import FleetMutation, FleetQuery
 from chaoshub.api.runs import RunMutation, RunQuery, RunSubscription
+from chaoshub.api.workflows import WorkflowMutation, WorkflowQuery, WorkflowSubscription
 from chaoshub.config import Settings
 
 QUERIES: tuple[type, ...] = (
@@ -31,16 +32,19 @@ QUERIES: tuple[type, ...] = (
     ExperimentQuery,
     RunQuery,
     EventQuery,
+    WorkflowQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FleetMutation,
     ExperimentMutation,
     RunMutation,
     AuthMutation,
+    WorkflowMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     RunSubscription,
     EventSubscription,
+    WorkflowSubscription,
 )
 
 

@@ -16,6 +16,8 @@ from chaoshub import registry
 from chaoshub.config import Settings
 
 HUB_QUEUE = "hub"
+#: workflow drivers: apart from ``hub``, so a long workflow never delays the reconciler
+WORKFLOW_QUEUE = "workflows"
 
 app = Celery("chaoshub", include=["chaoshub.execution.tasks"])
 
@@ -25,7 +27,7 @@ def adapter_queue(adapter: str) -> str:
 
 
 def all_queues() -> list[str]:
-    return [HUB_QUEUE, *(adapter_queue(n) for n in registry.names())]
+    return [HUB_QUEUE, WORKFLOW_QUEUE, *(adapter_queue(n) for n in registry.names())]
 
 
 def configure(settings: Settings) -> Celery:

@@ -18,16 +18,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from chaoshub import lifecycle
 from chaoshub.lifecycle import DesiredState, Phase, TimeControl
 from chaoshub.runtime import Runtime
 from chaoshub.services import events
-from chaoshub.store.models import Agent, Run
+from chaoshub.store.models import Agent, Run, WorkflowRun
 
 log = logging.getLogger("chaoshub.reconciler")
 
 PICKUP_GRACE = timedelta(seconds=3)
+#: the "adapter" a workflow run is dispatched with (its driver has a queue of its own)
+WORKFLOW = "workflow"
 
 Dispatch = Callable[[str, str, str], None]
 
@@ -53,6 +56,37 @@ def _why(run: Run, at: datetime) -> str | None:
         if not waiting and run.time_control != TimeControl.INSTANT.value:
             return "poll"  # external: has the tool ended? timed: refresh status and leases
     return None
+
+
+def _workflows(
+    s: Session, at: datetime, dispatch: Dispatch, published: list[tuple[str | None, list[int]]]
+) -> int:
+    """Send every active workflow run that needs a worker now and has none (or a lapsed one)."""
+    sent = 0
+    for wr in s.scalars(
+        select(WorkflowRun).where(
+            WorkflowRun.phase.in_([p.value for p in lifecycle.ACTIVE]),
+            or_(WorkflowRun.worker.is_(None), WorkflowRun.lease_until < at),
+            or_(WorkflowRun.wake_at.is_(None), WorkflowRun.wake_at <= at),
+        )
+    ):
+        fresh = wr.updated_at is not None and wr.updated_at > at - PICKUP_GRACE
+        if wr.phase == Phase.PENDING.value and wr.worker is None and fresh:
+            continue  # its own task is probably still queued
+        if wr.worker is not None:
+            ev = events.record(
+                s,
+                "worker-lost",
+                f"worker {wr.worker} stopped renewing its lease; resuming",
+                run_id=wr.id,
+            )
+            s.flush()
+            published.append((wr.id, [ev.id]))
+            wr.worker = None
+            wr.lease_until = None
+        dispatch(wr.id, WORKFLOW, "workflow")
+        sent += 1
+    return sent
 
 
 def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
@@ -84,6 +118,8 @@ def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
                 run.lease_until = None
             dispatch(run.id, run.adapter, reason)
             sent += 1
+
+        sent += _workflows(s, at, dispatch, published)
 
         limit = at - timedelta(seconds=runtime.settings.agent_timeout_seconds)
         for agent in s.scalars(

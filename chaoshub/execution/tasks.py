@@ -10,10 +10,14 @@ from __future__ import annotations
 import logging
 
 from chaoshub.execution import driver, reconciler, sweeper
-from chaoshub.execution.celery_app import adapter_queue, app
+from chaoshub.execution.celery_app import WORKFLOW_QUEUE, adapter_queue, app
 from chaoshub.runtime import get_runtime
+from chaoshub.workflows import engine
 
 log = logging.getLogger("chaoshub.execution")
+
+#: what :func:`dispatch` is given as the adapter of a workflow run
+WORKFLOW = reconciler.WORKFLOW
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
@@ -33,6 +37,15 @@ def recover(run_id: str) -> None:
     driver.advance(get_runtime(), run_id)
 
 
+@app.task(name="chaoshub.workflow", **TASK_OPTIONS)
+def advance_workflow(workflow_run_id: str) -> None:
+    engine.advance(get_runtime(), workflow_run_id, dispatch, requeue=requeue_workflow)
+
+
+def requeue_workflow(workflow_run_id: str) -> None:
+    advance_workflow.apply_async(args=[workflow_run_id], queue=WORKFLOW_QUEUE)
+
+
 @app.task(name="chaoshub.reconcile", ignore_result=True)
 def reconcile() -> None:
     reconciler.reconcile(get_runtime(), dispatch)
@@ -44,6 +57,10 @@ def sweep_orphans() -> None:
 
 
 def dispatch(run_id: str, adapter: str, reason: str) -> None:
-    """Send the task that fits ``reason`` to the adapter's queue."""
+    """Send the task that fits ``reason`` to the adapter's queue (a workflow run, whose
+    "adapter" is :data:`WORKFLOW`, to the workflows queue)."""
+    if adapter == WORKFLOW:
+        requeue_workflow(run_id)
+        return
     task = {"inject": inject, "poll": poll, "recover": recover}.get(reason, poll)
     task.apply_async(args=[run_id], queue=adapter_queue(adapter))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,3 +46,17 @@ class ExecutionBody(_Body):
 
 class ForgetBody(ExecutionBody):
     reason: str = Field(default="", max_length=1000, description="why, as the operator said")
+
+
+#: one argument of a probe command (NUL is refused when the command is checked)
+Argument = Annotated[str, Field(max_length=4096)]
+
+
+class CommandCheckBody(_Body):
+    """A probe command to check: ``argv[0]`` a script in the scripts directory."""
+
+    argv: list[Argument] = Field(min_length=1, max_length=64)
+
+
+class CommandBody(CommandCheckBody):
+    timeout_seconds: float = Field(gt=0, le=300, description="seconds; killed after")

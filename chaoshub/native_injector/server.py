@@ -17,9 +17,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chaoshub.native_injector import __version__, catalog
+from chaoshub.native_injector import __version__, catalog, command
 from chaoshub.native_injector.engine import Injector
 from chaoshub.native_injector.models import (
+    CommandBody,
+    CommandCheckBody,
     DiscoverBody,
     ExecutionBody,
     ForgetBody,
@@ -143,6 +145,14 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
     @app.post("/v1/forget", dependencies=guarded)
     def forget(body: ForgetBody) -> dict[str, Any]:
         return {"observation": injector.forget(body.execution_id, body.reason)}
+
+    @app.post("/v1/probe/command", dependencies=guarded)
+    def probe_command(body: CommandBody) -> dict[str, Any]:
+        return command.run(injector.ctx, body.argv, body.timeout_seconds)
+
+    @app.post("/v1/probe/command/validate", dependencies=guarded)
+    def validate_command(body: CommandCheckBody) -> dict[str, Any]:
+        return {"script": command.check(injector.ctx, body.argv).name}
 
     @app.get("/v1/executions", dependencies=guarded)
     def executions() -> dict[str, Any]:

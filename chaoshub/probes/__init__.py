@@ -10,7 +10,10 @@ plus exactly one kind's block::
 
 :func:`parse_probe` validates a whole probe without any I/O (unknown fields, URLs, operands,
 patterns — each refusal names the field path) and returns what
-:func:`~chaoshub.probes.tracker.run_check` samples. Adding a kind is one module with a
+:func:`~chaoshub.probes.tracker.run_check` samples. A kind that reaches the system through
+the hub (``command``, via an agent) is given the runtime by
+:meth:`~chaoshub.probes.base.Probe.bind` before its first check, and asked what only a peer
+can refuse by :meth:`~chaoshub.probes.base.Probe.check_remote`. Adding a kind is one module with a
 :class:`~chaoshub.probes.base.Probe` subclass, listed in :data:`KINDS`.
 """
 
@@ -22,13 +25,16 @@ from typing import Any
 
 from chaoshub.errors import InvalidInput
 from chaoshub.probes.base import Probe, Sample, Timing, parse_spec
+from chaoshub.probes.command import CommandProbe
 from chaoshub.probes.http import HttpProbe
 from chaoshub.probes.prometheus import PrometheusProbe
 from chaoshub.probes.tcp import TcpProbe
 from chaoshub.probes.tracker import CheckResult, Outcome, ProbeTracker, run_check
 
 #: every probe kind, by the key that names it in a document
-KINDS: dict[str, type[Probe]] = {cls.kind: cls for cls in (HttpProbe, TcpProbe, PrometheusProbe)}
+KINDS: dict[str, type[Probe]] = {
+    cls.kind: cls for cls in (HttpProbe, TcpProbe, PrometheusProbe, CommandProbe)
+}
 
 __all__ = [
     "KINDS",

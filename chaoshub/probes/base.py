@@ -1,9 +1,11 @@
 """What every probe kind shares: the sample it returns, the common timing fields, and the
 interface a kind implements (one module per kind, registered in :mod:`chaoshub.probes`).
 
-A probe *checks once* (:meth:`Probe.check`) and returns a :class:`Sample`; how often it is
-asked and when its outcome is decided (consecutive thresholds, a duration) is the job of
-:class:`chaoshub.probes.tracker.ProbeTracker`, the same for every kind.
+A probe *checks once* (:meth:`Probe.check`) and returns a :class:`Sample`; a kind that needs
+the hub (an agent) gets it from :meth:`Probe.bind`, and says what only a peer can refuse in
+:meth:`Probe.check_remote`. How often it is asked and when its outcome is decided
+(consecutive thresholds, a duration) is the job of :class:`chaoshub.probes.tracker.ProbeTracker`,
+the same for every kind.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chaoshub.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from chaoshub.runtime import Runtime
 
 #: the longest text kept of an observed value or an error in one sample
 MAX_SAMPLE_TEXT = 512
@@ -74,6 +79,17 @@ class Probe(ABC):
     def __init__(self, spec: Spec, timeout: float) -> None:
         self.spec = spec
         self.timeout = timeout
+
+    def bind(self, runtime: Runtime) -> None:  # noqa: B027 - a no-op unless a kind needs it
+        """Called once by the engine before the first :meth:`check`, with the hub's runtime:
+        a kind that reaches the system through the hub (a ``command`` probe's agent) looks up
+        what it needs here. Parsing stays free of I/O; most kinds need nothing."""
+
+    def check_remote(self, runtime: Runtime) -> None:  # noqa: B027 - a no-op unless a kind needs it
+        """What only the hub's peers can tell about this probe, asked when a workflow is
+        validated, saved or started (a ``command`` probe's script is in its agent's allow-list).
+        Raises :class:`InvalidInput` whose ``field`` is relative to the probe block (e.g.
+        ``["command", "argv", "0"]``); runs nothing. Most kinds have nothing to ask."""
 
     @abstractmethod
     def check(self) -> Sample:

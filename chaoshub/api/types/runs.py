@@ -75,6 +75,10 @@ class Run:
     reversible: bool
     backend: str
     experiment_id: str | None
+    workflow_run_id: str | None = strawberry.field(
+        description="the workflow run this run is a fault step of"
+    )
+    workflow_step_id: str | None = strawberry.field(description="that step's id")
     params: JSONValue
     selector: JSONValue
     duration_seconds: float | None
@@ -129,6 +133,8 @@ class Run:
             reversible=row.reversible,
             backend=row.backend_name,
             experiment_id=row.experiment_id,
+            workflow_run_id=row.workflow_run_id,
+            workflow_step_id=row.workflow_step_id,
             params=row.params or {},
             selector=row.selector or {},
             duration_seconds=row.duration_seconds,
@@ -151,6 +157,9 @@ class Run:
 class HaltAllResult:
     count: int
     runs: list[Run]
+    workflow_run_count: int = strawberry.field(
+        default=0, description="workflow runs stopped (each stops its own steps)"
+    )
 
 
 @strawberry.type

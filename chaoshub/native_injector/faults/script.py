@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,27 +23,23 @@ from chaoshub.native_injector.state import Record
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: "ok.sh\n" is not a name
 
 
-def resolve(ctx: Context, name: Any, field: str) -> Path:
+def resolve(ctx: Context, name: Any, field: str | Sequence[str | int]) -> Path:
     """The script ``name`` names: a regular, executable file directly inside the scripts
-    directory, also once symlinks are followed; anything else is refused, naming ``field``."""
+    directory, also once symlinks are followed; anything else is refused, naming ``field``
+    (a param's name, or a whole field path such as ``["argv", 0]``)."""
     if ctx.scripts_dir is None:
         raise Rejected("this injector was started without --scripts-dir")
+    where: list[str | int] = ["params", field] if isinstance(field, str) else list(field)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidRequest(
-            "a script is a plain file name in the scripts directory", field=["params", field]
-        )
+        raise InvalidRequest("a script is a plain file name in the scripts directory", field=where)
     root = ctx.scripts_dir.resolve()
     path = (root / name).resolve()
     if path.parent != root:
-        raise InvalidRequest(
-            f"script {name!r} leads out of the scripts directory", field=["params", field]
-        )
+        raise InvalidRequest(f"script {name!r} leads out of the scripts directory", field=where)
     if not path.is_file():
-        raise InvalidRequest(
-            f"no script {name!r} in the scripts directory", field=["params", field]
-        )
+        raise InvalidRequest(f"no script {name!r} in the scripts directory", field=where)
     if not os.access(path, os.X_OK):
-        raise InvalidRequest(f"script {name!r} is not executable", field=["params", field])
+        raise InvalidRequest(f"script {name!r} is not executable", field=where)
     return path
 
 
