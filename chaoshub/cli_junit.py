@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from chaoshub.cli_progress import parse_time, run_exit, workflow_exit
+from chaoshub.cli_progress import parse_time, run_exit, score, step_label, workflow_exit
 
 #: samples of a probe quoted in a failed testcase's text
 SAMPLES_SHOWN = 20
@@ -53,7 +53,7 @@ def _probe_text(probe: dict[str, Any]) -> list[str]:
     lines = [
         f"probe {probe.get('name')} ({probe.get('kind')}): {probe.get('outcome')}, "
         f"{probe.get('passed', 0)}/{probe.get('checks', 0)} checks held, "
-        f"score {probe.get('score')}"
+        f"score {score(probe.get('score'))}"
     ]
     for sample in (probe.get("samples") or [])[-SAMPLES_SHOWN:]:
         verdict = "ok" if sample.get("ok") else "not ok"
@@ -91,7 +91,7 @@ def _step_case(workflow: str, step: dict[str, Any]) -> ET.Element:
     )
     state = step.get("state")
     reason = step.get("reason") or ""
-    text = [f"{step.get('kind')} step {state}" + (f": {reason}" if reason else "")]
+    text = [f"{step.get('kind')} {step_label(step)}: {state}" + (f": {reason}" if reason else "")]
     if probe:
         text += _probe_text(probe)
     if state == "failed":
@@ -145,7 +145,7 @@ def workflow_suite(run: dict[str, Any]) -> ET.Element:
         failure = ET.SubElement(case, "failure", message=message, type=str(run.get("verdict")))
         failure.text = f"phase {run.get('phase')}, verdict {run.get('verdict')}"
     ET.SubElement(suite, "system-out").text = "\n".join(
-        [f"verdict {run.get('verdict')}, score {run.get('score')}", *reasons]
+        [f"verdict {run.get('verdict')}, score {score(run.get('score'))}", *reasons]
     )
     _count(suite)
     return suite

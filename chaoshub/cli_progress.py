@@ -87,7 +87,8 @@ def workflow_changes(
     return lines
 
 
-def _score(value: Any) -> str:
+def score(value: Any) -> str:
+    """A score as printed: two decimals, or ``-`` when nothing was checked."""
     return "-" if value is None else f"{float(value):.2f}"
 
 
@@ -95,7 +96,7 @@ def workflow_summary(run: dict[str, Any]) -> list[str]:
     """The end of a workflow run: verdict and score, then why, then each probe's checks."""
     lines = [
         f"workflow run {run['id']} {run.get('phase')}: verdict {run.get('verdict')}, "
-        f"score {_score(run.get('score'))}"
+        f"score {score(run.get('score'))}"
     ]
     lines += [f"  reason: {reason}" for reason in run.get("reasons") or []]
     if run.get("error"):
@@ -104,9 +105,12 @@ def workflow_summary(run: dict[str, Any]) -> list[str]:
         probe = step.get("probe")
         if not probe:
             continue
+        if not probe.get("checks"):
+            lines.append(f"  probe {step_label(step)}: not checked")
+            continue
         lines.append(
-            f"  probe {step_label(step)}: {probe.get('passed', 0)}/{probe.get('checks', 0)} "
-            f"checks held, score {_score(probe.get('score'))}"
+            f"  probe {step_label(step)}: {probe['passed']}/{probe['checks']} "
+            f"checks held, score {score(probe.get('score'))}"
         )
     return lines
 

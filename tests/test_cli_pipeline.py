@@ -207,11 +207,18 @@ def test_the_summary_gives_verdict_score_reasons_and_each_probe() -> None:
         score=0.5,
         reasons=["probe api-during failed: status 503"],
     )
+    failed["steps"].append(
+        {
+            **step("api-healthy", "probe", "skipped", role="steadyState-after"),
+            "probe": {"name": "api-healthy", "checks": 0, "passed": 0, "score": None},
+        }
+    )
     lines = workflow_summary(failed)
     assert lines[0] == "workflow run wr-1 failed: verdict fail, score 0.50"
     assert "  reason: probe api-during failed: status 503" in lines
     assert "  probe api-during: 8/8 checks held, score 1.00" in lines
     assert "  probe steadyState-before api-healthy: 1/1 checks held, score 1.00" in lines
+    assert "  probe steadyState-after api-healthy: not checked" in lines
 
 
 # -- exit status -----------------------------------------------------------------------------
@@ -273,7 +280,7 @@ def test_a_passing_workflow_is_one_suite_with_a_testcase_per_step_and_check(
     assert skipped.is_skipped and isinstance(skipped.result[0], Skipped)
     assert skipped.result[0].message == "api-during passed"
     healthy = cases["api-survives.steadyState-before", "api-healthy"]
-    assert "1/1 checks held, score 1.0" in (healthy.system_out or "")
+    assert "1/1 checks held, score 1.00" in (healthy.system_out or "")
     props = {p.get("name"): p.get("value") for p in healthy._elem.iter("property")}
     assert props["probe.score"] == "1.0" and props["probe.checks"] == "1"
     suite_props = {p.name: p.value for p in suite.properties()}
