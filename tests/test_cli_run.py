@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -18,10 +19,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from junitparser import Failure, JUnitXml
+from junitparser import Error, Failure, JUnitXml
 
 from tests.support import queries as Q
 from tests.support.stack import MEMORY_ADAPTER, GraphQL, embedded_hub, free_port, wait_for
+from tests.workflows.services import api_with_cache
 
 pytestmark = pytest.mark.slow
 
@@ -303,3 +305,42 @@ def test_validate_checks_a_single_fault_by_the_hub_s_rules(
     bad = chaoshub(hub, "validate", str(fault(tmp_path, "maybe")))
     assert bad.returncode == 1, bad
     assert bad.stdout.splitlines()[0].startswith("params.verdict: "), bad.stdout
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "api-survives-a-paused-dependency.yaml"
+
+
+def test_the_example_as_written_fails_when_the_api_needs_its_paused_cache(
+    hub: tuple[str, str], tmp_path: Path
+) -> None:
+    """The repository's example, unchanged: the API on 127.0.0.1:8081 answers only while
+    the `cache-server` process does, and the local agent of `chaoshub up` pauses it. The
+    API does not survive, so the run exits 1, the report says which checks failed, and the
+    cache runs again afterwards."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8081)) == 0:
+            pytest.skip("127.0.0.1:8081, the example's API port, is taken on this machine")
+    gql = GraphQL(*hub)
+    wait_for(
+        lambda: any(a["online"] for a in gql("{ agents { online } }")["agents"]),
+        30,
+        what="the local agent",
+    )
+    report = tmp_path / "junit.xml"
+    with api_with_cache("cache-server", api_port=8081) as services:
+        result = chaoshub(hub, "run", str(EXAMPLE), "--wait", "--junit", str(report))
+        cache_after = services.cache_state()
+    assert result.returncode == 1, result
+    assert "verdict fail" in result.stdout, result.stdout
+    assert cache_after != "T"  # not left paused
+    (suite,) = JUnitXml.fromfile(str(report))
+    assert suite.name == "api-survives-a-paused-dependency"
+    cases = {(c.classname.rsplit(".", 1)[1], c.name): c for c in suite}
+    assert {("step", "settle"), ("step", "pause-cache"), ("step", "api-during")} <= set(cases)
+    assert ("stopCondition", "api-error-budget") in cases
+    assert ("steadyState-before", "api-healthy") in cases
+    assert cases["step", "settle"].is_passed
+    # the breach fails its stop condition; the fault it stopped is an error (no outcome)
+    assert isinstance(cases["stopCondition", "api-error-budget"].result[0], Failure)
+    assert isinstance(cases["step", "pause-cache"].result[0], Error)
+    assert "503" in (cases["stopCondition", "api-error-budget"].result[0].message or "")
