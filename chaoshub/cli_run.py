@@ -10,7 +10,8 @@ end, printing each change, and its exit status is the answer a pipeline needs:
   ``--timeout``;
 - 2: it could not run (a file that is not valid, a hub that cannot be reached or answers
   wrongly, a token refused, an input refused by the hub's validation, which names the
-  field path), always as one line on stderr, never a traceback.
+  field path), always as one line on stderr, never a traceback;
+- 130: interrupted (Ctrl-C), after asking the hub to abort what was started.
 
 ``--junit PATH`` writes a JUnit XML report (:mod:`chaoshub.cli_junit`); ``--output json``
 prints the final state as JSON on stdout, and the progress lines on stderr.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -344,3 +345,57 @@ def test_the_example_as_written_fails_when_the_api_needs_its_paused_cache(
     assert isinstance(cases["stopCondition", "api-error-budget"].result[0], Failure)
     assert isinstance(cases["step", "pause-cache"].result[0], Error)
     assert "503" in (cases["stopCondition", "api-error-budget"].result[0].message or "")
+
+
+def test_ctrl_c_while_following_aborts_the_workflow_run(
+    hub: tuple[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "Workflow",
+                "name": "cli-interrupted",
+                "steps": [{"id": "hold", "wait": {"seconds": 600}}],
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
+    env.update(CHAOSHUB_URL=hub[0], CHAOSHUB_TOKEN=hub[1], PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaoshub.cli", "run", str(path), "--wait"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "hold" in line and "running" in line:
+                break
+        run_id = seen[0].split()[2]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 130, (seen, out, err)
+    assert err.strip() == f"workflow run {run_id}: abort requested"
+    gql = GraphQL(*hub)
+    ended = wait_for(
+        lambda: (
+            (r := gql("query($id: ID!) { workflowRun(id: $id) { phase } }", id=run_id))[
+                "workflowRun"
+            ]["phase"]
+            == "aborted"
+            and r
+        ),
+        30,
+        what="the abort",
+    )
+    assert ended
