@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,6 +68,11 @@ REJECT = _steer(
     "$run: ID!, $step: String!, $comment: String",
     "runId: $run, stepId: $step, comment: $comment",
 )
+
+
+def unique(prefix: str) -> str:
+    """A process or workflow name no other test uses (a process name stays short)."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 def step(run: dict[str, Any], step_id: str, role: str = "step") -> dict[str, Any]:
