@@ -15,8 +15,8 @@ import pytest
 
 from tests.support import queries as Q
 from tests.support.stack import wait_for
-from tests.workflows.hub import PAUSE, RESUME, Hub, seconds_between, step, unique
-from tests.workflows.processes import idle_process, proc_state
+from tests.workflows.hub import ABORT, PAUSE, RESUME, Hub, seconds_between, step, unique
+from tests.workflows.processes import StateWatch, idle_process, proc_state
 
 pytestmark = pytest.mark.slow
 
@@ -123,3 +123,41 @@ def test_pausing_a_workflow_whose_fault_cannot_be_paused_is_refused_naming_the_s
     assert refused["field"] == ["id"]
     run = hub.wait_ended(run_id)
     assert (run["phase"], run["verdict"], run["desiredState"]) == ("completed", "pass", "run")
+
+
+def test_aborting_a_paused_workflow_ends_it_without_applying_its_fault_again(
+    hub: Hub, target: tuple[str, int]
+) -> None:
+    name, pid = target
+    doc = {
+        "kind": "Workflow",
+        "name": unique("paused-then-aborted"),
+        "steps": [
+            {
+                "id": "pause-target",
+                "fault": {
+                    "faultType": "native/process-pause",
+                    "backend": "native",
+                    "selector": {"agents": ["local"], "name": name},
+                    "durationSeconds": 30,
+                },
+            },
+            {"id": "after", "after": ["pause-target"], "wait": {"seconds": 1}},
+        ],
+    }
+    run_id = hub.start(doc)["id"]
+    wait_for(lambda: proc_state(pid) == "T", 10, interval=0.02, what="the target stopped")
+    hub.steer(PAUSE, id=run_id)
+    hub.wait(run_id, lambda r: r["phase"] == "paused", what="the workflow paused")
+    wait_for(lambda: proc_state(pid) != "T", 10, interval=0.02, what="the target running again")
+
+    with StateWatch(pid) as watch:
+        assert hub.steer(ABORT, id=run_id)["__typename"] == "WorkflowRun"
+        run = hub.wait_ended(run_id)
+
+    assert run["phase"] == "aborted"
+    assert step(run, "pause-target")["state"] == "aborted"
+    assert step(run, "pause-target")["run"]["phase"] == "aborted"
+    assert step(run, "after")["state"] == "skipped"
+    assert not watch.ever_stopped
+    assert proc_state(pid) != "T"
