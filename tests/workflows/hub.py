@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,7 @@ def step(run: dict[str, Any], step_id: str, role: str = "step") -> dict[str, Any
 
 
 def seconds_between(start: str, end: str) -> float:
-    from datetime import datetime
-
+    """Seconds from one ISO time the API gave to another."""
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
