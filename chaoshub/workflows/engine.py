@@ -607,12 +607,10 @@ class WorkflowDriver:
             self._stop(s, wr, Ending.ABORTED, f"step {row.step_id}: {why}", tick)
             return True
         if row.deadline is not None and now() >= row.deadline:
-            why = (
-                f"outlived its deadline ({(row.deadline - row.started_at).total_seconds():g} s); "
-                "its fault is being recovered"
-                if row.started_at
-                else "outlived its deadline"
-            )
+            # the document's figure: the stored times differ from it by the start-up work
+            # and by any time the workflow spent paused
+            seconds = self.workflow(wr).step(row.step_id).deadline_seconds
+            why = f"outlived its deadline ({seconds:g} s); its fault is being recovered"
             row.data = {**row.data, "deadlineExceeded": True}
             self._set_step(s, wr, row, "running", why)
             self._stop(s, wr, Ending.FAILED, f"step {row.step_id} {why}", tick)
