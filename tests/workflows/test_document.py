@@ -187,3 +187,8 @@ def test_a_document_that_is_not_an_object_is_refused() -> None:
     assert refused_at(["not", "an", "object"]) == "document"
     assert refused_at({"kind": "Run", "name": "x", "steps": []}) == "kind"
     assert refused_at(doc()) == "steps"
+
+
+def test_refusals_at_the_top_do_not_hide_those_of_the_steps() -> None:
+    found = refusals({**doc({"id": "a", "wait": {"seconds": 1}, "typo": 1}), "nmae": "x"})
+    assert [f for f, _ in found] == ["nmae", "steps.0.typo"]
