@@ -1,5 +1,6 @@
 """The ``chaoshub`` command: the embedded hub, the production processes, and tools for
-pipelines (``run FILE --wait``, in :mod:`chaoshub.cli_run`).
+pipelines (``run FILE --wait`` in :mod:`chaoshub.cli_run`, ``validate FILE`` in
+:mod:`chaoshub.cli_validate`).
 
 A mistake a person can fix (a port in use, a file that is not YAML, a hub that cannot be
 reached) is one line on stderr and exit status 2, never a traceback."""
@@ -15,13 +16,15 @@ from typing import Any
 import click
 
 from chaoshub import __version__
-from chaoshub.cli_run import UsageProblem, run
+from chaoshub.cli_documents import UsageProblem
+from chaoshub.cli_run import run
+from chaoshub.cli_validate import validate
 from chaoshub.config import Settings, set_settings
 
 ENVIRONMENT = """\b
 Environment:
-  CHAOSHUB_URL     the hub `chaoshub run` talks to (default http://127.0.0.1:8080)
-  CHAOSHUB_TOKEN   the API token `chaoshub run` sends
+  CHAOSHUB_URL     the hub `chaoshub run` and `validate` talk to (default http://127.0.0.1:8080)
+  CHAOSHUB_TOKEN   the API token `chaoshub run` and `validate` send
   CHAOSHUB_DATA_DIR, CHAOSHUB_DATABASE_URL, CHAOSHUB_BROKER_URL and the timings in the
   README configure the hub processes (up, api, worker, beat)."""
 
@@ -39,6 +42,7 @@ def main() -> None:
 
 
 main.add_command(run)
+main.add_command(validate)
 
 
 # -- serving ---------------------------------------------------------------------------------------

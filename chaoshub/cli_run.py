@@ -1,148 +1,216 @@
-"""``chaoshub run FILE``: start a run from a YAML experiment, for pipelines.
+"""``chaoshub run FILE``: start a run or a workflow from a YAML file, for pipelines.
 
-Exit status: 0 the run completed with a passing (or no) verdict; 1 it did not (failed,
-aborted, a failing verdict, or not over in time); 2 the request could not be made (a file
-that is not a valid experiment, a hub that cannot be reached or answers wrongly, a token
-refused, a start refused by the hub's validation), always as one line on stderr.
+The file says which (:mod:`chaoshub.cli_documents`): ``kind: Workflow`` is a workflow; no
+``kind`` (or ``kind: Run``) is one fault. With ``--wait`` the command follows it to its
+end, printing each change, and its exit status is the answer a pipeline needs:
+
+- 0: it passed (a workflow: verdict ``pass``; a single fault: completed with a passing or
+  no verdict);
+- 1: it ended without passing (failed, aborted, a failing verdict), or did not end within
+  ``--timeout``;
+- 2: it could not run (a file that is not valid, a hub that cannot be reached or answers
+  wrongly, a token refused, an input refused by the hub's validation, which names the
+  field path), always as one line on stderr, never a traceback;
+- 130: interrupted (Ctrl-C), after asking the hub to abort what was started.
+
+``--junit PATH`` writes a JUnit XML report (:mod:`chaoshub.cli_junit`); ``--output json``
+prints the final state as JSON on stdout, and the progress lines on stderr.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
-import yaml
 
-TERMINAL = {"completed", "aborted", "failed"}
-KEYS = {"experimentId", "faultType", "backend", "params", "selector", "durationSeconds"}
+from chaoshub import cli_junit, cli_workflow
+from chaoshub.cli_documents import Document, UsageProblem, read_document
+from chaoshub.cli_hub import FollowTimeout, Hub
+from chaoshub.cli_progress import (
+    ended,
+    run_exit,
+    run_line,
+    run_summary,
+    workflow_exit,
+    workflow_summary,
+)
 
+__all__ = ["UsageProblem", "run"]
+
+#: how long a single-fault run is waited for when --timeout is not given
+RUN_TIMEOUT = 3600.0
+EXIT_INTERRUPTED = 130
+
+RUN_FIELDS = """id phase desiredState verdict error faultType backend experimentId
+  createdAt startedAt endedAt targets { label phase error nativeStatus }"""
 START = """mutation($input: StartRunInput!) { startRun(input: $input) {
   __typename ... on Run { id phase } ... on Error { code message field } } }"""
-RUN = """query($id: ID!) { run(id: $id) { id phase verdict error desiredState
-  targets { label phase error nativeStatus } } }"""
-ABORT = """mutation($id: ID!) { abortRun(id: $id, reason: "interrupted by chaoshub run") { __typename } }"""
+UPDATES = f"subscription($id: ID!) {{ runUpdates(runId: $id) {{ {RUN_FIELDS} }} }}"
+RUN = f"query($id: ID!) {{ run(id: $id) {{ {RUN_FIELDS} }} }}"
+ABORT = """mutation($id: ID!) { abortRun(id: $id, reason: "interrupted by chaoshub run") {
+  __typename } }"""
 
 
-class UsageProblem(click.ClickException):
-    """Something the person must fix before the command can do anything: one line, exit 2."""
-
-    exit_code = 2
-
-
-def read_experiment(file: Path) -> dict[str, Any]:
-    """The experiment in ``file``, or a one-line :class:`UsageProblem` saying where it is wrong."""
-    try:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
-        what = exc.problem or exc.context or "malformed"
-        raise UsageProblem(f"{where}: not valid YAML: {what}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageProblem(f"{file}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise UsageProblem(f"{file}: expected a mapping of {', '.join(sorted(KEYS))}")
-    unknown = sorted(set(doc) - KEYS)
-    if unknown:
-        raise UsageProblem(
-            f"{file}: unknown key {unknown[0]!r} (expected {', '.join(sorted(KEYS))})"
-        )
-    return doc
-
-
-def gql(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """One GraphQL call; anything but an answer is a one-line :class:`UsageProblem`."""
-    where = f"{client.base_url}graphql"
-    try:
-        response = client.post("/graphql", json={"query": query, "variables": variables})
-    except httpx.TransportError as exc:
-        raise UsageProblem(
-            f"cannot reach the hub at {client.base_url}: {str(exc) or type(exc).__name__}"
-        ) from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise UsageProblem(
-            f"{where} answered HTTP {response.status_code} without a GraphQL body: is it a hub?"
-        )
-    if body.get("errors"):
-        raise UsageProblem("; ".join(str(e.get("message")) for e in body["errors"]))
-    if response.status_code != 200 or not isinstance(body.get("data"), dict):
-        raise UsageProblem(f"{where} answered HTTP {response.status_code}")
-    return body["data"]
+def hub_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--url`` and ``--token``, from the environment in a pipeline."""
+    fn = click.option(
+        "--token", envvar="CHAOSHUB_TOKEN", show_envvar=True, required=True, help="API token"
+    )(fn)
+    return click.option(
+        "--url",
+        envvar="CHAOSHUB_URL",
+        show_envvar=True,
+        default="http://127.0.0.1:8080",
+        show_default=True,
+        help="the hub",
+    )(fn)
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--wait/--no-wait", default=False, help="wait for the run to end; exit 0 only if it passed"
+    "--wait/--no-wait", default=False, help="follow it to its end; exit 0 only if it passed"
+)
+@hub_options
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="seconds to wait at most (default: a workflow until it ends, as its deadlines "
+    f"bound it; a single fault {RUN_TIMEOUT:.0f})",
 )
 @click.option(
-    "--url",
-    envvar="CHAOSHUB_URL",
-    show_envvar=True,
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="the hub",
+    "--junit",
+    "junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="with --wait: write a JUnit XML report here (one testcase per step and probe)",
 )
-@click.option("--token", envvar="CHAOSHUB_TOKEN", show_envvar=True, required=True, help="API token")
-@click.option("--timeout", default=3600.0, show_default=True, help="seconds to wait at most")
-def run(file: Path, wait: bool, url: str, token: str, timeout: float) -> None:
-    """Start a run from a YAML experiment; with --wait, exit 0 only when it completes with a
-    passing or empty verdict (for pipelines).
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the final state as JSON on stdout (progress goes to stderr)",
+)
+def run(
+    file: Path,
+    wait: bool,
+    url: str,
+    token: str,
+    timeout: float | None,
+    junit: Path | None,
+    output: str,
+) -> None:
+    """Start a workflow (kind: Workflow) or a single fault from a YAML file; with --wait,
+    follow it and exit 0 only when it passes (for pipelines).
 
-    The file holds either `experimentId: ID` or `faultType`, `backend`, `params`,
-    `selector` and `durationSeconds`. Exit status 1: the run did not pass; 2: it could
-    not be started (bad file, hub unreachable, token or input refused).
+    A single-fault file holds `experimentId: ID`, or `faultType`, `backend`, `params`,
+    `selector` and `durationSeconds`. Exit status 1: it did not pass; 2: it could not run
+    (bad file, hub unreachable, token or input refused).
     """
-    doc = read_experiment(file)
-    with httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as client:
-        result = gql(client, START, {"input": doc})["startRun"]
-        if result["__typename"] != "Run":
-            field = ".".join(result.get("field") or [])
-            raise UsageProblem(
-                f"{result['code']}: {field + ': ' if field else ''}{result['message']}"
-            )
-        run_id = result["id"]
-        click.echo(f"run {run_id} started")
-        if not wait:
-            return
-        try:
-            state = _wait(client, run_id, timeout)
-        except KeyboardInterrupt:
-            gql(client, ABORT, {"id": run_id})
-            click.echo(f"run {run_id}: abort requested", err=True)
-            sys.exit(130)
-    for t in state["targets"]:
-        click.echo(f"  {t['label']}: {t['phase']}{' - ' + t['error'] if t['error'] else ''}")
-    if state["error"]:
-        click.echo(f"  error: {state['error']}", err=True)
-    ok = state["phase"] == "completed" and state["verdict"] in ("pass", "none")
-    sys.exit(0 if ok else 1)
+    if junit is not None and not wait:
+        raise UsageProblem("--junit needs --wait: the report is written when the run ends")
+    document = read_document(file)
+    as_json = output == "json"
+
+    def say(line: str) -> None:
+        click.echo(line, err=as_json)
+
+    with Hub(url, token) as hub:
+        if document.is_workflow:
+            status = _workflow(hub, document, wait, timeout, junit, as_json, say)
+        else:
+            status = _single(hub, document, wait, timeout, junit, as_json, say)
+    sys.exit(status)
 
 
-def _wait(client: httpx.Client, run_id: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _workflow(
+    hub: Hub,
+    document: Document,
+    wait: bool,
+    timeout: float | None,
+    junit: Path | None,
+    as_json: bool,
+    say: Callable[[str], None],
+) -> int:
+    started = cli_workflow.start(hub, document)
+    run_id = started["id"]
+    say(f"workflow run {run_id} started ({started['workflowName']} version {started['version']})")
+    if not wait:
+        if as_json:
+            _print_json(started)
+        return 0
+    try:
+        final, finished = cli_workflow.follow(hub, run_id, say, timeout)
+    except KeyboardInterrupt:
+        click.echo(f"workflow run {run_id}: abort requested", err=True)
+        return EXIT_INTERRUPTED
+    if not finished:
+        click.echo(
+            f"workflow run {run_id} did not end within {timeout:.0f}s; it is {final['phase']}",
+            err=True,
+        )
+    for line in workflow_summary(final):
+        say(line)
+    if junit is not None:
+        cli_junit.write(junit, [cli_junit.workflow_suite(final)])
+    if as_json:
+        _print_json(final)
+    return workflow_exit(final) if finished else 1
+
+
+def _single(
+    hub: Hub,
+    document: Document,
+    wait: bool,
+    timeout: float | None,
+    junit: Path | None,
+    as_json: bool,
+    say: Callable[[str], None],
+) -> int:
+    result = hub.call(START, {"input": document.body})["startRun"]
+    if result["__typename"] != "Run":
+        raise UsageProblem(cli_workflow.refusal(result))
+    run_id = result["id"]
+    say(f"run {run_id} started")
+    if not wait:
+        if as_json:
+            _print_json(result)
+        return 0
+    limit = RUN_TIMEOUT if timeout is None else timeout
+    deadline = time.monotonic() + limit
     last = ""
-    while True:
-        state: dict[str, Any] = gql(client, RUN, {"id": run_id})["run"]
-        line = f"{state['phase']} (desired {state['desiredState']}, verdict {state['verdict']})"
-        if line != last:
-            click.echo(f"run {run_id}: {line}")
-            last = line
-        if state["phase"] in TERMINAL:
-            return state
-        if time.monotonic() > deadline:
-            click.echo(
-                f"run {run_id} did not end within {timeout:.0f}s; it is {state['phase']}", err=True
-            )
-            sys.exit(1)
-        time.sleep(1)
+    finished = True
+    try:
+        for state in hub.follow(UPDATES, RUN, {"id": run_id}, ended=ended, deadline=deadline):
+            if run_line(state) != last:
+                last = run_line(state)
+                say(last)
+    except FollowTimeout:
+        finished = False
+    except KeyboardInterrupt:
+        hub.call(ABORT, {"id": run_id})
+        click.echo(f"run {run_id}: abort requested", err=True)
+        return EXIT_INTERRUPTED
+    final: dict[str, Any] = hub.call(RUN, {"id": run_id})["run"]
+    if not finished:
+        click.echo(
+            f"run {run_id} did not end within {limit:.0f}s; it is {final['phase']}", err=True
+        )
+    for line in run_summary(final):
+        say(line)
+    if junit is not None:
+        cli_junit.write(junit, [cli_junit.run_suite(final)])
+    if as_json:
+        _print_json(final)
+    return run_exit(final) if finished and ended(final) else 1

@@ -140,3 +140,27 @@ def test_help_says_which_environment_variables_are_read() -> None:
     assert run.returncode == 0
     flat = " ".join(run.stdout.split())
     assert "env var: CHAOSHUB_URL" in flat and "env var: CHAOSHUB_TOKEN" in flat
+
+
+def test_validate_a_malformed_file_says_where_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "workflow.yaml"
+    path.write_text("kind: Workflow\nsteps: [\n  - id: a\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    result = chaoshub("validate", str(path), env=_env(CHAOSHUB_URL=url, CHAOSHUB_TOKEN="t"))
+    assert result.returncode == 2, result
+    (line,) = _lines(result)
+    assert line.startswith(f"Error: {path}:3:3: not valid YAML"), line
+
+
+def test_validate_and_run_a_workflow_against_an_unreachable_hub_say_so_in_one_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "workflow.yaml"
+    path.write_text("kind: Workflow\nname: w\nsteps: [{id: a, wait: {seconds: 1}}]\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    env = _env(CHAOSHUB_URL=url, CHAOSHUB_TOKEN="t")
+    for args in (["validate", str(path)], ["run", str(path), "--wait"]):
+        result = chaoshub(*args, env=env)
+        assert result.returncode == 2, result
+        (line,) = _lines(result)
+        assert line.startswith(f"Error: cannot reach the hub at {url}"), line

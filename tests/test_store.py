@@ -145,12 +145,12 @@ def test_the_driver_takes_a_run_from_pending_to_running_and_abort_to_aborted(
 def test_only_one_worker_holds_a_run(runtime: Runtime, tmp_path: Path) -> None:
     run_id = make_run(runtime, tmp_path)
     first, second = RunDriver(runtime, run_id, worker="a"), RunDriver(runtime, run_id, worker="b")
-    assert first._claim()
-    assert not second._claim(), "the lease is held"
-    assert first._claim(), "the holder may renew"
-    first._release()
-    assert second._claim()
-    second._release()
+    assert first.lease.claim()
+    assert not second.lease.claim(), "the lease is held"
+    assert first.lease.claim(), "the holder may renew"
+    first.lease.release()
+    assert second.lease.claim()
+    second.lease.release()
 
 
 def test_an_expired_lease_lets_another_worker_resume_and_the_reconciler_says_so(

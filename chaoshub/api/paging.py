@@ -59,3 +59,22 @@ def paginate(
         has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
     )
     return edges, page_info, total
+
+
+def newest_first(page: Any, model: Any, after: str | None) -> Any:
+    """``page`` ordered newest first (created time, then id), after the cursor if given: the
+    keyset order of every list that grows (runs, workflow runs)."""
+    from chaoshub.api.types.runs import run_cursor
+
+    page = page.order_by(model.created_at.desc(), model.id.desc())
+    if after:
+        at, row_id = run_cursor(after)
+        page = page.where(
+            (model.created_at < at) | ((model.created_at == at) & (model.id < row_id))
+        )
+    return page
+
+
+def newest_first_cursor(row: Any) -> str:
+    """The cursor of a row in :func:`newest_first` order."""
+    return f"{row.created_at.isoformat()}|{row.id}"

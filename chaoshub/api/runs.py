@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from chaoshub.api.paging import paginate
+from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
 from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, plain, read
 from chaoshub.api.types.common import JSONValue
 from chaoshub.api.types.runs import (
@@ -21,7 +21,6 @@ from chaoshub.api.types.runs import (
     Run,
     RunConnection,
     RunResult,
-    run_cursor,
 )
 from chaoshub.errors import HubError, InvalidInput
 from chaoshub.execution.reconciler import WORKFLOW
@@ -100,23 +99,9 @@ class RunQuery:
     ) -> RunConnection:
         def q(s: Session, _a: Actor) -> RunConnection:
             base = _run_query(filter)
-            page = base.options(selectinload(models.Run.targets)).order_by(
-                models.Run.created_at.desc(), models.Run.id.desc()
-            )
-            if after:
-                cursor_at, rid = run_cursor(after)
-                page = page.where(
-                    (models.Run.created_at < cursor_at)
-                    | ((models.Run.created_at == cursor_at) & (models.Run.id < rid))
-                )
+            page = newest_first(base.options(selectinload(models.Run.targets)), models.Run, after)
             edges, page_info, total = paginate(
-                s,
-                info,
-                base,
-                page,
-                first,
-                lambda r: f"{r.created_at.isoformat()}|{r.id}",
-                Run.build,
+                s, info, base, page, first, newest_first_cursor, Run.build
             )
             return RunConnection(edges=edges, page_info=page_info, total_count=total)
 

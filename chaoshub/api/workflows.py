@@ -10,10 +10,9 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from chaoshub.api.paging import paginate
+from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
 from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, read
 from chaoshub.api.types.common import Deleted, DeleteResult, JSONValue
-from chaoshub.api.types.runs import run_cursor
 from chaoshub.api.types.workflows import (
     ValidationIssue,
     Workflow,
@@ -139,23 +138,11 @@ class WorkflowQuery:
     ) -> WorkflowRunConnection:
         def q(s: Session, _a: Actor) -> WorkflowRunConnection:
             base = _runs_query(filter)
-            page = base.options(selectinload(models.WorkflowRun.steps)).order_by(
-                models.WorkflowRun.created_at.desc(), models.WorkflowRun.id.desc()
+            page = newest_first(
+                base.options(selectinload(models.WorkflowRun.steps)), models.WorkflowRun, after
             )
-            if after:
-                at, rid = run_cursor(after)
-                page = page.where(
-                    (models.WorkflowRun.created_at < at)
-                    | ((models.WorkflowRun.created_at == at) & (models.WorkflowRun.id < rid))
-                )
             edges, page_info, total = paginate(
-                s,
-                info,
-                base,
-                page,
-                first,
-                lambda r: f"{r.created_at.isoformat()}|{r.id}",
-                lambda r: build_run(s, r),
+                s, info, base, page, first, newest_first_cursor, lambda r: build_run(s, r)
             )
             return WorkflowRunConnection(edges=edges, page_info=page_info, total_count=total)
 

@@ -23,12 +23,13 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from chaoshub import lifecycle, metrics
 from chaoshub.contract import Adapter, Execution, Handle, Observation, Observed, Target
 from chaoshub.errors import HubError
+from chaoshub.execution.lease import Lease
 from chaoshub.lifecycle import DesiredState, Ending, Phase, TargetPhase, TimeControl, Verdict
 from chaoshub.runtime import Runtime
 from chaoshub.services import events, metric_samples
@@ -90,46 +91,7 @@ class RunDriver:
         self.worker = worker or worker_name()
         self._adapter: Adapter | None = None
         self._seen_desired: str | None = None
-
-    # -- the lease on the run ----------------------------------------------------------------------
-
-    def _claim(self) -> bool:
-        lease = timedelta(seconds=self.rt.settings.run_lease_seconds)
-        with self.rt.session() as s:
-            result = s.execute(
-                update(Run)
-                .where(
-                    Run.id == self.run_id,
-                    Run.phase.not_in([p.value for p in lifecycle.TERMINAL]),
-                    or_(Run.worker.is_(None), Run.lease_until < now(), Run.worker == self.worker),
-                )
-                .values(worker=self.worker, lease_until=now() + lease)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def _renew(self, stop: threading.Event) -> None:
-        lease = self.rt.settings.run_lease_seconds
-        while not stop.wait(lease / 3):
-            try:
-                with self.rt.session() as s:
-                    s.execute(
-                        update(Run)
-                        .where(Run.id == self.run_id, Run.worker == self.worker)
-                        .values(lease_until=now() + timedelta(seconds=lease))
-                        .execution_options(synchronize_session=False)
-                    )
-            except Exception as exc:
-                log.warning("lease renewal failed for run %s: %s", self.run_id, exc)
-
-    def _release(self) -> None:
-        with self.rt.session() as s:
-            s.execute(
-                update(Run)
-                .where(Run.id == self.run_id, Run.worker == self.worker)
-                .values(worker=None, lease_until=None)
-                .execution_options(synchronize_session=False)
-            )
+        self.lease = Lease(runtime, Run, run_id, self.worker)
 
     # -- entry point -------------------------------------------------------------------------------
 
@@ -141,21 +103,17 @@ class RunDriver:
         the run again if a wish arrived that its last step did not act on.
         """
         for _ in range(3):
-            if not self._claim():
+            if not self.lease.claim():
                 log.debug("run %s is driven by another worker", self.run_id)
                 return
             self._seen_desired = None
-            stop = threading.Event()
-            renewer = threading.Thread(target=self._renew, args=(stop,), daemon=True)
-            renewer.start()
             try:
-                for _ in range(max_steps):
-                    if not self._step():
-                        break
+                with self.lease.renewed():
+                    for _ in range(max_steps):
+                        if not self._step():
+                            break
             finally:
-                stop.set()
-                renewer.join(timeout=5)
-                self._release()
+                self.lease.release()
                 if self._adapter is not None:
                     self._adapter.close()
                     self._adapter = None

@@ -58,24 +58,35 @@ def _why(run: Run, at: datetime) -> str | None:
     return None
 
 
-def _let_go(
-    s: Session, model: type[Run] | type[WorkflowRun], row_id: str, worker: str, at: datetime
+def _take_over(
+    s: Session, row: Run | WorkflowRun, at: datetime, published: list[tuple[str | None, list[int]]]
 ) -> bool:
-    """Clear a lapsed lease, only if it is still the one this pass saw: True when cleared.
+    """Free a row whose worker stopped renewing its lease, saying so, for another to take;
+    False when a worker has taken it over since this pass read it (nothing to send then).
 
-    Written at once, as a condition on the row, never later as a plain assignment that the
-    session flushes at commit: by then the task sent for the run may already have reached a
-    worker that claimed it (or a reconciler pass running beside this one sent one), and
-    clearing that fresh lease would let a second worker claim the run and drive it too — a
-    workflow's step started twice. The row stays locked until this pass commits, so a worker
-    claiming meanwhile waits for it and then finds the lease free."""
+    The lease is cleared at once, and only if it is still the lapsed one this pass saw — not
+    by a plain assignment the session flushes at commit: by then the task sent for the row
+    may already have reached a worker that claimed it (or a pass running beside this one
+    sent one), and clearing that fresh lease would let a second worker claim the row and
+    drive it too (a workflow's step started twice). The row stays locked until this pass
+    commits, so a worker claiming meanwhile waits for it and then finds the lease free."""
+    if row.worker is None:
+        return True
+    model = type(row)
     cleared = s.execute(
         update(model)
-        .where(model.id == row_id, model.worker == worker, model.lease_until < at)
+        .where(model.id == row.id, model.worker == row.worker, model.lease_until < at)
         .values(worker=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
-    return bool(cleared.rowcount)  # type: ignore[attr-defined]
+    if not cleared.rowcount:  # type: ignore[attr-defined]
+        return False
+    ev = events.record(
+        s, "worker-lost", f"worker {row.worker} stopped renewing its lease; resuming", run_id=row.id
+    )
+    s.flush()
+    published.append((row.id, [ev.id]))
+    return True
 
 
 def _workflows(
@@ -93,17 +104,8 @@ def _workflows(
         fresh = wr.updated_at is not None and wr.updated_at > at - PICKUP_GRACE
         if wr.phase == Phase.PENDING.value and wr.worker is None and fresh:
             continue  # its own task is probably still queued
-        if wr.worker is not None:
-            if not _let_go(s, WorkflowRun, wr.id, wr.worker, at):
-                continue  # a worker took it over meanwhile
-            ev = events.record(
-                s,
-                "worker-lost",
-                f"worker {wr.worker} stopped renewing its lease; resuming",
-                run_id=wr.id,
-            )
-            s.flush()
-            published.append((wr.id, [ev.id]))
+        if not _take_over(s, wr, at, published):
+            continue  # a worker took it over meanwhile
         dispatch(wr.id, WORKFLOW, "workflow")
         sent += 1
     return sent
@@ -125,17 +127,8 @@ def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
             reason = _why(run, at)
             if reason is None:
                 continue
-            if run.worker is not None:
-                if not _let_go(s, Run, run.id, run.worker, at):
-                    continue  # a worker took it over meanwhile
-                ev = events.record(
-                    s,
-                    "worker-lost",
-                    f"worker {run.worker} stopped renewing its lease; resuming",
-                    run_id=run.id,
-                )
-                s.flush()
-                published.append((run.id, [ev.id]))
+            if not _take_over(s, run, at, published):
+                continue  # a worker took it over meanwhile
             dispatch(run.id, run.adapter, reason)
             sent += 1
 

@@ -120,9 +120,11 @@ def _loopback(host: str) -> bool:
 )
 @click.option(
     "--scripts-dir",
+    envvar="CHAOSHUB_INJECTOR_SCRIPTS_DIR",
     type=click.Path(path_type=Path),
     default=None,
-    help="the only directory host-script may run scripts from",
+    help="the only directory host-script and command probes may run scripts from "
+    "(env CHAOSHUB_INJECTOR_SCRIPTS_DIR; `chaoshub up` passes it to its local agent)",
 )
 @click.option(
     "--advertise-url",

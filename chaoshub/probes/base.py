@@ -108,9 +108,25 @@ def parse_spec(model: type[Spec], data: Any, field: list[str | int]) -> Any:
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = [*field, *first["loc"]]
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = f"unknown field {first['loc'][-1]!r}"
-        raise InvalidInput(message, field=where) from None
+        raise _refusals(exc, field)[0] from None
+
+
+def spec_refusals(model: type[Spec], data: Any, field: list[str | int]) -> list[InvalidInput]:
+    """Every refusal of ``data`` as ``model`` (none when it is valid)."""
+    if not isinstance(data, Mapping):
+        return [InvalidInput("must be an object", field=field)]
+    try:
+        model.model_validate(dict(data))
+    except ValidationError as exc:
+        return _refusals(exc, field)
+    return []
+
+
+def _refusals(exc: ValidationError, field: list[str | int]) -> list[InvalidInput]:
+    out = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown field {error['loc'][-1]!r}"
+        out.append(InvalidInput(message, field=[*field, *error["loc"]]))
+    return out

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from chaoshub.probes.base import Probe, Sample, Timing
 
@@ -32,6 +33,27 @@ class Outcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     ABORTED = "aborted"
+
+
+class Counts(Protocol):
+    """What a probe's outcome is decided from (kept in memory here, on a row in a workflow)."""
+
+    checks: int
+    passed: int
+    consecutive_ok: int
+    consecutive_failed: int
+
+
+def tally(counts: Counts, ok: bool) -> None:
+    """Count one check: a pass resets the failures in a row, a failure the passes."""
+    counts.checks += 1
+    if ok:
+        counts.passed += 1
+        counts.consecutive_ok += 1
+        counts.consecutive_failed = 0
+    else:
+        counts.consecutive_failed += 1
+        counts.consecutive_ok = 0
 
 
 @dataclass
@@ -49,14 +71,7 @@ class ProbeTracker:
 
     def record(self, sample: Sample) -> None:
         self.samples.append(sample)
-        self.checks += 1
-        if sample.ok:
-            self.passed += 1
-            self.consecutive_ok += 1
-            self.consecutive_failed = 0
-        else:
-            self.consecutive_failed += 1
-            self.consecutive_ok = 0
+        tally(self, sample.ok)
 
     @property
     def held(self) -> bool:

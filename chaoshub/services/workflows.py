@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from chaoshub import lifecycle
-from chaoshub.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from chaoshub.errors import Conflict, HubError, IllegalTransition, InvalidInput, NotFound
 from chaoshub.lifecycle import DesiredState, Phase, TimeControl
 from chaoshub.runtime import Runtime
 from chaoshub.services import events
@@ -21,7 +21,7 @@ from chaoshub.workflows.document import Issues
 from chaoshub.workflows.document import Workflow as WorkflowDoc
 
 
-def validate(rt: Runtime, s: Session, actor: Actor, document: Any) -> list[InvalidInput]:
+def validate(rt: Runtime, s: Session, actor: Actor, document: Any) -> list[HubError]:
     """Every refusal the document would get, without storing or running anything."""
     issues = Issues()
     checks.validate(rt, s, actor, document, issues)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from chaoshub.errors import HubError, InvalidInput
+from chaoshub.errors import HubError
 from chaoshub.probes import ProbeDefinition
 from chaoshub.runtime import Runtime
 from chaoshub.services import runs as runs_svc
@@ -75,12 +75,10 @@ def validate(
                     check_fault(rt, s, actor, step.fault, [*step.path, "fault"])
                 elif step.probe is not None:
                     check_probe(rt, step.probe, [*step.path, "probe"])
-            except InvalidInput as exc:
-                collect.add(exc)
             except HubError as exc:
                 if issues is None:
                     raise
-                collect.add(InvalidInput(exc.message, field=exc.field))
+                collect.add(exc)  # with its own code: NOT_FOUND, FORBIDDEN, ...
         for key, probes in (
             ("steadyState", workflow.steady_state),
             ("stopConditions", workflow.stop_conditions),
@@ -88,7 +86,9 @@ def validate(
             for i, probe in enumerate(probes):
                 try:
                     check_probe(rt, probe, [key, str(i)])
-                except InvalidInput as exc:
+                except HubError as exc:
+                    if issues is None:
+                        raise
                     collect.add(exc)
     if issues is None:
         collect.raise_first()

@@ -34,9 +34,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from chaoshub.errors import InvalidInput
+from chaoshub.errors import HubError, InvalidInput
 from chaoshub.probes import ProbeDefinition, parse_probe
-from chaoshub.probes.base import Spec, parse_spec
+from chaoshub.probes.base import Spec, parse_spec, spec_refusals
 
 STEP_KINDS = ("fault", "probe", "wait", "approval")
 STEP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -141,9 +141,9 @@ class Issues:
     """Refusals collected across a document, so a person sees them all at once."""
 
     def __init__(self) -> None:
-        self.items: list[InvalidInput] = []
+        self.items: list[HubError] = []
 
-    def add(self, exc: InvalidInput) -> None:
+    def add(self, exc: HubError) -> None:
         self.items.append(exc)
 
     def raise_first(self) -> None:
@@ -381,11 +381,16 @@ def _parse(document: Any, issues: Issues) -> Workflow | None:
     if not isinstance(document, Mapping):
         issues.add(InvalidInput("a workflow document is an object", field=["document"]))
         return None
-    try:
-        spec: WorkflowSpec = parse_spec(WorkflowSpec, document, [])
-    except InvalidInput as exc:
-        issues.add(exc)
+    refused = spec_refusals(WorkflowSpec, document, [])
+    if refused:
+        for exc in refused:
+            issues.add(exc)
+        steps = document.get("steps")
+        if isinstance(steps, list) and not any(e.field[:1] == ["steps"] for e in refused):
+            for i, raw in enumerate(steps):  # their refusals too, at once
+                _step(i, raw, issues)
         return None
+    spec: WorkflowSpec = parse_spec(WorkflowSpec, document, [])
     steady = _probes(spec.steadyState, "steadyState", issues, window=True)
     stops = _probes(spec.stopConditions, "stopConditions", issues, window=False)
     steps = [s for i, raw in enumerate(spec.steps) if (s := _step(i, raw, issues)) is not None]

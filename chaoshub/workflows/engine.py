@@ -25,7 +25,6 @@ to the queue; otherwise it stores when it next needs a worker (``wake_at``) and 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,12 +33,13 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from chaoshub import lifecycle
 from chaoshub.errors import HubError, IllegalTransition
 from chaoshub.execution.driver import worker_name
+from chaoshub.execution.lease import Lease
 from chaoshub.lifecycle import DesiredState, Ending, Phase, Verdict
 from chaoshub.probes import ProbeDefinition, Sample
 from chaoshub.runtime import Runtime
@@ -62,6 +62,8 @@ TICK_SECONDS = 0.1
 #: how often a running fault step's child run is looked at
 CHILD_POLL = timedelta(seconds=0.25)
 MAX_PARALLEL_SAMPLES = 16
+#: after a pass that failed unexpectedly, the next one is this much later
+ERROR_BACKOFF = timedelta(seconds=5)
 
 ENDED_STEP = frozenset({"passed", "failed", "skipped", "aborted"})
 
@@ -115,83 +117,43 @@ class WorkflowDriver:
         self._inflight: dict[int, tuple[Future[Sample], datetime]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._current = _Tick()
-
-    # -- the lease ------------------------------------------------------------------------------
-
-    def _claim(self) -> bool:
-        lease = timedelta(seconds=self.rt.settings.run_lease_seconds)
-        with self.rt.session() as s:
-            result = s.execute(
-                update(WorkflowRun)
-                .where(
-                    WorkflowRun.id == self.id,
-                    WorkflowRun.phase.not_in([p.value for p in lifecycle.TERMINAL]),
-                    or_(
-                        WorkflowRun.worker.is_(None),
-                        WorkflowRun.lease_until < now(),
-                        WorkflowRun.worker == self.worker,
-                    ),
-                )
-                .values(worker=self.worker, lease_until=now() + lease)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def _renew(self, stop: threading.Event) -> None:
-        lease = self.rt.settings.run_lease_seconds
-        while not stop.wait(lease / 3):
-            try:
-                with self.rt.session() as s:
-                    s.execute(
-                        update(WorkflowRun)
-                        .where(WorkflowRun.id == self.id, WorkflowRun.worker == self.worker)
-                        .values(lease_until=now() + timedelta(seconds=lease))
-                        .execution_options(synchronize_session=False)
-                    )
-            except Exception as exc:
-                log.warning("lease renewal failed for workflow run %s: %s", self.id, exc)
-
-    def _release(self, wake: datetime | None) -> None:
-        with self.rt.session() as s:
-            s.execute(
-                update(WorkflowRun)
-                .where(WorkflowRun.id == self.id, WorkflowRun.worker == self.worker)
-                .values(worker=None, lease_until=None, wake_at=wake)
-                .execution_options(synchronize_session=False)
-            )
+        self.lease = Lease(runtime, WorkflowRun, workflow_run_id, self.worker)
 
     # -- entry point -------------------------------------------------------------------------------
 
     def advance(self, slice_seconds: float = SLICE_SECONDS) -> None:
         """Drive the run while it has something due soon; return when it must wait."""
-        if not self._claim():
+        if not self.lease.claim():
             log.debug("workflow run %s is driven by another worker", self.id)
             return
-        stop = threading.Event()
-        renewer = threading.Thread(target=self._renew, args=(stop,), daemon=True)
-        renewer.start()
         self._pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_SAMPLES)
         started = time.monotonic()
         wake: datetime | None = None
         requeue = False
         try:
-            while True:
-                wake = self._tick()
-                if wake is None:  # terminal
-                    break
-                wait = (wake - now()).total_seconds()
-                if wait > RESIDENT_SECONDS and not self._inflight:
-                    break
-                if time.monotonic() - started > slice_seconds:
-                    requeue = True
-                    break
-                time.sleep(min(max(wait, 0.0), TICK_SECONDS))
+            with self.lease.renewed():
+                while True:
+                    try:
+                        wake = self._tick()
+                    except Exception:
+                        # stored progress is intact; another pass (this worker's or another's)
+                        # tries again after a pause, instead of spinning on the same error
+                        log.exception("workflow run %s: a pass failed; trying again later", self.id)
+                        wake = now() + ERROR_BACKOFF
+                        break
+                    if wake is None:  # terminal
+                        break
+                    wait = (wake - now()).total_seconds()
+                    if wait > RESIDENT_SECONDS and not self._inflight:
+                        break
+                    if time.monotonic() - started > slice_seconds:
+                        requeue = True
+                        break
+                    time.sleep(min(max(wait, 0.0), TICK_SECONDS))
         finally:
-            stop.set()
-            renewer.join(timeout=5)
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._inflight.clear()
-            self._release(now() if requeue else wake)
+            self.lease.release(wake_at=now() if requeue else wake)
         if requeue and self.requeue is not None:
             self.requeue(self.id)
 
@@ -415,7 +377,9 @@ class WorkflowDriver:
 
     def _injecting(self, s: Session, wr: WorkflowRun, desired: DesiredState, tick: _Tick) -> None:
         if desired is DesiredState.STOP:
-            self._stop(s, wr, Ending.ABORTED, "aborted before any fault was injected", tick)
+            self._stop(
+                s, wr, Ending.ABORTED, "aborted before any fault was injected", tick, said=False
+            )
             return
         if self._over_deadline(wr):
             self._deadline(s, wr, tick)
@@ -445,7 +409,7 @@ class WorkflowDriver:
 
     def _running(self, s: Session, wr: WorkflowRun, desired: DesiredState, tick: _Tick) -> None:
         if desired is DesiredState.STOP:
-            self._stop(s, wr, Ending.ABORTED, "aborted on request", tick)
+            self._stop(s, wr, Ending.ABORTED, "aborted on request", tick, said=False)
             return
         if desired is DesiredState.PAUSE:
             self._pause(s, wr, tick)
@@ -643,12 +607,10 @@ class WorkflowDriver:
             self._stop(s, wr, Ending.ABORTED, f"step {row.step_id}: {why}", tick)
             return True
         if row.deadline is not None and now() >= row.deadline:
-            why = (
-                f"outlived its deadline ({(row.deadline - row.started_at).total_seconds():g} s); "
-                "its fault is being recovered"
-                if row.started_at
-                else "outlived its deadline"
-            )
+            # the document's figure: the stored times differ from it by the start-up work
+            # and by any time the workflow spent paused
+            seconds = self.workflow(wr).step(row.step_id).deadline_seconds
+            why = f"outlived its deadline ({seconds:g} s); its fault is being recovered"
             row.data = {**row.data, "deadlineExceeded": True}
             self._set_step(s, wr, row, "running", why)
             self._stop(s, wr, Ending.FAILED, f"step {row.step_id} {why}", tick)
@@ -671,16 +633,19 @@ class WorkflowDriver:
         tick: _Tick,
         *,
         check_after: bool = False,
+        said: bool = True,
     ) -> None:
         """Stop everything: skip what has not started, end what runs, have every child run
         recovered; then ``recovering`` until every child has ended.
 
         The steady state is checked again afterwards only when a stop condition stopped the
         workflow (``check_after``): a person's abort, halt-all or a tool failure stops
-        checking too."""
+        checking too. ``said=False``: the request that asked for the stop already gave the
+        workflow its reason."""
         if wr.ending is None or ending is not Ending.COMPLETED:
             wr.ending = ending.value
-        self._add_reason(wr, reason)
+        if said:
+            self._add_reason(wr, reason)
         for row in wr.steps:
             if row.role == "steadyState-after":
                 if not check_after and row.state == "waiting":
@@ -735,7 +700,7 @@ class WorkflowDriver:
 
     def _paused(self, s: Session, wr: WorkflowRun, desired: DesiredState, tick: _Tick) -> None:
         if desired is DesiredState.STOP:
-            self._stop(s, wr, Ending.ABORTED, "aborted while paused", tick)
+            self._stop(s, wr, Ending.ABORTED, "aborted while paused", tick, said=False)
             return
         if desired is not DesiredState.RUN:
             return

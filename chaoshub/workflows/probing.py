@@ -5,7 +5,9 @@ The rules are :mod:`chaoshub.probes.tracker`'s (consecutive thresholds, a window
 row and are committed with each sample, so a worker that takes a run over carries on from
 the last stored sample instead of starting the check again.
 
-Checks are spaced ``intervalSeconds`` from the *start* of the previous one. Samples are kept
+Checks keep to a cadence of ``intervalSeconds`` from the first one (so ``forSeconds: 8`` at
+``intervalSeconds: 1`` checks at 0, 1, ... 8 s), never closer than half an interval when
+they run late. Samples are kept
 per probe, the newest :data:`KEEP_SAMPLES`; the counts (and so the score) include every one.
 """
 
@@ -18,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from chaoshub.probes import ProbeDefinition, Sample
+from chaoshub.probes.tracker import tally
 from chaoshub.store.models import ProbeSample, WorkflowStep
 
 KEEP_SAMPLES = 500
@@ -61,17 +64,14 @@ def record(
             latency_ms=sample.latency_ms,
         )
     )
-    step.checks += 1
-    if sample.ok:
-        step.passed += 1
-        step.consecutive_ok += 1
-        step.consecutive_failed = 0
-    else:
-        step.consecutive_failed += 1
-        step.consecutive_ok = 0
+    tally(step, sample.ok)
     if step.checks % TRIM_EVERY == 0 and step.checks > KEEP_SAMPLES:
         trim(session, step.id)
-    step.next_check_at = at + timedelta(seconds=t.intervalSeconds)
+    # the cadence keeps to the schedule (a late check does not push the next ones back), but
+    # never asks for checks to catch up in a burst
+    interval = timedelta(seconds=t.intervalSeconds)
+    scheduled = step.next_check_at or at
+    step.next_check_at = max(scheduled + interval, at + interval / 2)
     if step.consecutive_failed >= t.failureThreshold:
         seen = f" (value {sample.value!r})" if sample.value is not None else ""
         return "failed", (

@@ -1,6 +1,7 @@
 """Small real services for workflow tests: a cache (a TCP server answering PING with PONG)
 and an API whose ``/health`` asks the cache within 0.5 s — so pausing the cache process
-makes the API fail, as a real dependency would."""
+makes a fragile API fail, as a real dependency would, while a resilient one keeps answering
+200 (a little slower) as if from a fallback."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ API = textwrap.dedent(
     """
     import http.server, socket, sys
     cache_port = int(sys.argv[2])
+    resilient = sys.argv[3] == "resilient"
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             try:
@@ -43,7 +45,8 @@ API = textwrap.dedent(
             except OSError:
                 ok = False
             body = b'{"cache": "up"}' if ok else b'{"cache": "down"}'
-            self.send_response(200 if ok else 503)
+            # a resilient API serves without its cache (as from a fallback); a fragile one fails
+            self.send_response(200 if ok or resilient else 503)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -96,14 +99,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def api_with_cache(
-    cache_name: str, *, api_port: int | None = None, cache_port: int | None = None
+    cache_name: str,
+    *,
+    api_port: int | None = None,
+    cache_port: int | None = None,
+    resilient: bool = False,
 ) -> Iterator[Services]:
     """The cache (its argv[0] is ``cache_name``, which a process selector's ``name`` matches)
     and the API in front of it, both answering before this yields; both gone after."""
     cport = cache_port or free_port()
     aport = api_port or free_port()
     cache = _spawn(cache_name, CACHE, str(cport))
-    api = _spawn("test-api", API, str(aport), str(cport))
+    api = _spawn("test-api", API, str(aport), str(cport), "resilient" if resilient else "fragile")
     services = Services(cache, cache_name, cport, api, aport)
     try:
         wait_for(
