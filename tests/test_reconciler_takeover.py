@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from chaoshub.config import Settings
-from chaoshub.execution.driver import RunDriver
+from chaoshub.execution.lease import Lease
 from chaoshub.execution.reconciler import reconcile
 from chaoshub.runtime import Runtime
 from chaoshub.services import backends
@@ -29,7 +29,6 @@ from chaoshub.services import workflows as workflows_svc
 from chaoshub.services.auth import Actor
 from chaoshub.store import db
 from chaoshub.store.models import Run, WorkflowRun
-from chaoshub.workflows.engine import WorkflowDriver
 
 pytestmark = pytest.mark.postgres
 
@@ -115,14 +114,13 @@ def test_the_worker_a_workflow_run_is_sent_to_keeps_it_and_no_second_one_claims_
         wr_id = wr.id
     abandoned(runtime, WorkflowRun, wr_id)
 
-    def driver(name: str) -> WorkflowDriver:
-        return WorkflowDriver(runtime, wr_id, lambda *a: None, worker=name)
-
-    dispatch = TakenAtOnce(driver("new-worker")._claim)
+    dispatch = TakenAtOnce(Lease(runtime, WorkflowRun, wr_id, "new-worker").claim)
     assert reconcile(runtime, dispatch) == 1
     assert dispatch.done() == [True]
     assert holder(runtime, WorkflowRun, wr_id) == "new-worker", "its fresh lease was cleared"
-    assert not driver("another-worker")._claim(), "a second worker could drive it too"
+    assert not Lease(runtime, WorkflowRun, wr_id, "another-worker").claim(), (
+        "a second worker could drive it too"
+    )
 
 
 def test_the_worker_a_run_is_sent_to_keeps_it_and_no_second_one_claims_it(
@@ -139,8 +137,10 @@ def test_the_worker_a_run_is_sent_to_keeps_it_and_no_second_one_claims_it(
             runs_svc.RunSpec("memory/latency", name, {"latency_ms": 5}, {"names": ["alpha"]}, 60),
         ).id
     abandoned(runtime, Run, run_id)
-    dispatch = TakenAtOnce(RunDriver(runtime, run_id, worker="new-worker")._claim)
+    dispatch = TakenAtOnce(Lease(runtime, Run, run_id, "new-worker").claim)
     assert reconcile(runtime, dispatch) == 1
     assert dispatch.done() == [True]
     assert holder(runtime, Run, run_id) == "new-worker", "its fresh lease was cleared"
-    assert not RunDriver(runtime, run_id, worker="another-worker")._claim()
+    assert not Lease(runtime, Run, run_id, "another-worker").claim(), (
+        "a second worker could drive it too"
+    )
