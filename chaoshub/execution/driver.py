@@ -168,6 +168,9 @@ class RunDriver:
             run = self._load(s)
             if run is None or Phase(run.phase).terminal:
                 return False
+            if run.worker != self.worker:
+                log.warning("run %s: lease lost to %s", self.run_id, run.worker)
+                return False
             phase = Phase(run.phase)
             desired = DesiredState(run.desired_state)
             self._seen_desired = run.desired_state

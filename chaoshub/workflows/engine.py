@@ -191,6 +191,10 @@ class WorkflowDriver:
             wr = self._load(s)
             if wr is None or Phase(wr.phase).terminal:
                 return None
+            if wr.worker != self.worker:
+                # another worker took the run over (this one stalled past its lease): stop here
+                log.warning("workflow run %s: lease lost to %s", self.id, wr.worker)
+                return None
             self.workflow(wr)
             self._collect_samples(s, wr, tick)
             handler = {
