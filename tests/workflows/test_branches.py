@@ -69,11 +69,19 @@ def test_a_probe_that_fails_runs_the_failed_branch_and_skips_the_passed_one(
             "faultType": "native/process-pause",
             "backend": "native",
             "selector": {"agents": ["local"], "name": svc.cache_name},
-            "durationSeconds": 3,
+            "durationSeconds": 6,
         },
     }
-    # checked once the cache is stopped: the API answers 503
-    check = {"probe": {"http": {"url": svc.health_url}, "initialDelaySeconds": 1}}
+    # watched while the cache is stopped: the API answers 503 (a window, so a slow
+    # injection on a loaded machine still falls inside it)
+    check = {
+        "probe": {
+            "http": {"url": svc.health_url, "timeoutSeconds": 2},
+            "initialDelaySeconds": 0.5,
+            "intervalSeconds": 0.5,
+            "forSeconds": 4,
+        }
+    }
     doc = {"kind": "Workflow", "name": "branch-on-fail", "steps": branches(check, pause)}
 
     run = hub.wait_ended(hub.start(doc)["id"])
