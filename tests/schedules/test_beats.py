@@ -177,16 +177,19 @@ def test_a_start_missed_while_no_beat_ran_is_recorded_not_fired_late(stack: Stac
         workflowId=flow,
         cron="@every 1s",
         concurrencyPolicy="allow",
-        startingDeadlineSeconds=2,
+        startingDeadlineSeconds=3,
     )
     try:
         wait_for(lambda: len(hub.history(sched["id"])) >= 3, 60, what="ticks while beat runs")
         beat.stop()
         stopped = datetime.now(UTC)
-        time.sleep(8)  # the hub fires nothing: eight ticks pass, all beyond the deadline
+        time.sleep(10)  # the hub fires nothing: ten ticks pass, most beyond the deadline
         stack.start_beat("beat-again")
         wait_for(
-            lambda: any(e["outcome"] == "missed" for e in hub.history(sched["id"])),
+            lambda: any(
+                e["outcome"] == "missed" and datetime.fromisoformat(e["at"]) > stopped
+                for e in hub.history(sched["id"])
+            ),
             60,
             what="the outage recorded",
         )
@@ -197,16 +200,28 @@ def test_a_start_missed_while_no_beat_ran_is_recorded_not_fired_late(stack: Stac
         )
         hub.gql(PAUSE_SCHEDULE, id=sched["id"])
         entries = hub.history(sched["id"])
-        [missed] = [
+        # recorded once the beat is back: one row for the stretch (a busy machine may add
+        # another for a pass that came late)
+        missed = [
             e
             for e in entries
-            if e["outcome"] == "missed"
-            and datetime.fromisoformat(e["scheduledFor"]) >= stopped - timedelta(seconds=1)
+            if e["outcome"] == "missed" and datetime.fromisoformat(e["at"]) > stopped
         ]
-        assert "the hub was not firing schedules" in missed["reason"]
+        assert missed, entries
+        outage = missed[0]
+        assert "the hub was not firing schedules" in outage["reason"]
+        fired_in_outage = [
+            e
+            for e in entries
+            if e["outcome"] == "fired"
+            and datetime.fromisoformat(outage["scheduledFor"])
+            < datetime.fromisoformat(e["scheduledFor"])
+            < datetime.fromisoformat(outage["at"]) - timedelta(seconds=3)
+        ]
+        assert fired_in_outage == [], "a tick of the outage was fired late"
         for e in entries:
             if e["outcome"] == "fired":  # nothing started more than the deadline late
                 late = datetime.fromisoformat(e["at"]) - datetime.fromisoformat(e["scheduledFor"])
-                assert late <= timedelta(seconds=2.5), e
+                assert late <= timedelta(seconds=3.5), e
     finally:
         hub.gql(DELETE_SCHEDULE, id=sched["id"])
