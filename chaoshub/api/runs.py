@@ -27,6 +27,7 @@ from chaoshub.execution.reconciler import WORKFLOW
 from chaoshub.lifecycle import Phase
 from chaoshub.services import experiments
 from chaoshub.services import runs as runs_svc
+from chaoshub.services import schedules as schedules_svc
 from chaoshub.services import workflows as workflows_svc
 from chaoshub.services.auth import Actor
 from chaoshub.store import models
@@ -222,11 +223,14 @@ class RunMutation:
             info, "forceReleaseRun", "operator", {"id": str(id), "reason": reason}, fn
         )
 
-    @strawberry.mutation(description="Stop every active run")
+    @strawberry.mutation(
+        description="Stop every active run and workflow run, and pause every schedule"
+    )
     async def halt_all(self, info: strawberry.Info, reason: str = "") -> HaltAllPayload:
         def fn(s: Session, a: Actor) -> Outcome:
             halted = runs_svc.halt_all(s, a, reason)
             flows = workflows_svc.halt_all(s, a, reason)
+            paused = schedules_svc.pause_all(s, a, reason)
             hooks = [h for r in halted for h in _dispatch_hook(info, r, "recover")]
             c = ctx(info)
             hooks += [lambda i=w.id: c.dispatch(i, WORKFLOW, "workflow") for w in flows]
@@ -235,8 +239,9 @@ class RunMutation:
                     count=len(halted),
                     runs=[Run.build(r) for r in halted],
                     workflow_run_count=len(flows),
+                    schedule_count=paused,
                 ),
-                subject=f"{len(halted)} runs, {len(flows)} workflow runs",
+                subject=f"{len(halted)} runs, {len(flows)} workflow runs, {paused} schedules paused",
                 after_commit=hooks,
             )
 

@@ -22,6 +22,7 @@ from chaoshub.api.events import EventQuery, EventSubscription
 from chaoshub.api.experiments import ExperimentMutation, ExperimentQuery
 from chaoshub.api.fleet import FleetMutation, FleetQuery
 from chaoshub.api.runs import RunMutation, RunQuery, RunSubscription
+from chaoshub.api.schedules import ScheduleMutation, ScheduleQuery
 from chaoshub.api.workflows import WorkflowMutation, WorkflowQuery, WorkflowSubscription
 from chaoshub.config import Settings
 
@@ -33,6 +34,7 @@ QUERIES: tuple[type, ...] = (
     RunQuery,
     EventQuery,
     WorkflowQuery,
+    ScheduleQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FleetMutation,
@@ -40,6 +42,7 @@ MUTATIONS: tuple[type, ...] = (
     RunMutation,
     AuthMutation,
     WorkflowMutation,
+    ScheduleMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     RunSubscription,

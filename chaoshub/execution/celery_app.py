@@ -1,5 +1,6 @@
-"""The Celery app: one queue per adapter (``adapter.<name>``), ``hub`` for the reconciler
-and the orphan sweep (two beat entries, so a slow agent never holds up a reconciler pass).
+"""The Celery app: one queue per adapter (``adapter.<name>``), ``hub`` for the reconciler,
+the schedules and the orphan sweep (beat entries of their own, so a slow agent never holds up
+a reconciler pass).
 
 Tasks are idempotent and acknowledged late; a task whose worker is killed is rejected
 back to the broker and redelivered. The database, not the broker, holds the state: a
@@ -54,14 +55,21 @@ def configure(settings: Settings) -> Celery:
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The reconciler every ``reconcile_seconds``; the orphan sweep every
+    """The reconciler and the schedules every ``reconcile_seconds``; the orphan sweep every
     ``orphan_sweep_seconds`` unless that is 0. A tick still queued at the next one expires."""
     schedule: dict[str, dict[str, Any]] = {
         "reconcile": {
             "task": "chaoshub.reconcile",
             "schedule": settings.reconcile_seconds,
             "options": {"queue": HUB_QUEUE, "expires": max(settings.reconcile_seconds * 5, 5)},
-        }
+        },
+        # due schedules: as often as the reconciler; every beat sends it, and each tick is
+        # claimed once in the database whichever pass gets there first
+        "fire-schedules": {
+            "task": "chaoshub.fire_schedules",
+            "schedule": settings.reconcile_seconds,
+            "options": {"queue": HUB_QUEUE, "expires": max(settings.reconcile_seconds * 5, 5)},
+        },
     }
     if settings.orphan_sweep_seconds > 0:
         schedule["sweep-orphans"] = {

@@ -1,4 +1,5 @@
-"""Celery tasks: inject, poll and recover a run, reconcile everything, sweep orphans.
+"""Celery tasks: inject, poll and recover a run, reconcile everything, fire due schedules,
+sweep orphans.
 
 ``inject``, ``poll`` and ``recover`` all call the same driver, which does whatever the
 run's stored phase and desired state call for; their names say why the task was sent,
@@ -49,6 +50,13 @@ def requeue_workflow(workflow_run_id: str) -> None:
 @app.task(name="chaoshub.reconcile", ignore_result=True)
 def reconcile() -> None:
     reconciler.reconcile(get_runtime(), dispatch)
+
+
+@app.task(name="chaoshub.fire_schedules", ignore_result=True)
+def fire_schedules() -> None:
+    from chaoshub.schedules import firing
+
+    firing.fire_due(get_runtime(), dispatch)
 
 
 @app.task(name="chaoshub.sweep_orphans", ignore_result=True)

@@ -397,3 +397,58 @@ class ProbeSample(Base):
     value: Mapped[Any] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class Schedule(Base):
+    """A saved workflow or experiment started on a cron (or ``@every``) timetable.
+
+    ``next_fire_at`` is the next tick, in UTC, that the beat task has not handled; it only
+    moves forward, so two beat passes that race agree on what is due (see
+    :mod:`chaoshub.schedules.firing`)."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_enabled_next", "enabled", "next_fire_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: exactly one of these: what a tick starts (checked again at each fire)
+    workflow_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    experiment_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    cron: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(100), default="UTC")
+    #: forbid | allow | replace
+    concurrency_policy: Mapped[str] = mapped_column(String(10), default="forbid")
+    starting_deadline_seconds: Mapped[float] = mapped_column(Float, default=60.0)
+    #: [{days: [sat, sun]}, {start: "22:00", end: "06:00"}], in the schedule's time zone
+    blackouts: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused_reason: Mapped[str] = mapped_column(Text, default="")
+    #: where ``@every`` intervals count from (set when the timetable is saved)
+    anchor_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_fire_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_role: Mapped[str] = mapped_column(String(20), default="operator")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ScheduleFire(Base):
+    """One tick of a schedule and what became of it. The row is the claim: its unique
+    (schedule, tick) index lets exactly one beat pass insert it."""
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (
+        Index("uq_schedule_fires_tick", "schedule_id", "scheduled_for", unique=True),
+        Index("ix_schedule_fires_history", "schedule_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime] = mapped_column()
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: firing (claimed, being started) | fired | skipped | missed | refused
+    outcome: Mapped[str] = mapped_column(String(20), default="firing")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    workflow_run_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)

@@ -116,12 +116,12 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def spawn(self, name: str, *args: str) -> Proc:
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> Proc:
         log = self.workdir / f"{name}.log"
         handle = open(log, "ab")  # noqa: SIM115 - closed with the process
         popen = subprocess.Popen(
             [*chaoshub_bin(), *args],
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -154,8 +154,12 @@ class Stack:
         wait_for(lambda: "ready" in proc.log.read_text(errors="replace"), 60, what=f"worker {name}")
         return proc
 
-    def start_beat(self) -> Proc:
-        return self.spawn("beat", "beat", "--log-level", "warning")
+    def start_beat(self, name: str = "beat", log_level: str = "warning") -> Proc:
+        """A beat process; a second one (another ``name``) keeps its schedule file apart."""
+        data = self.workdir / name
+        return self.spawn(
+            name, "beat", "--log-level", log_level, env={"CHAOSHUB_DATA_DIR": str(data)}
+        )
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

@@ -48,7 +48,7 @@ ACTIVE = """{ workflowRuns(filter: {phase: ["pending", "injecting", "running", "
 RUN = """query($id: ID!) { run(id: $id) { id phase desiredState workflowRunId workflowStepId
   targets { label phase } } }"""
 HALT_ALL = """mutation { haltAll(reason: "test cleanup") {
-  __typename ... on HaltAllResult { count workflowRunCount } ... on Error { code message } } }"""
+  __typename ... on HaltAllResult { count workflowRunCount scheduleCount } ... on Error { code message } } }"""
 
 
 def _steer(name: str, args: str, call: str) -> str:

@@ -160,6 +160,10 @@ class HaltAllResult:
     workflow_run_count: int = strawberry.field(
         default=0, description="workflow runs stopped (each stops its own steps)"
     )
+    schedule_count: int = strawberry.field(
+        default=0,
+        description="schedules paused (each says so in pausedReason until it is resumed)",
+    )
 
 
 @strawberry.type
