@@ -172,11 +172,12 @@ def node(page: Any, name: str) -> Any:
     return page.get_by_test_id("editor-canvas").locator(f'[data-testid="wf-node"][data-node="{name}"]')
 
 
-def drop(page: Any, item: str, target: Any, x: float, y: float) -> None:
-    """Drag a palette item and drop it at (x, y) of ``target``: HTML5 drag and drop, as a
-    person does it with the mouse."""
+def drop(page: Any, item: str, target: Any, x: float = 0.5, y: float = 0.5) -> None:
+    """Drag a palette item and drop it on ``target`` at (x, y) as fractions of its size:
+    HTML5 drag and drop, as a person does it with the mouse."""
+    box = target.bounding_box()
     page.locator(f'[data-testid="palette-item"][data-item="{item}"]').drag_to(
-        target, target_position={"x": x, "y": y}
+        target, target_position={"x": box["width"] * x, "y": box["height"] * y}
     )
 
 
@@ -204,10 +205,10 @@ def test_the_editor_builds_a_workflow_by_drag_and_drop_then_saves_and_starts_it(
     panel = page.get_by_test_id("step-panel")
 
     # a wait, then the fault, joined by an edge drawn from one to the other
-    drop(page, "wait", canvas, 560, 380)
+    drop(page, "wait", canvas, 0.6, 0.7)
     expect(node(page, "wait")).to_be_visible()
     panel.get_by_label("Seconds").fill("1")
-    drop(page, "native/process-pause", canvas, 700, 420)
+    drop(page, "native/process-pause", canvas, 0.7, 0.8)
     expect(node(page, "process-pause")).to_be_visible()
     expect(panel).to_have_attribute("data-step", "process-pause")
     panel.get_by_label("Duration (s)").fill("4")
@@ -219,8 +220,15 @@ def test_the_editor_builds_a_workflow_by_drag_and_drop_then_saves_and_starts_it(
     expect(page.locator(".react-flow__edge")).to_have_count(1)
 
     # a steady-state check: an HTTP probe dropped on its lane
-    lane = page.get_by_test_id("lane-steadyState")
-    drop(page, "http probe", lane, 60, 80)
+    lane = page.get_by_test_id("lane-steadyState").bounding_box()
+    area = canvas.bounding_box()
+    drop(
+        page,
+        "http probe",
+        canvas,
+        (lane["x"] + lane["width"] / 2 - area["x"]) / area["width"],
+        (lane["y"] + lane["height"] / 2 - area["y"]) / area["height"],
+    )
     expect(node(page, "steady-1")).to_be_visible()
     panel.get_by_test_id("probe-url").fill(services.health_url)
 

@@ -65,7 +65,7 @@ function Editor() {
   const canOperate = useCan('operator');
   const phone = useMediaQuery('(max-width: 700px)');
   const readOnly = !canOperate || !!phone;
-  const { screenToFlowPosition } = useReactFlow();
+  const { screenToFlowPosition, fitView } = useReactFlow();
   const history = useHistory<WorkflowDoc>(EMPTY);
   const doc = history.value;
   const [savedId, setSavedId] = useState<string | null>(id ?? null);
@@ -153,6 +153,17 @@ function Editor() {
     { id: 'lane:steadyState', label: 'Steady state · before and after', placement: 'left', keys: steady.map((_, i) => `steadyState:${i}`) },
   ];
   const layout = useLayout(layoutSteps, lanes);
+  // Every step in view after the graph's shape changed (added, removed, joined) or the side panel opened.
+  const panelOpen = !!selected;
+  const fit = useRef(fitView);
+  useEffect(() => {
+    fit.current = fitView;
+  });
+  useEffect(() => {
+    if (!layout) return;
+    const frame = window.requestAnimationFrame(() => fit.current({ padding: 0.12, maxZoom: 1 }));
+    return () => window.cancelAnimationFrame(frame);
+  }, [layout, panelOpen]);
   const nodes: Node[] = useMemo(() => {
     if (!layout) return [];
     const out: Node[] = layout.lanes.map((l) => ({
@@ -404,7 +415,7 @@ function Editor() {
         <TextInput label="Description" value={String(doc.description ?? '')} readOnly={readOnly} onChange={(e) => history.commit({ ...doc, description: e.currentTarget.value }, 'description')} style={{ flex: 1, minWidth: 200 }} />
       </Group>
       <Group align="flex-start" gap="sm" wrap={phone ? 'wrap' : 'nowrap'}>
-        {!readOnly && <Palette faults={faults} onAdd={(item) => add(item)} />}
+        {!readOnly && <Palette faults={faults} backends={catalog?.backends ?? []} onAdd={(item) => add(item)} />}
         <div
           className="wf-canvas"
           style={{ height: phone ? 420 : 620, flex: 1, minWidth: 0 }}

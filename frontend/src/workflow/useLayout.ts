@@ -7,8 +7,8 @@ export function useLayout(steps: LayoutStep[], lanes: LaneSpec[], nodeH?: number
   const [layout, setLayout] = useState<{ shape: string; layout: Layout } | null>(null);
   useEffect(() => {
     let live = true;
-    const [s, l, h] = JSON.parse(shape) as [LayoutStep[], LaneSpec[], number | undefined];
-    layoutWorkflow(s, l, h).then((out) => {
+    const [s, l, h] = JSON.parse(shape) as [LayoutStep[], LaneSpec[], number | null];
+    layoutWorkflow(s, l, h ?? undefined).then((out) => {
       if (live) setLayout({ shape, layout: out });
     });
     return () => {

@@ -1,7 +1,7 @@
 import { Badge, Group, Paper, ScrollArea, Stack, Text, TextInput, Title, Tooltip, UnstyledButton } from '@mantine/core';
 import { IconBolt, IconClock, IconHandStop, IconHeartbeat, IconSearch } from '@tabler/icons-react';
 import { useState, type ReactNode } from 'react';
-import type { FaultType } from '../../api/types';
+import type { Backend, FaultType } from '../../api/types';
 import { PROBE_KINDS, type PaletteItem } from '../../workflow/model';
 
 export const DND_TYPE = 'application/x-chaoshub-step';
@@ -45,7 +45,7 @@ function Item({ item, label, detail, icon, badge, onAdd }: { item: PaletteItem; 
 /** What can be added: every fault of the catalog (searchable, with its availability), the
  * probe kinds, wait and approval. Drag one onto the canvas (a probe onto a lane adds it to that
  * lane), or activate it to add it as a step. */
-export function Palette({ faults, onAdd }: { faults: FaultType[]; onAdd: (item: PaletteItem) => void }) {
+export function Palette({ faults, backends, onAdd }: { faults: FaultType[]; backends: Backend[]; onAdd: (item: PaletteItem) => void }) {
   const [q, setQ] = useState('');
   const needle = q.trim().toLowerCase();
   const shown = faults.filter((f) => !needle || `${f.id} ${f.title} ${f.category}`.toLowerCase().includes(needle));
@@ -72,7 +72,8 @@ export function Palette({ faults, onAdd }: { faults: FaultType[]; onAdd: (item: 
           <Stack gap={4}>
             {shown.map((f) => {
               const ok = f.availability.filter((a) => a.available);
-              const backend = ok[0]?.backend ?? f.availability[0]?.backend;
+              const mine = backends.filter((b) => b.adapter === f.adapter);
+              const backend = (mine.find((b) => ok.some((a) => a.backend === b.name)) ?? mine[0])?.name;
               const why = f.availability.map((a) => `${a.backend}: ${a.available ? 'available' : a.reason}`).join('\n') || 'no backend of this adapter';
               return (
                 <Item
