@@ -128,7 +128,9 @@ def test_the_run_page_follows_a_workflow_to_its_verdict_with_its_graph_and_probe
     graph = page.get_by_test_id("workflow-graph")
     expect(graph.get_by_test_id("wf-node")).to_have_count(6)  # 3 steps, 2 steady state, 1 stop
     # followed live: no reload between the start and the verdict
-    expect(page.get_by_test_id("workflow-run")).to_have_attribute("data-verdict", "pass", timeout=60_000)
+    expect(page.get_by_test_id("workflow-run")).to_have_attribute(
+        "data-verdict", "pass", timeout=60_000
+    )
     expect(page.get_by_test_id("workflow-run")).to_have_attribute("data-phase", "completed")
     expect(page.get_by_test_id("score")).to_have_text("score 100%")
     expect(page.get_by_test_id("reasons")).to_be_visible()
@@ -169,7 +171,9 @@ def test_the_run_page_follows_a_workflow_to_its_verdict_with_its_graph_and_probe
 
 
 def node(page: Any, name: str) -> Any:
-    return page.get_by_test_id("editor-canvas").locator(f'[data-testid="wf-node"][data-node="{name}"]')
+    return page.get_by_test_id("editor-canvas").locator(
+        f'[data-testid="wf-node"][data-node="{name}"]'
+    )
 
 
 def drop(page: Any, item: str, target: Any, x: float = 0.5, y: float = 0.5) -> None:
@@ -200,7 +204,9 @@ def test_the_editor_builds_a_workflow_by_drag_and_drop_then_saves_and_starts_it(
     sign_in(page, hub.url, hub.token)
     goto(page, f"{hub.url}/workflows/new")
     canvas = page.get_by_test_id("editor-canvas")
-    expect(page.locator('[data-testid="palette-item"][data-item="native/process-pause"]')).to_be_visible()
+    expect(
+        page.locator('[data-testid="palette-item"][data-item="native/process-pause"]')
+    ).to_be_visible()
     page.get_by_test_id("workflow-name").fill(name)
     panel = page.get_by_test_id("step-panel")
 
