@@ -15,6 +15,10 @@ const FleetPage = lazy(() => import('./pages/Fleet').then((m) => ({ default: m.F
 const NewExperimentPage = lazy(() => import('./pages/NewExperiment').then((m) => ({ default: m.NewExperimentPage })));
 const RunPage = lazy(() => import('./pages/Run').then((m) => ({ default: m.RunPage })));
 const TokensPage = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.TokensPage })));
+const WorkflowsPage = lazy(() => import('./pages/Workflows').then((m) => ({ default: m.WorkflowsPage })));
+const WorkflowRunsPage = lazy(() => import('./pages/WorkflowRuns').then((m) => ({ default: m.WorkflowRunsPage })));
+const WorkflowRunPage = lazy(() => import('./pages/WorkflowRun').then((m) => ({ default: m.WorkflowRunPage })));
+const WorkflowEditorPage = lazy(() => import('./pages/WorkflowEditor').then((m) => ({ default: m.WorkflowEditorPage })));
 const RunsPage = lazy(() => import('./pages/Runs').then((m) => ({ default: m.RunsPage })));
 
 const loading = (
@@ -41,6 +45,11 @@ export function App() {
             <Route path="/experiments/new" element={<NewExperimentPage />} />
             <Route path="/runs" element={<RunsPage />} />
             <Route path="/runs/:id" element={<RunPage />} />
+            <Route path="/workflows" element={<WorkflowsPage />} />
+            <Route path="/workflows/new" element={<WorkflowEditorPage />} />
+            <Route path="/workflows/:id/edit" element={<WorkflowEditorPage />} />
+            <Route path="/workflow-runs" element={<WorkflowRunsPage />} />
+            <Route path="/workflow-runs/:id" element={<WorkflowRunPage />} />
             <Route path="/fleet" element={<FleetPage />} />
             <Route path="/tokens" element={<TokensPage />} />
             <Route path="*" element={<Navigate to="/runs" replace />} />

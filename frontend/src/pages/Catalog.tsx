@@ -1,4 +1,4 @@
-import { Box, Card, Code, Group, Select, SimpleGrid, Skeleton, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
+import { Anchor, Box, Card, Code, Group, Select, SimpleGrid, Skeleton, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useMemo, useState } from 'react';
@@ -102,9 +102,14 @@ export function CatalogPage() {
             Every fault of every installed tool. Pick one to see its parameters and where it can run.
           </Text>
         </div>
-        <Text size="sm" c="dimmed" data-testid="catalog-count">
-          {shown.length} of {all.length} faults
-        </Text>
+        <Group gap="sm">
+          <Text size="sm" c="dimmed" data-testid="catalog-count">
+            {shown.length} of {all.length} faults
+          </Text>
+          <Anchor component={Link} to="/workflows/new" size="sm">
+            Combine faults in a workflow →
+          </Anchor>
+        </Group>
       </Group>
       <SimpleGrid cols={{ base: 2, sm: 4 }}>
         <TextInput

@@ -49,9 +49,14 @@ export function ExperimentsPage() {
           </Text>
         </div>
         {canOperate && (
-          <Button component={Link} to="/experiments/new" leftSection={<IconPlus size={16} />}>
-            New experiment
-          </Button>
+          <Group gap="xs">
+            <Button component={Link} to="/workflows/new" variant="light" leftSection={<IconPlus size={16} />}>
+              New workflow
+            </Button>
+            <Button component={Link} to="/experiments/new" leftSection={<IconPlus size={16} />}>
+              New experiment
+            </Button>
+          </Group>
         )}
       </Group>
       <ErrorAlert error={error ?? startState.error ?? deleteState.error} />
