@@ -411,7 +411,6 @@ def test_validate_checks_mode_and_value_without_io(tmp_path: Path) -> None:
     )
 
 
-
 @pytest.mark.parametrize(
     ("fault", "params", "field"),
     [
@@ -430,6 +429,7 @@ def test_magnitudes_written_in_strings_are_bounded_too(
     assert err.value.field == ["params", field]
     fine = {"size": "64GB"} if fault == "stress-memory" else {"time_offset": "-8784h"}
     adapter.validate(fault, {**params, **fine}, {"labels": {"a": "b"}})
+
 
 def test_discover_refuses_a_selector_without_running_pods(mesh: ChaosMeshAdapter) -> None:
     with pytest.raises(NotFound) as err:
