@@ -159,7 +159,7 @@ def test_the_production_store_keeps_beats_and_reports_in_the_brokers_redis() -> 
         now = time.time()
         assert store.beat("a", now, {"guards": {}, "host": {"cpus": 2}})
         assert store.beat("b", now - 3, None)
-        known = store.seen()
+        known = store.seen(["a", "b", "c"])
         assert known is not None
         seen, since = known
         assert seen == {"a": pytest.approx(now), "b": pytest.approx(now - 3)}

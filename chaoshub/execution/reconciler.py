@@ -73,7 +73,7 @@ def mark_offline(runtime: Runtime, s: Session, at: datetime) -> list[int]:
     ).all()
     if not stale:
         return []
-    known = runtime.presence.seen()
+    known = runtime.presence.seen(name for _, name, _ in stale)
     seen, since = known if known is not None else ({}, 0.0)
     refreshed: list[dict[str, Any]] = []
     gone: list[tuple[str, str, datetime | None]] = []

@@ -49,9 +49,9 @@ class Presence:
         or ``None``). ``False`` when it could not be kept: the caller writes the row."""
         raise NotImplementedError
 
-    def seen(self) -> tuple[dict[str, float], float] | None:
-        """Every agent's last beat, and since when the store holds beats; ``None`` when the
-        store cannot be read (the rows are then all there is)."""
+    def seen(self, names: Iterable[str]) -> tuple[dict[str, float], float] | None:
+        """The last beat of each of ``names`` the store holds, and since when it holds
+        beats; ``None`` when it cannot be read (the rows are then all there is)."""
         raise NotImplementedError
 
     def reports(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -65,7 +65,7 @@ class NoPresence(Presence):
     def beat(self, name: str, at: float, report: Mapping[str, Any] | None) -> bool:
         return False
 
-    def seen(self) -> tuple[dict[str, float], float] | None:
+    def seen(self, names: Iterable[str]) -> tuple[dict[str, float], float] | None:
         return None
 
     def reports(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -86,9 +86,9 @@ class MemoryPresence(Presence):
                 self._reports[name] = {"at": at, "limits": dict(report)}
         return True
 
-    def seen(self) -> tuple[dict[str, float], float] | None:
+    def seen(self, names: Iterable[str]) -> tuple[dict[str, float], float] | None:
         with self._lock:
-            return dict(self._seen), self._since
+            return {n: self._seen[n] for n in names if n in self._seen}, self._since
 
     def reports(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -121,17 +121,22 @@ class RedisPresence(Presence):
             return False
         return True
 
-    def seen(self) -> tuple[dict[str, float], float] | None:
+    def seen(self, names: Iterable[str]) -> tuple[dict[str, float], float] | None:
+        wanted = list(names)
         try:
             pipe = self._client.pipeline(transaction=False)
             pipe.set(self._since_key, time.time(), nx=True)
             pipe.get(self._since_key)
-            pipe.hgetall(self._seen_key)
-            _, since, seen = pipe.execute()
+            if wanted:
+                pipe.hmget(self._seen_key, wanted)
+            _, since, *found = pipe.execute()
         except Exception as exc:
             log.warning("presence not readable from Redis: %s", exc)
             return None
-        return {k.decode(): float(v) for k, v in seen.items()}, float(since)
+        beats = found[0] if found else []
+        return {n: float(v) for n, v in zip(wanted, beats, strict=True) if v is not None}, float(
+            since
+        )
 
     def reports(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         wanted = list(names)
