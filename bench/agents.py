@@ -3,7 +3,8 @@ and on PostgreSQL, and how long an agent that stops beating takes to show offlin
 
 Each simulated agent registers (``POST /agents/register``) and then beats
 (``POST /agents/heartbeat``) every 5 s, the interval the hub tells real injectors, with
-its phase spread over the interval. The fleet grows level by level (``--levels``); each
+its phase spread over the interval, carrying a host report (guards, memory, disks) as a
+native injector does. The fleet grows level by level (``--levels``); each
 level is held for ``--hold`` seconds and the heartbeat latencies and failures are
 recorded. An API process "absorbs" a level when no heartbeat fails, the p99 stays under
 1 s and no simulated agent is shown offline.
@@ -41,6 +42,26 @@ HEARTBEAT_SECONDS = 5.0
 LATENCY_BUDGET_MS = 1000.0
 CREATE_AGENT_TOKEN = hubs.CREATE_AGENT_TOKEN
 AGENTS = "{ agents { name online lastHeartbeat } }"
+#: what a native injector sends with every beat (its guards and host, as measured then)
+LIMITS = {
+    "guards": {
+        "min_free_disk_percent": 10.0,
+        "min_free_disk_bytes": 0,
+        "memory_headroom_percent": 10.0,
+        "memory_headroom_bytes": 0,
+        "max_stressors": 8,
+    },
+    "host": {
+        "cpus": 2,
+        "memory_total_bytes": 25_000_000_000,
+        "memory_available_bytes": 20_000_000_000,
+        "stressors_running": 0,
+        "filesystems": [
+            {"mount": "/", "total_bytes": 100_000_000_000, "free_bytes": 60_000_000_000},
+            {"mount": "/tmp", "total_bytes": 10_000_000_000, "free_bytes": 9_000_000_000},
+        ],
+    },
+}
 
 
 @contextlib.contextmanager
@@ -127,7 +148,9 @@ class Fleet:
         await asyncio.sleep(random.uniform(0, HEARTBEAT_SECONDS))
         while name not in self.silent:
             began = time.perf_counter()
-            if await self._post("/agents/heartbeat", {"name": name, "active": []}):
+            if await self._post(
+                "/agents/heartbeat", {"name": name, "active": [], "limits": LIMITS}
+            ):
                 self.last_beat[name] = time.monotonic()
             await asyncio.sleep(max(0.0, HEARTBEAT_SECONDS - (time.perf_counter() - began)))
 
