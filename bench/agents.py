@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import sys
 import tempfile
@@ -183,7 +184,10 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             fleet.latencies.clear()
             fleet.failures = 0
+            cpu = (common.cpu_seconds(hub.api_pid), common.cpu_seconds(os.getpid()))
             await asyncio.sleep(hold)
+            api_cpu = (common.cpu_seconds(hub.api_pid) - cpu[0]) / hold * 100
+            fleet_cpu = (common.cpu_seconds(os.getpid()) - cpu[1]) / hold * 100
             stats = percentiles(fleet.latencies)
             agents = await asyncio.to_thread(lambda: hub.gql(AGENTS)["agents"])
             offline = sum(1 for a in agents if not a["online"])
@@ -197,6 +201,10 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
                     "shown_offline": offline,
                     "absorbed": ok,
                     "api_rss_kib": common.rss_kib(hub.api_pid),
+                    # where the time goes: the API's share of a core, and the simulated
+                    # fleet's (the same 2 cores): a fleet near 100 % bounds the figure
+                    "api_cpu_percent": round(api_cpu),
+                    "fleet_cpu_percent": round(fleet_cpu),
                 }
             )
             print(
@@ -238,6 +246,8 @@ HEADERS = [
     "failed",
     "shown offline",
     "API RSS MiB",
+    "API CPU %",
+    "fleet CPU %",
     "absorbed",
 ]
 
@@ -254,6 +264,8 @@ def level_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
             lv["failures"],
             lv["shown_offline"],
             lv["api_rss_kib"] // 1024,
+            lv.get("api_cpu_percent", ""),
+            lv.get("fleet_cpu_percent", ""),
             "yes" if lv["absorbed"] else "no",
         ]
         for r in results
