@@ -173,3 +173,18 @@ def test_the_production_store_keeps_beats_and_reports_in_the_brokers_redis() -> 
         for key in client.scan_iter(f"chaoshub:presence:{namespace}*"):
             client.delete(key)
         client.close()
+
+
+def test_the_agents_query_shows_the_latest_beat_not_the_rows(hub: Hub) -> None:
+    name, token = registered(hub)
+    time.sleep(1.0)
+    beat(hub, name, token)
+    row = hub.agent(name)
+    assert row is not None and row.last_heartbeat is not None
+    listed = hub.data("{ agents { name lastHeartbeat } }")["agents"]
+    shown = datetime.fromisoformat(next(a for a in listed if a["name"] == name)["lastHeartbeat"])
+    shown = shown if shown.tzinfo else shown.replace(tzinfo=UTC)
+    written = row.last_heartbeat
+    written = written if written.tzinfo else written.replace(tzinfo=UTC)
+    assert (shown - written).total_seconds() >= 0.9  # the row still has the registration
+    assert (datetime.now(UTC) - shown).total_seconds() < 1.0
