@@ -3,7 +3,10 @@ and on PostgreSQL, and how long an agent that stops beating takes to show offlin
 
 Each simulated agent registers (``POST /agents/register``) and then beats
 (``POST /agents/heartbeat``) every 5 s, the interval the hub tells real injectors, with
-its phase spread over the interval. The fleet grows level by level (``--levels``); each
+its phase spread over the interval, carrying a host report (guards, memory, disks) as a
+native injector does. A level is measured once every agent of it has registered and had
+one beat answered, and one more interval has passed (the registration burst of hundreds
+of agents at once is not the steady cost of a fleet). The fleet grows level by level (``--levels``); each
 level is held for ``--hold`` seconds and the heartbeat latencies and failures are
 recorded. An API process "absorbs" a level when no heartbeat fails, the p99 stays under
 1 s and no simulated agent is shown offline.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import sys
 import tempfile
@@ -41,6 +45,26 @@ HEARTBEAT_SECONDS = 5.0
 LATENCY_BUDGET_MS = 1000.0
 CREATE_AGENT_TOKEN = hubs.CREATE_AGENT_TOKEN
 AGENTS = "{ agents { name online lastHeartbeat } }"
+#: what a native injector sends with every beat (its guards and host, as measured then)
+LIMITS = {
+    "guards": {
+        "min_free_disk_percent": 10.0,
+        "min_free_disk_bytes": 0,
+        "memory_headroom_percent": 10.0,
+        "memory_headroom_bytes": 0,
+        "max_stressors": 8,
+    },
+    "host": {
+        "cpus": 2,
+        "memory_total_bytes": 25_000_000_000,
+        "memory_available_bytes": 20_000_000_000,
+        "stressors_running": 0,
+        "filesystems": [
+            {"mount": "/", "total_bytes": 100_000_000_000, "free_bytes": 60_000_000_000},
+            {"mount": "/tmp", "total_bytes": 10_000_000_000, "free_bytes": 9_000_000_000},
+        ],
+    },
+}
 
 
 @contextlib.contextmanager
@@ -127,7 +151,9 @@ class Fleet:
         await asyncio.sleep(random.uniform(0, HEARTBEAT_SECONDS))
         while name not in self.silent:
             began = time.perf_counter()
-            if await self._post("/agents/heartbeat", {"name": name, "active": []}):
+            if await self._post(
+                "/agents/heartbeat", {"name": name, "active": [], "limits": LIMITS}
+            ):
                 self.last_beat[name] = time.monotonic()
             await asyncio.sleep(max(0.0, HEARTBEAT_SECONDS - (time.perf_counter() - began)))
 
@@ -150,10 +176,18 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
                 tokens[n] = made["createApiToken"]["token"]
             fleet.grow(names)
             size = level
-            await asyncio.sleep(HEARTBEAT_SECONDS + 2)  # everyone registered and beating
+            # steady state: every agent registered and answered at least one beat (the
+            # registration burst of a new level is not what a running fleet costs)
+            settle = time.monotonic()
+            while len(fleet.last_beat) < level and time.monotonic() - settle < 300:
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
             fleet.latencies.clear()
             fleet.failures = 0
+            cpu = (common.cpu_seconds(hub.api_pid), common.cpu_seconds(os.getpid()))
             await asyncio.sleep(hold)
+            api_cpu = (common.cpu_seconds(hub.api_pid) - cpu[0]) / hold * 100
+            fleet_cpu = (common.cpu_seconds(os.getpid()) - cpu[1]) / hold * 100
             stats = percentiles(fleet.latencies)
             agents = await asyncio.to_thread(lambda: hub.gql(AGENTS)["agents"])
             offline = sum(1 for a in agents if not a["online"])
@@ -167,6 +201,10 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
                     "shown_offline": offline,
                     "absorbed": ok,
                     "api_rss_kib": common.rss_kib(hub.api_pid),
+                    # where the time goes: the API's share of a core, and the simulated
+                    # fleet's (the same 2 cores): a fleet near 100 % bounds the figure
+                    "api_cpu_percent": round(api_cpu),
+                    "fleet_cpu_percent": round(fleet_cpu),
                 }
             )
             print(
@@ -208,6 +246,8 @@ HEADERS = [
     "failed",
     "shown offline",
     "API RSS MiB",
+    "API CPU %",
+    "fleet CPU %",
     "absorbed",
 ]
 
@@ -224,6 +264,8 @@ def level_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
             lv["failures"],
             lv["shown_offline"],
             lv["api_rss_kib"] // 1024,
+            lv.get("api_cpu_percent", ""),
+            lv.get("fleet_cpu_percent", ""),
             "yes" if lv["absorbed"] else "no",
         ]
         for r in results

@@ -17,6 +17,8 @@ from chaoshub.bus import Bus, make_bus
 from chaoshub.config import Settings, get_settings
 from chaoshub.contract import Adapter
 from chaoshub.errors import InvalidInput
+from chaoshub.services import presence
+from chaoshub.services.presence import Presence
 from chaoshub.store import db
 from chaoshub.store.models import Agent, Backend, FaultTypeRow
 
@@ -28,6 +30,7 @@ class Runtime:
         self.settings = settings
         self._catalog: catalog_mod.Catalog | None = None
         self._bus: Bus | None = None
+        self._presence: Presence | None = None
         self._lock = threading.Lock()
 
     # -- database --------------------------------------------------------------------------------
@@ -67,6 +70,22 @@ class Runtime:
                     self._bus = make_bus(self.settings.bus_url)
         return self._bus
 
+    @property
+    def presence(self) -> Presence:
+        """Where agents' heartbeats and host reports are kept (not the database rows)."""
+        if self._presence is None:
+            with self._lock:
+                if self._presence is None:
+                    self._presence = presence.for_hub(
+                        self.settings.broker_url, self.settings.database_url
+                    )
+        return self._presence
+
+    def report_max_age(self) -> float:
+        """How old an agent's stored host report may be for a start to rely on it instead
+        of asking the agent: two heartbeat intervals (one beat may be lost or late)."""
+        return 2 * presence.heartbeat_seconds(self.settings.agent_timeout_seconds)
+
     def publish_run(self, run_id: str, event_ids: list[int] | None = None) -> None:
         self.bus.publish({"kind": "run", "run_id": run_id, "event_ids": event_ids or []})
 
@@ -88,10 +107,16 @@ class Runtime:
                     "token": a.api_token,
                     "labels": a.labels or {},
                     "online": a.online,
+                    "capabilities": a.capabilities or {},
                 }
                 for a in agents
             ]
-        return cls(config, backend=backend.name)
+        adapter = cls(config, backend=backend.name)
+        if getattr(cls, "needs_agents", False):
+            store = self.presence
+            adapter.stored_reports = store.reports  # type: ignore[attr-defined]
+            adapter.report_max_age = self.report_max_age()  # type: ignore[attr-defined]
+        return adapter
 
 
 def validate_backend_config(adapter: str, config: dict[str, Any]) -> type[Adapter]:

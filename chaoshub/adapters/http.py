@@ -417,6 +417,7 @@ class HttpAdapter(Adapter):
             backend=backend,
             tls=tls_context(config),
         )
+        self._report: Health | None = None
 
     @classmethod
     def fault_types(cls) -> list[dict[str, Any]]:
@@ -469,7 +470,18 @@ class HttpAdapter(Adapter):
     def health(self) -> Health:
         return self.client.health_report()
 
+    def _start_report(self) -> Health:
+        """The server's health report for the checks of one start (availability, then the
+        guards): asked once per adapter instance, which lives for one start."""
+        if self._report is None:
+            self._report = self.client.health_report()
+        return self._report
+
+    def availability(self, fault: str, targets: list[Target]) -> dict[str, FaultAvailability]:
+        found = self._start_report().faults.get(fault)
+        return {t.id: found for t in targets} if found is not None else {}
+
     def check_limits(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
-        refused = guard_refusal(self.client.health_report(), fault, params, self.backend)
+        refused = guard_refusal(self._start_report(), fault, params, self.backend)
         if refused is not None:
             raise refused

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -129,6 +129,12 @@ class NativeAdapter(Adapter):
             **TLS_CONFIG,
         },
     }
+
+    #: what registered agents last reported of their hosts, by name (``{"at", "limits"}``;
+    #: the hub sets it from :mod:`chaoshub.services.presence`): a start checks availability
+    #: and guards against a report at most ``report_max_age`` seconds old instead of asking
+    stored_reports: Callable[[Iterable[str]], dict[str, dict[str, Any]]] | None = None
+    report_max_age: float = 0.0
 
     def __init__(self, config: Mapping[str, Any], *, backend: str = "") -> None:
         super().__init__(config, backend=backend)
@@ -376,10 +382,42 @@ class NativeAdapter(Adapter):
             if refused is not None:
                 raise refused
 
+    def _stored(self, agents: list[str]) -> dict[str, Health]:
+        """The reports of ``agents`` the hub holds that are young enough to rely on: the
+        capabilities on the agent's row (sent again by the agent whenever they change) and
+        the guards and host measured at its last beat. Static agents have none."""
+        if self.stored_reports is None or self.report_max_age <= 0:
+            return {}
+        registered = [n for n in agents if "capabilities" in self.agents.get(n, {})]
+        now = time.time()
+        out: dict[str, Health] = {}
+        for name, report in self.stored_reports(registered).items():
+            age = now - float(report.get("at") or 0.0)
+            if not (-1.0 <= age <= self.report_max_age):
+                continue
+            caps = self.agents[name].get("capabilities") or {}
+            out[name] = Health(
+                ok=True,
+                message=f"as reported {age:.1f}s ago",
+                faults={
+                    str(f): FaultAvailability(bool(c.get("available")), str(c.get("reason") or ""))
+                    for f, c in caps.items()
+                    if isinstance(c, Mapping)
+                },
+                limits=dict(report.get("limits") or {}),
+            )
+        return out
+
     def _reports(self, agents: list[str], max_age: float = 0.0) -> dict[str, Health]:
         """Each agent's health report, asked in parallel (one asked less than ``max_age``
-        seconds ago is reused)."""
+        seconds ago is reused); with ``max_age``, a report the hub stores from the agent's
+        last beat stands in for asking (see :meth:`_stored`)."""
         now = time.monotonic()
+        if max_age > 0:
+            for name, stored in self._stored(
+                [n for n in agents if n not in self._asked or now - self._asked[n][0] > max_age]
+            ).items():
+                self._asked[name] = (now, stored)
         ask = [n for n in agents if n not in self._asked or now - self._asked[n][0] > max_age]
         with ThreadPoolExecutor(max_workers=min(8, len(ask) or 1)) as pool:
             for name, report in zip(

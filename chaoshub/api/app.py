@@ -288,8 +288,8 @@ def create_app(
             if not isinstance(body, dict):
                 raise InvalidInput("the body must be a JSON object", field=[])
             if action == "registerAgent":
-                return fn(s, actor, body, runtime.settings.agent_networks)
-            return fn(s, actor, body)
+                return fn(s, actor, body, runtime.settings.agent_networks, runtime.presence)
+            return fn(s, actor, body, runtime.presence)
 
         try:
             agent = await in_db(runtime, work)

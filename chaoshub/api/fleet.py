@@ -79,12 +79,16 @@ class FleetQuery:
 
     @strawberry.field(description="Native injectors that registered themselves")
     async def agents(self, info: strawberry.Info) -> list[Agent]:
-        return await read(
-            info,
-            lambda s, a: [
-                Agent.build(r) for r in s.scalars(select(models.Agent).order_by(models.Agent.name))
-            ],
-        )
+        presence = ctx(info).runtime.presence
+
+        def q(s: Session, _a: Actor) -> list[Agent]:
+            rows = list(s.scalars(select(models.Agent).order_by(models.Agent.name)))
+            # the row's last_heartbeat is written in batches: the store has the latest beat
+            known = presence.seen(r.name for r in rows)
+            beats = known[0] if known is not None else {}
+            return [Agent.build(r, beats.get(r.name)) for r in rows]
+
+        return await read(info, q)
 
 
 @strawberry.type

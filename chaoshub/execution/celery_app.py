@@ -31,9 +31,19 @@ def all_queues() -> list[str]:
     return [HUB_QUEUE, WORKFLOW_QUEUE, *(adapter_queue(n) for n in registry.names())]
 
 
+def broker_url(settings: Settings) -> str:
+    """The broker URL Celery uses: ``memory://`` is served by the in-memory transport that
+    wakes an idle worker at once (:mod:`chaoshub.execution.memory_broker`)."""
+    if settings.broker_url.startswith("memory://"):
+        from chaoshub.execution import memory_broker
+
+        return memory_broker.register()
+    return settings.broker_url
+
+
 def configure(settings: Settings) -> Celery:
     app.conf.update(
-        broker_url=settings.broker_url,
+        broker_url=broker_url(settings),
         result_backend=None,
         task_ignore_result=True,
         task_acks_late=True,

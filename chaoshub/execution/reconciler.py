@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -111,6 +112,54 @@ def _workflows(
     return sent
 
 
+def mark_offline(runtime: Runtime, s: Session, at: datetime) -> list[int]:
+    """Agents not heard from within the timeout go offline (the event ids). An agent's last
+    beat is the later of its row and the presence store; a row older than the timeout
+    whose agent the store has heard from since is brought up to date here, all such rows in
+    one statement: that batch is the only write heartbeats cause (about one per agent per
+    timeout, not one per beat)."""
+    timeout = runtime.settings.agent_timeout_seconds
+    limit = at - timedelta(seconds=timeout)
+    stale = s.execute(
+        select(Agent.id, Agent.name, Agent.last_heartbeat).where(
+            Agent.online.is_(True),
+            or_(Agent.last_heartbeat.is_(None), Agent.last_heartbeat < limit),
+        )
+    ).all()
+    if not stale:
+        return []
+    known = runtime.presence.seen(name for _, name, _ in stale)
+    seen, since = known if known is not None else ({}, 0.0)
+    refreshed: list[dict[str, Any]] = []
+    gone: list[tuple[str, str, datetime | None]] = []
+    for agent_id, name, row_seen in stale:
+        beat = seen.get(name)
+        if beat is not None and beat >= limit.timestamp():
+            refreshed.append({"id": agent_id, "last_heartbeat": datetime.fromtimestamp(beat, UTC)})
+        elif since < limit.timestamp():  # the store has held beats for longer than the timeout
+            last = datetime.fromtimestamp(beat, UTC) if beat is not None else row_seen
+            gone.append((agent_id, name, last))
+    if refreshed:
+        s.execute(update(Agent), refreshed)
+    ids = []
+    for agent_id, name, last in gone:
+        s.execute(
+            update(Agent)
+            .where(Agent.id == agent_id)
+            .values(online=False, **({"last_heartbeat": last} if last else {}))
+        )
+        ev = events.record(
+            s,
+            "agent-offline",
+            f"no heartbeat for {timeout:.0f}s"
+            + (f" (last at {last:%H:%M:%S} UTC)" if last else ""),
+            agent=name,
+        )
+        s.flush()
+        ids.append(ev.id)
+    return ids
+
+
 def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
     """One pass; returns how many runs were sent to a worker."""
     at = datetime.now(UTC)
@@ -133,21 +182,7 @@ def reconcile(runtime: Runtime, dispatch: Dispatch) -> int:
             sent += 1
 
         sent += _workflows(s, at, dispatch, published)
-
-        limit = at - timedelta(seconds=runtime.settings.agent_timeout_seconds)
-        for agent in s.scalars(
-            select(Agent).where(Agent.online.is_(True), Agent.last_heartbeat < limit)
-        ):
-            agent.online = False
-            ev = events.record(
-                s,
-                "agent-offline",
-                f"no heartbeat for {runtime.settings.agent_timeout_seconds:.0f}s "
-                f"(last at {agent.last_heartbeat:%H:%M:%S} UTC)",
-                agent=agent.name,
-            )
-            s.flush()
-            published.append((None, [ev.id]))
+        published.extend((None, [i]) for i in mark_offline(runtime, s, at))
     for run_id, ids in published:
         runtime.publish_events(ids, run_id)
     return sent

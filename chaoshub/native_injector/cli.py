@@ -270,7 +270,9 @@ def main(
                 for f, c in injector.prober.faults().items()
             },
             active=lambda: [r.execution_id for r in injector.live()],
+            limits=injector.guard_report,
         )
+        injector.on_guarded_change = client.nudge
         client.start()
 
     app = create_app(injector, secret, agent)

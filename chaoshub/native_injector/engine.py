@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,11 @@ def _fault(name: str) -> Fault:
         ) from None
 
 
+def _guarded(fault_name: str) -> bool:
+    """Whether ``fault_name`` changes what the guards measure (stressors, memory, disk)."""
+    return fault_name in guards.STRESS_FAULTS or fault_name == "disk-fill"
+
+
 class Injector:
     def __init__(
         self,
@@ -90,6 +95,9 @@ class Injector:
             # PID 1, the injector, and what started it (the embedded hub runs it as a child)
             protected_pids=frozenset({1, os.getpid(), os.getppid()}),
         )
+        #: called when a fault the guards count (stress, disk-fill) starts or ends, so the
+        #: hub hears of the host's new headroom at once rather than at the next beat
+        self.on_guarded_change: Callable[[], None] = lambda: None
         self.records: dict[str, Record] = {}
         self.leftovers: list[str] = []  # chaoshub-tagged rules of executions never known here
         self._lock = threading.Lock()
@@ -208,6 +216,8 @@ class Injector:
                 record.state = ACTIVE
             self._put(record)
             self.metrics.injected(fault_name, "ok")
+            if _guarded(fault_name):
+                self.on_guarded_change()
             log.info(
                 "injected",
                 extra={
@@ -311,6 +321,8 @@ class Injector:
                 )
                 return observation(RECOVERED, native, record.metrics)
             self.revert(record, reason)
+            if _guarded(record.fault):
+                self.on_guarded_change()
             return observation(RECOVERED, record.reason, record.metrics)
 
     def forget(self, execution_id: str, reason: str) -> dict[str, Any]:

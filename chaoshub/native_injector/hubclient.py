@@ -4,8 +4,10 @@
 version, the token the hub must use to call back, and what this host can do; the answer
 says how often to beat. ``POST {hub}/agents/heartbeat`` then carries the active
 execution ids (and the capabilities when they changed); a 404 means the hub forgot the
-agent, so it registers again. A hub that is down is retried with backoff for as long as
-it takes: the injector itself keeps serving.
+agent, so it registers again. Both carry ``limits``, the guards and the host as measured
+now (free memory and disk, stressors running): the hub checks a start against them
+instead of asking this agent for its full health report each time. A hub that is down is
+retried with backoff for as long as it takes: the injector itself keeps serving.
 """
 
 from __future__ import annotations
@@ -81,16 +83,19 @@ class HubClient:
         capabilities: Callable[[], dict[str, dict[str, Any]]],
         active: Callable[[], list[str]],
         *,
+        limits: Callable[[], dict[str, Any]] | None = None,
         timeout: float = 5.0,
         max_backoff: float = 30.0,
     ) -> None:
         self.reg = reg
         self.capabilities = capabilities
         self.active = active
+        self.limits = limits
         self.max_backoff = max_backoff
         self.heartbeat_seconds = 5.0
         self.registered = threading.Event()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._sent_caps: dict[str, dict[str, Any]] | None = None
         self._http = httpx.Client(
             base_url=reg.hub.rstrip("/"),
@@ -102,8 +107,14 @@ class HubClient:
     def start(self) -> None:
         self._thread.start()
 
+    def nudge(self) -> None:
+        """Beat now rather than at the next interval (what the hub checks starts against
+        changed: a stress fault or a disk fill began or ended)."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=10)
         self._http.close()
 
@@ -130,6 +141,8 @@ class HubClient:
             "api_token": self.reg.api_token,
             "capabilities": caps,
         }
+        if self.limits is not None:
+            body["limits"] = self.limits()
         answer = self._http.post("/agents/register", json=body)
         _raise_for_status(answer)
         data = answer.json()
@@ -143,12 +156,20 @@ class HubClient:
         caps = self.capabilities()
         if caps != self._sent_caps:
             body["capabilities"] = caps
+        if self.limits is not None:
+            body["limits"] = self.limits()
         answer = self._http.post("/agents/heartbeat", json=body)
         if answer.status_code == 404:
             raise _Forgotten()
         _raise_for_status(answer)
         if "capabilities" in body:
             self._sent_caps = caps
+
+    def _next_beat(self) -> bool:
+        """Wait for the next beat (the interval, or a nudge); ``True`` once stopped."""
+        self._wake.wait(self.heartbeat_seconds)
+        self._wake.clear()
+        return self._stop.is_set()
 
     def _run(self) -> None:
         with contextlib.suppress(RetryError):  # raised when stopped while waiting for the hub
@@ -163,7 +184,7 @@ class HubClient:
             if self._stop.is_set():
                 return
             try:
-                while not self._stop.wait(self.heartbeat_seconds):
+                while not self._next_beat():
                     for attempt in self._retrying():
                         with attempt:
                             self.heartbeat()

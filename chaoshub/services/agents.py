@@ -17,18 +17,14 @@ from sqlalchemy.orm import Session
 from chaoshub import registry
 from chaoshub.errors import Forbidden, InvalidInput, NotFound
 from chaoshub.lifecycle import Phase
-from chaoshub.services import audit, auth, events
+from chaoshub.services import audit, auth, events, presence
 from chaoshub.services.agent_urls import check_agent_url
 from chaoshub.services.auth import Actor
 from chaoshub.store.models import Agent, ApiToken, Backend, Run, RunTarget
 
 FLEET_BACKEND = "native"
-HEARTBEAT_SECONDS = 5
-
-
-def heartbeat_seconds(agent_timeout: float) -> float:
-    """How often agents should heartbeat: several times within the offline timeout."""
-    return max(0.5, min(HEARTBEAT_SECONDS, agent_timeout / 3))
+HEARTBEAT_SECONDS = presence.HEARTBEAT_SECONDS
+heartbeat_seconds = presence.heartbeat_seconds
 
 
 def ensure_fleet_backend(session: Session) -> Backend | None:
@@ -107,13 +103,29 @@ def live_runs_on(session: Session, name: str) -> list[str]:
     )
 
 
+def _host_report(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The agent's guards and what they are checked against (``{"guards", "host"}``, as in
+    its health answer), sent with registration and every beat; ``None`` when not sent."""
+    report = _object(body, "limits")
+    if not report:
+        return None
+    if not isinstance(report.get("guards"), dict) or not isinstance(report.get("host"), dict):
+        raise InvalidInput("limits holds the objects guards and host", field=["limits"])
+    return {"guards": report["guards"], "host": report["host"]}
+
+
 def register(
-    session: Session, actor: Actor, body: dict[str, Any], networks: Sequence[str] = ()
+    session: Session,
+    actor: Actor,
+    body: dict[str, Any],
+    networks: Sequence[str] = (),
+    store: presence.Presence | None = None,
 ) -> Agent:
     name = auth.check_agent_name(body.get("name"))
     url = check_agent_url(body.get("url"), networks)
     labels = _object(body, "labels")
     capabilities = _object(body, "capabilities")
+    report = _host_report(body)
     version = _text(body, "version", 100)
     api_token = _text(body, "api_token", 200)
     agent = session.scalars(select(Agent).where(Agent.name == name)).one_or_none()
@@ -135,6 +147,8 @@ def register(
     fleet = ensure_fleet_backend(session)
     agent.backend_id = fleet.id if fleet else None
     session.flush()
+    if store is not None:
+        store.beat(name, now.timestamp(), report)
     message = ""
     if old_url is not None and old_url != url:
         # a live run's next call (status, recover) is built from this row: it goes here now
@@ -163,11 +177,16 @@ def register(
     return agent
 
 
-def heartbeat(session: Session, actor: Actor, body: dict[str, Any]) -> Agent:
-    """Keep an agent online. Only a beat that changes something is audited: a fleet beats
-    far too often for a row per beat."""
+def heartbeat(
+    session: Session, actor: Actor, body: dict[str, Any], store: presence.Presence | None = None
+) -> Agent:
+    """Keep an agent online. A beat that changes nothing writes no row: it is kept in
+    ``store`` (memory or Redis; :mod:`chaoshub.services.presence`), with the host report the
+    agent sends, and the reconciler writes ``last_heartbeat`` in batches. Only a beat that
+    changes something (capabilities, back online) writes the row and is audited."""
     name = auth.check_agent_name(body.get("name"))
     capabilities = _object(body, "capabilities")
+    report = _host_report(body)
     agent = session.scalars(select(Agent).where(Agent.name == name)).one_or_none()
     if actor.role == "agent" and actor.agent_name not in (None, name):
         raise Forbidden(
@@ -177,7 +196,8 @@ def heartbeat(session: Session, actor: Actor, body: dict[str, Any]) -> Agent:
         raise NotFound(f"no agent named {name!r}: register first", field=["name"])
     if agent.token_id != actor.token_id:
         raise Forbidden(f"agent {name!r} was registered by another token", field=["name"])
-    agent.last_heartbeat = datetime.now(UTC)
+    now = datetime.now(UTC)
+    kept = store is not None and store.beat(name, now.timestamp(), report)
     changes = []
     if capabilities and capabilities != agent.capabilities:
         agent.capabilities = dict(capabilities)
@@ -186,6 +206,8 @@ def heartbeat(session: Session, actor: Actor, body: dict[str, Any]) -> Agent:
         agent.online = True
         changes.append("back online")
         events.record(session, "agent-online", "heartbeats resumed", agent=name)
+    if changes or not kept:
+        agent.last_heartbeat = now
     if changes:
         audit.write(
             session,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Union
 
 import strawberry
@@ -56,7 +56,15 @@ class Agent:
     capabilities: JSONValue
 
     @classmethod
-    def build(cls, row: models.Agent) -> Agent:
+    def build(cls, row: models.Agent, last_beat: float | None = None) -> Agent:
+        """``last_beat``: the agent's latest beat as the presence store holds it (epoch
+        seconds), when later than the row's ``last_heartbeat``."""
+        seen = row.last_heartbeat
+        if last_beat is not None:
+            beat = datetime.fromtimestamp(last_beat, UTC)
+            row_seen = seen if seen is None or seen.tzinfo else seen.replace(tzinfo=UTC)
+            if row_seen is None or beat > row_seen:
+                seen = beat
         return cls(
             id=strawberry.ID(row.id),
             name=row.name,
@@ -64,7 +72,7 @@ class Agent:
             labels=row.labels or {},
             version=row.version,
             online=row.online,
-            last_heartbeat=row.last_heartbeat,
+            last_heartbeat=seen,
             capabilities=row.capabilities or {},
         )
 
