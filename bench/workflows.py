@@ -19,10 +19,12 @@ creates the flag. Measured:
 
 **Single-fault overhead** (``fault``). The same ``native/process-pause`` of D seconds on a
 ``sleep`` process, alternately as a plain ``startRun`` and as a workflow of one fault step
-(no steady state, no stop condition) started with ``startWorkflow(document)``. Measured for
-each: ``inject``: mutation sent → process stopped (``T``); ``terminal``: the fault's
-duration over (stopped seen + D) → the run / workflow run ``completed``
-(``runUpdates`` / ``workflowRunUpdates``); ``released``: duration over → process running.
+(no steady state, no stop condition) started with ``startWorkflow(document)``, each round
+after a random pause of up to 1 s (the reconciler's 1 s pass is what ends a run whose
+duration is over: rounds must not keep one phase against it). Measured for each:
+``inject``: mutation sent → process stopped (``T``); ``terminal``: the fault's duration over
+(stopped seen + D) → the run / workflow run ``completed`` (``runUpdates`` /
+``workflowRunUpdates``); ``released``: duration over → process running.
 
     python -m bench.workflows                       # embedded hub, both measurements
     python -m bench.workflows --config production --config embedded
@@ -306,6 +308,9 @@ def fault_round(
     hub: Hub, watch: ProcWatch, pid: int, duration: float, how: str, samples: dict[str, list[float]]
 ) -> None:
     spec = fault(hub, pid, duration)
+    # a run's duration is ended by the reconciler's pass (every second): a random pause
+    # first, so the rounds do not fall at the same point of its cycle
+    time.sleep(random.uniform(0, 1))
     watch.arm()
     sent = time.monotonic()
     if how == "run":
