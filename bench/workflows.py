@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import random
 import secrets
 import subprocess
@@ -44,6 +45,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -296,6 +298,8 @@ def measure_stop(hub: Hub, runs: int, interval: float, threshold: int) -> dict[s
         "seconds": round(time.monotonic() - began, 1),
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": common.git_commit(),
         "ms": {m: percentiles(v) for m, v in {**samples, **derived}.items()},
         "samples_ms": samples,
     }
@@ -367,6 +371,8 @@ def measure_fault(hub: Hub, runs: int, duration: float) -> dict[str, Any]:
         "seconds": round(time.monotonic() - began, 1),
         "loadavg_before": load_before,
         "loadavg_after": loadavg(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": common.git_commit(),
         "ms": {m: percentiles(v) for m, v in samples.items()},
     }
 
@@ -507,11 +513,18 @@ def main(argv: list[str] | None = None) -> int:
         help="repeatable; default: embedded",
     )
     parser.add_argument("--out", help="results file (default bench/results/workflows.json)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the cases of the results file that this run does not measure again",
+    )
     args = parser.parse_args(argv)
     intervals = args.interval or [0.5, 1.0]
     configs = args.config or ["embedded"]
     random.seed(secrets.randbits(32))
     results: dict[str, list[dict[str, Any]]] = {"stop": [], "fault": []}
+    if args.keep:
+        results = kept(Path(args.out) if args.out else common.RESULTS / "workflows.json", args)
     path = None
     for config in configs:
         with hubs.start(config) as hub:
@@ -520,13 +533,39 @@ def main(argv: list[str] | None = None) -> int:
                     results["stop"].append(
                         measure_stop(hub, args.stop_runs, interval, args.threshold)
                     )
+                    results["stop"].sort(key=_case_order)
                     path = _save(args, configs, intervals, results)
             if args.only in (None, "fault"):
                 results["fault"].append(measure_fault(hub, args.fault_runs, args.duration))
+                results["fault"].sort(key=_case_order)
                 path = _save(args, configs, intervals, results)
     print(render(results))
     print(f"\nwritten to {path}")
     return 0
+
+
+def kept(path: Path, args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    """The cases of an earlier results file that this run will not measure again."""
+    if not path.exists():
+        return {"stop": [], "fault": []}
+    earlier = json.loads(path.read_text())["results"]
+    configs = args.config or ["embedded"]
+    intervals = args.interval or [0.5, 1.0]
+    stop = [
+        r
+        for r in earlier.get("stop", [])
+        if args.only == "fault"
+        or r["config"] not in configs
+        or r["interval_seconds"] not in intervals
+    ]
+    fault = [
+        r for r in earlier.get("fault", []) if args.only == "stop" or r["config"] not in configs
+    ]
+    return {"stop": stop, "fault": fault}
+
+
+def _case_order(r: dict[str, Any]) -> tuple[int, float]:
+    return (0 if r["config"] == "embedded" else 1, r.get("interval_seconds", 0.0))
 
 
 def _save(
