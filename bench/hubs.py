@@ -10,6 +10,7 @@ Both use the hub's default timings (lease, reconcile interval) unless told other
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import tempfile
 import uuid
@@ -26,7 +27,7 @@ from tests.support.stack import GraphQL, Proc, Stack, up_process, wait_for
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 #: a Redis database of the benchmarks' own, flushed before each use
-BENCH_REDIS = "redis://127.0.0.1:6379/14"
+BENCH_REDIS = os.environ.get("CHAOSHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 #: the hub's own defaults (chaoshub/config.py), so the production shape is measured as shipped
 DEFAULTS = {
     "CHAOSHUB_RUN_LEASE_SECONDS": "10",

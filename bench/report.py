@@ -12,6 +12,7 @@ from typing import Any
 from bench import agents as agents_bench
 from bench import inject_recover as inject_recover_bench
 from bench import throughput as throughput_bench
+from bench import workflows as workflows_bench
 from bench.common import RESULTS
 
 
@@ -123,12 +124,23 @@ def throughput(doc: dict[str, Any]) -> str:
     return out
 
 
+def workflows(doc: dict[str, Any]) -> str:
+    r = doc["results"]
+    parts = []
+    if r.get("stop"):
+        parts.append(_md(workflows_bench.STOP_HEADERS, workflows_bench.stop_rows(r["stop"])))
+    if r.get("fault"):
+        parts.append(_md(workflows_bench.FAULT_HEADERS, workflows_bench.fault_rows(r["fault"])))
+    return "\n\n".join(parts)
+
+
 SECTIONS = {
     "inject_recover": inject_recover,
     "chaostoolkit": chaostoolkit,
     "throughput": throughput,
     "agents": agents,
     "store": store,
+    "workflows": workflows,
 }
 
 
