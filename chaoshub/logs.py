@@ -15,10 +15,15 @@ from typing import Any
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 #: the periodic tasks whose scheduling and running is routine
-TICK_TASKS = ("chaoshub.reconcile", "chaoshub.sweep_orphans")
+TICK_TASKS = ("chaoshub.reconcile", "chaoshub.sweep_orphans", "chaoshub.fire_schedules")
 
 #: loggers that write a line per task sent, received or finished
-TASK_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+TASK_LOGGERS = (
+    "celery.beat",
+    "celery.worker.strategy",
+    "celery.worker.request",
+    "celery.app.trace",
+)
 
 
 class DemoteTicks(logging.Filter):

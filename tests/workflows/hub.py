@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -156,7 +157,10 @@ class Hub:
         self, query: str, variables: dict[str, Any], timeout: float = 30
     ) -> tuple[list[dict[str, Any]], bool]:
         """Every payload a subscription delivers, and whether the server completed it."""
-        return asyncio.run(self._subscribe(query, variables, timeout))
+        # in a thread of its own: a test session may already run an event loop in this one
+        # (Playwright's sync API does)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self._subscribe(query, variables, timeout)).result()
 
     async def _subscribe(
         self, query: str, variables: dict[str, Any], timeout: float
