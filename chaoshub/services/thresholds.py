@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chaoshub import lifecycle
 from chaoshub.errors import HubError, IllegalTransition, NotFound
 from chaoshub.lifecycle import DesiredState, Phase
 from chaoshub.runtime import Runtime
@@ -89,3 +91,19 @@ def abort(
             workflows_svc.abort(s, actor, wr.id, f"threshold search {row.id} aborted")
             woken = wr.id
     return row, woken
+
+
+def halt_all(s: Session, actor: Actor, reason: str = "") -> list[ThresholdSearch]:
+    """Ask every active search to stop (halt-all stops their trials' workflow runs itself)."""
+    rows = s.scalars(
+        select(ThresholdSearch).where(
+            ThresholdSearch.phase.in_([p.value for p in lifecycle.ACTIVE]),
+            ThresholdSearch.desired_state != DesiredState.STOP.value,
+        )
+    ).all()
+    said = f"halt-all by {actor.name}" + (f": {reason}" if reason else "")
+    for row in rows:
+        row.desired_state = DesiredState.STOP.value
+        row.reasons = [*(row.reasons or []), said]
+        events.record(s, "desired", said, run_id=row.id)
+    return list(rows)

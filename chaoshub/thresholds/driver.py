@@ -134,6 +134,16 @@ def _pass(
         if trial["outcome"] == STOPPED:
             _finish(s, row, search, Phase.ABORTED, f"the search was stopped: {trial['reason']}")
             return
+        if wr is not None and wr.phase == Phase.ABORTED.value and not stopping:
+            # halt-all, or a person aborting the trial itself: the search stops with it
+            _finish(
+                s,
+                row,
+                search,
+                Phase.ABORTED,
+                f"its trial's workflow run {wr.id} was aborted: " + "; ".join(wr.reasons or []),
+            )
+            return
         if trial["outcome"] == INCONCLUSIVE and not stopping:
             _finish(
                 s,
