@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from chaoshub.store.models import ProbeSample, Run, WorkflowRun
 from chaoshub.thresholds.document import ThresholdSearch
 from chaoshub.thresholds.search import BROKE, HELD
+from chaoshub.workflows.document import FAULT_MARGIN_SECONDS
 
 INJECT_MARGIN_SECONDS = 2.0
 INCONCLUSIVE = "inconclusive"
@@ -75,6 +76,8 @@ def workflow_document(search: ThresholdSearch, m: float, search_id: str) -> dict
         "kind": "Workflow",
         "name": f"{search.name[:120]} trial {search.param}={value:g}",
         "description": f"a trial of threshold search {search_id}",
+        # what the steps need, plus a fault step's margin to be injected and recovered
+        "deadlineSeconds": window + search.cool_down_seconds + FAULT_MARGIN_SECONDS,
         "steadyState": [dict(slo.document) for slo in search.slo],
         "stopConditions": [dict(p) for p in search.stop_conditions],
         "steps": steps,

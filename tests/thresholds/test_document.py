@@ -104,3 +104,10 @@ def test_a_trial_is_a_valid_workflow_holding_the_fault_at_its_magnitude_beside_t
     assert workflow.step("cool-down").after == ["fault"]
     assert [p.name for p in workflow.steady_state] == ["checkout-p95"]
     assert "objective" not in workflow.steady_state[0].document
+
+
+@pytest.mark.parametrize("seconds", [0.5, 3600])
+def test_a_trial_of_any_length_fits_its_workflow_deadline(seconds: float) -> None:
+    search = parse_search(search_document(trialSeconds=seconds))
+    assert search is not None
+    assert parse_workflow(workflow_document(search, 10.0, "s1")) is not None

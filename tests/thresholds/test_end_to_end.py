@@ -96,7 +96,7 @@ def toxics(toxiproxy: FakeToxiproxy, proxy: str) -> list[Any]:
 
 
 def document(service: Checkout, proxy: str, **overrides: Any) -> dict[str, Any]:
-    return search_document(
+    fields: dict[str, Any] = dict(
         name=f"checkout-latency-{uuid.uuid4().hex[:6]}",
         fault={
             "faultType": "toxiproxy/latency",
@@ -115,8 +115,8 @@ def document(service: Checkout, proxy: str, **overrides: Any) -> dict[str, Any]:
                 "objective": {"latencyMsP95": {"<": 800}, "successRatio": {">=": 0.99}},
             }
         ],
-        **overrides,
     )
+    return search_document(**{**fields, **overrides})
 
 
 def start(hub: GraphQL, doc: dict[str, Any]) -> dict[str, Any]:
