@@ -94,6 +94,7 @@ def test_migrations_create_every_table_and_are_idempotent(runtime: Runtime) -> N
         "api_tokens",
         "audit_log",
         "run_metric_samples",
+        "threshold_searches",
         "alembic_version",
     } <= tables
 

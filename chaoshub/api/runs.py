@@ -28,6 +28,7 @@ from chaoshub.lifecycle import Phase
 from chaoshub.services import experiments
 from chaoshub.services import runs as runs_svc
 from chaoshub.services import schedules as schedules_svc
+from chaoshub.services import thresholds as thresholds_svc
 from chaoshub.services import workflows as workflows_svc
 from chaoshub.services.auth import Actor
 from chaoshub.store import models
@@ -231,6 +232,7 @@ class RunMutation:
             halted = runs_svc.halt_all(s, a, reason)
             flows = workflows_svc.halt_all(s, a, reason)
             paused = schedules_svc.pause_all(s, a, reason)
+            searches = thresholds_svc.halt_all(s, a, reason)
             hooks = [h for r in halted for h in _dispatch_hook(info, r, "recover")]
             c = ctx(info)
             hooks += [lambda i=w.id: c.dispatch(i, WORKFLOW, "workflow") for w in flows]
@@ -241,7 +243,8 @@ class RunMutation:
                     workflow_run_count=len(flows),
                     schedule_count=paused,
                 ),
-                subject=f"{len(halted)} runs, {len(flows)} workflow runs, {paused} schedules paused",
+                subject=f"{len(halted)} runs, {len(flows)} workflow runs, {len(searches)} "
+                f"threshold searches, {paused} schedules paused",
                 after_commit=hooks,
             )
 

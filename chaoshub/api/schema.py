@@ -23,6 +23,7 @@ from chaoshub.api.experiments import ExperimentMutation, ExperimentQuery
 from chaoshub.api.fleet import FleetMutation, FleetQuery
 from chaoshub.api.runs import RunMutation, RunQuery, RunSubscription
 from chaoshub.api.schedules import ScheduleMutation, ScheduleQuery
+from chaoshub.api.thresholds import ThresholdMutation, ThresholdQuery
 from chaoshub.api.workflows import WorkflowMutation, WorkflowQuery, WorkflowSubscription
 from chaoshub.config import Settings
 
@@ -35,6 +36,7 @@ QUERIES: tuple[type, ...] = (
     EventQuery,
     WorkflowQuery,
     ScheduleQuery,
+    ThresholdQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FleetMutation,
@@ -43,6 +45,7 @@ MUTATIONS: tuple[type, ...] = (
     AuthMutation,
     WorkflowMutation,
     ScheduleMutation,
+    ThresholdMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     RunSubscription,

@@ -80,6 +80,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": settings.reconcile_seconds,
             "options": {"queue": HUB_QUEUE, "expires": max(settings.reconcile_seconds * 5, 5)},
         },
+        # threshold searches: each pass moves every search whose trial ended to its next one
+        "advance-threshold-searches": {
+            "task": "chaoshub.advance_threshold_searches",
+            "schedule": settings.reconcile_seconds,
+            "options": {"queue": HUB_QUEUE, "expires": max(settings.reconcile_seconds * 5, 5)},
+        },
     }
     if settings.orphan_sweep_seconds > 0:
         schedule["sweep-orphans"] = {

@@ -15,7 +15,7 @@ from sqlalchemy import or_, update
 
 from chaoshub import lifecycle
 from chaoshub.runtime import Runtime
-from chaoshub.store.models import Run, WorkflowRun
+from chaoshub.store.models import Run, ThresholdSearch, WorkflowRun
 
 log = logging.getLogger("chaoshub.execution")
 
@@ -26,7 +26,11 @@ def now() -> datetime:
 
 class Lease:
     def __init__(
-        self, runtime: Runtime, model: type[Run] | type[WorkflowRun], row_id: str, worker: str
+        self,
+        runtime: Runtime,
+        model: type[Run] | type[WorkflowRun] | type[ThresholdSearch],
+        row_id: str,
+        worker: str,
     ) -> None:
         self.rt = runtime
         self.model = model

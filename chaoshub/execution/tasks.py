@@ -59,6 +59,13 @@ def fire_schedules() -> None:
     firing.fire_due(get_runtime(), dispatch)
 
 
+@app.task(name="chaoshub.advance_threshold_searches", ignore_result=True)
+def advance_threshold_searches() -> None:
+    from chaoshub.thresholds import driver as thresholds
+
+    thresholds.advance_all(get_runtime(), dispatch)
+
+
 @app.task(name="chaoshub.sweep_orphans", ignore_result=True)
 def sweep_orphans() -> None:
     sweeper.sweep_orphans(get_runtime())

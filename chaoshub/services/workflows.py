@@ -152,13 +152,25 @@ def start(
     else:
         row = get(s, workflow_id, name)
     # checked again as it is now: a backend, an agent or a script may have changed since it was saved
-    doc = checks.validate(rt, s, actor, row.document)
+    return _store_run(rt, s, actor, row.document, workflow_id=row.id, version=row.version)
+
+
+def start_unsaved(rt: Runtime, s: Session, actor: Actor, document: Any) -> WorkflowRun:
+    """Start a document without saving it as a workflow (a run the hub generated, such as a
+    threshold search's trial: it belongs to what generated it, not to the workflows list)."""
+    return _store_run(rt, s, actor, document, workflow_id=None, version=1)
+
+
+def _store_run(
+    rt: Runtime, s: Session, actor: Actor, document: Any, *, workflow_id: str | None, version: int
+) -> WorkflowRun:
+    doc = checks.validate(rt, s, actor, document)
     assert doc is not None
     run = WorkflowRun(
-        workflow_id=row.id,
-        workflow_name=row.name,
-        version=row.version,
-        document=row.document,
+        workflow_id=workflow_id,
+        workflow_name=doc.name,
+        version=version,
+        document=doc.document,
         created_by=actor.name,
         created_role=actor.role,
         reasons=[],
@@ -169,7 +181,7 @@ def start(
     events.record(
         s,
         "created",
-        f"workflow {row.name} v{row.version} started by {actor.name}: {len(doc.steps)} steps, "
+        f"workflow {doc.name} v{version} started by {actor.name}: {len(doc.steps)} steps, "
         f"{len(doc.steady_state)} steady-state checks, {len(doc.stop_conditions)} stop conditions",
         run_id=run.id,
     )

@@ -452,3 +452,34 @@ class ScheduleFire(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     workflow_run_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     run_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+
+
+class ThresholdSearch(Base):
+    """A threshold search: the document, the trials so far (each a workflow run), and the
+    result once decided. ``current_workflow_run_id`` is stored in the commit that creates
+    that trial's workflow run, so a pass repeated after a worker died never starts it twice."""
+
+    __tablename__ = "threshold_searches"
+    __table_args__ = (Index("ix_threshold_searches_phase_created", "phase", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: pending | running | completed | aborted | failed
+    phase: Mapped[str] = mapped_column(String(20), default="pending")
+    desired_state: Mapped[str] = mapped_column(String(10), default="run")
+    #: [{magnitude, workflowRunId, outcome, reason, slo: [...], startedAt, endedAt}]
+    trials: Mapped[list[Any]] = mapped_column(default=list)
+    current_workflow_run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    current_magnitude: Mapped[float | None] = mapped_column(Float, default=None)
+    current_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: see chaoshub.thresholds.search.result; set when the search ends
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_role: Mapped[str] = mapped_column(String(20), default="operator")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,92 @@
+"""Threshold searches: start one from a document, follow its trials, abort it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from sqlalchemy.orm import Session
+
+from chaoshub.api.resolvers import Outcome, ctx, mutate, read
+from chaoshub.api.types.common import JSONValue
+from chaoshub.api.types.thresholds import ThresholdSearch, ThresholdSearchResult
+from chaoshub.api.types.workflows import ValidationIssue
+from chaoshub.execution.reconciler import WORKFLOW
+from chaoshub.services import thresholds as svc
+from chaoshub.services.auth import Actor
+from chaoshub.store import models
+
+
+@strawberry.input(description="A ThresholdSearch document (kind: ThresholdSearch)")
+class StartThresholdSearchInput:
+    document: JSONValue
+
+
+@strawberry.type
+class ThresholdQuery:
+    @strawberry.field(description="One threshold search with its trials and result")
+    async def threshold_search(
+        self, info: strawberry.Info, id: strawberry.ID
+    ) -> ThresholdSearch | None:
+        def q(s: Session, _a: Actor) -> ThresholdSearch | None:
+            row = s.get(models.ThresholdSearch, str(id))
+            return ThresholdSearch.build(row) if row is not None else None
+
+        return await read(info, q)
+
+    @strawberry.field(
+        description="Every refusal a threshold-search document would get (the tools' checks "
+        "at both ends of its range included), without starting it; empty when it is valid"
+    )
+    async def validate_threshold_search(
+        self, info: strawberry.Info, document: JSONValue
+    ) -> list[ValidationIssue]:
+        rt = ctx(info).runtime
+
+        def q(s: Session, a: Actor) -> list[ValidationIssue]:
+            return [
+                ValidationIssue(field=e.field, message=e.message, code=e.code)
+                for e in svc.validate(rt, s, a, document)
+            ]
+
+        return await read(info, q, role="operator")
+
+
+@strawberry.type
+class ThresholdMutation:
+    @strawberry.mutation(
+        description="Validate a threshold-search document whole and start the search: its "
+        "trials run one after another as workflow runs"
+    )
+    async def start_threshold_search(
+        self, info: strawberry.Info, input: StartThresholdSearchInput
+    ) -> ThresholdSearchResult:
+        rt = ctx(info).runtime
+
+        def fn(s: Session, a: Actor) -> Outcome:
+            row = svc.start(rt, s, a, input.document)
+            s.flush()
+            return Outcome(ThresholdSearch.build(row), subject=row.name)
+
+        return await mutate(
+            info, "startThresholdSearch", "operator", {"document": input.document}, fn
+        )
+
+    @strawberry.mutation(
+        description="Stop a threshold search and its current trial (whose fault is recovered)"
+    )
+    async def abort_threshold_search(
+        self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
+    ) -> ThresholdSearchResult:
+        c = ctx(info)
+
+        def fn(s: Session, a: Actor) -> Outcome:
+            row, woken = svc.abort(s, a, str(id), reason)
+            hooks: list[Any] = []
+            if woken is not None:
+                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
+            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
+
+        return await mutate(
+            info, "abortThresholdSearch", "operator", {"id": str(id), "reason": reason}, fn
+        )

@@ -1,0 +1,244 @@
+"""A threshold search run through the whole hub (`chaoshub up`: API, worker, beat) against a
+service whose tolerance the test built: a checkout service calling its dependency,
+``payments``, through the fake Toxiproxy with a 500 ms client timeout. Searching latency on
+``payments`` must land on 500 ms within the resolution; an abort leaves nothing injected;
+documents the tools refuse are refused naming the field, and start nothing.
+
+Run with ``python -m pytest`` so that ``tests.support`` imports.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import queries as Q
+from tests.support.stack import GraphQL, embedded_hub, wait_for
+from tests.thresholds.documents import search_document
+from tests.thresholds.services import (
+    CLIENT_TIMEOUT,
+    Checkout,
+    FakeToxiproxy,
+    Upstream,
+    checkout,
+    fake_toxiproxy,
+)
+
+pytestmark = pytest.mark.slow
+
+ERROR = "... on Error { code message field }"
+SEARCH_FIELDS = """id name phase desiredState param strategy expectedTrials currentMagnitude
+  currentWorkflowRunId reasons
+  trials { magnitude workflowRunId outcome reason windowSeconds
+    slo { probe samples passed objectives { metric comparator target value held } } }
+  result { found heldMax brokeMin noisy message trials expectedTrials }"""
+START = f"""mutation($in: StartThresholdSearchInput!) {{ startThresholdSearch(input: $in) {{
+  __typename ... on ThresholdSearch {{ {SEARCH_FIELDS} }} {ERROR} }} }}"""
+SEARCH = f"""query($id: ID!) {{ thresholdSearch(id: $id) {{ {SEARCH_FIELDS} }} }}"""
+ABORT = f"""mutation($id: ID!) {{ abortThresholdSearch(id: $id, reason: "test") {{
+  __typename ... on ThresholdSearch {{ {SEARCH_FIELDS} }} {ERROR} }} }}"""
+WORKFLOW_RUN = """query($id: ID!) { workflowRun(id: $id) { id phase workflowId
+  steps { stepId state run { id phase } } } }"""
+VALIDATE = (
+    """query($doc: JSON!) { validateThresholdSearch(document: $doc) { field message code } }"""
+)
+COUNTS = "{ workflowRuns { totalCount } workflows { id } }"
+
+
+@pytest.fixture(scope="module")
+def toxiproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeToxiproxy]:
+    with fake_toxiproxy(tmp_path_factory.mktemp("toxiproxy") / "server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def payments(toxiproxy: FakeToxiproxy) -> Iterator[tuple[str, int]]:
+    """The proxy in front of the dependency: its name and port."""
+    with Upstream() as upstream, httpx.Client(base_url=toxiproxy.url, timeout=10) as api:
+        name = f"payments-{uuid.uuid4().hex[:6]}"
+        body = {"name": name, "listen": "127.0.0.1:0", "upstream": upstream.address}
+        created = api.post("/proxies", json=body)
+        assert created.status_code == 201, created.text
+        try:
+            yield name, int(created.json()["listen"].rsplit(":", 1)[1])
+        finally:
+            api.delete(f"/proxies/{name}")
+
+
+@pytest.fixture(scope="module")
+def service(payments: tuple[str, int]) -> Iterator[Checkout]:
+    with checkout(payments[1]) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, toxiproxy: FakeToxiproxy) -> Iterator[GraphQL]:
+    with embedded_hub(tmp_path_factory.mktemp("threshold-hub")) as (url, token):
+        gql = GraphQL(url, token)
+        created = gql(
+            Q.CREATE_BACKEND,
+            input={"name": "toxiproxy", "adapter": "toxiproxy", "config": {"url": toxiproxy.url}},
+        )
+        assert created["createBackend"]["__typename"] == "Backend", created
+        try:
+            yield gql
+        finally:
+            gql.close()
+
+
+def toxics(toxiproxy: FakeToxiproxy, proxy: str) -> list[Any]:
+    return httpx.get(f"{toxiproxy.url}/proxies/{proxy}/toxics", timeout=10).json()  # type: ignore[no-any-return]
+
+
+def document(service: Checkout, proxy: str, **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(
+        name=f"checkout-latency-{uuid.uuid4().hex[:6]}",
+        fault={
+            "faultType": "toxiproxy/latency",
+            "backend": "toxiproxy",
+            "selector": {"names": [proxy]},
+            "params": {"jitter": 0},
+        },
+        vary={"param": "latency", "from": 0, "to": 1000, "resolution": 50, "strategy": "bisect"},
+        trialSeconds=2,
+        coolDownSeconds=0.5,
+        slo=[
+            {
+                "name": "checkout",
+                "http": {"url": service.url, "timeoutSeconds": 2},
+                "intervalSeconds": 0.2,
+                "objective": {"latencyMsP95": {"<": 800}, "successRatio": {">=": 0.99}},
+            }
+        ],
+    )
+    return search_document(**{**fields, **overrides})
+
+
+def start(hub: GraphQL, doc: dict[str, Any]) -> dict[str, Any]:
+    return hub(START, **{"in": {"document": doc}})["startThresholdSearch"]  # type: ignore[no-any-return]
+
+
+def search(hub: GraphQL, search_id: str) -> dict[str, Any]:
+    return hub(SEARCH, id=search_id)["thresholdSearch"]  # type: ignore[no-any-return]
+
+
+def test_the_search_finds_the_client_timeout_of_the_service_within_the_resolution(
+    hub: GraphQL, toxiproxy: FakeToxiproxy, payments: tuple[str, int], service: Checkout
+) -> None:
+    proxy = payments[0]
+    began = time.monotonic()
+    started = start(hub, document(service, proxy))
+    assert started["__typename"] == "ThresholdSearch", started
+    assert started["expectedTrials"] == 2 + 5  # log2(1000 / 50) = 4.3
+    done = wait_for(
+        lambda: (
+            (s := search(hub, started["id"]))["phase"] in ("completed", "failed", "aborted") and s
+        ),
+        240,
+        interval=0.5,
+        what="the search to end",
+    )
+    took = time.monotonic() - began
+    result = done["result"]
+    print(f"\nthreshold search: {result['trials']} trials in {took:.1f} s: {result['message']}")
+    for t in done["trials"]:
+        print(f"  latency={t['magnitude']:g}: {t['outcome']}: {t['reason']}")
+
+    assert done["phase"] == "completed", done["reasons"]
+    assert result["found"] and result["noisy"] == [], result
+    timeout_ms = CLIENT_TIMEOUT * 1000
+    assert result["heldMax"] < timeout_ms <= result["brokeMin"] + 25, result
+    assert result["brokeMin"] - result["heldMax"] <= 50
+    assert result["trials"] == len(done["trials"]) <= result["expectedTrials"]
+    assert [t["magnitude"] for t in done["trials"][:3]] == [0, 1000, 500]
+    for t in done["trials"]:
+        assert t["outcome"] == ("held" if t["magnitude"] <= result["heldMax"] else "broke")
+        (slo,) = t["slo"]
+        assert slo["samples"] >= 5, t  # ~2 s of samples every 0.2 s while the fault was held
+        values = {o["metric"]: o for o in slo["objectives"]}
+        if t["outcome"] == "held":
+            assert values["successRatio"]["value"] == 1.0
+            assert values["latencyMsP95"]["value"] >= t["magnitude"] * 0.9
+        else:
+            assert values["successRatio"]["value"] < 0.99
+    # every trial is a real workflow run that ended with its fault recovered, and none is
+    # saved as a workflow of its own
+    for t in done["trials"]:
+        wr = hub(WORKFLOW_RUN, id=t["workflowRunId"])["workflowRun"]
+        assert wr["phase"] == "completed" and wr["workflowId"] is None, wr
+        fault = next(s for s in wr["steps"] if s["stepId"] == "fault")
+        assert fault["run"]["phase"] == "completed"
+    assert toxics(toxiproxy, proxy) == []
+
+
+def test_an_abort_stops_the_current_trial_and_leaves_nothing_injected(
+    hub: GraphQL, toxiproxy: FakeToxiproxy, payments: tuple[str, int], service: Checkout
+) -> None:
+    proxy = payments[0]
+    started = start(hub, document(service, proxy, trialSeconds=120))
+    assert started["__typename"] == "ThresholdSearch", started
+    wait_for(lambda: toxics(toxiproxy, proxy), 60, interval=0.2, what="the first trial's fault")
+    current = search(hub, started["id"])["currentWorkflowRunId"]
+    assert current
+
+    aborted = hub(ABORT, id=started["id"])["abortThresholdSearch"]
+    assert aborted["__typename"] == "ThresholdSearch" and aborted["desiredState"] == "stop"
+    done = wait_for(
+        lambda: (s := search(hub, started["id"]))["phase"] == "aborted" and s,
+        60,
+        interval=0.3,
+        what="the search to be aborted",
+    )
+    assert toxics(toxiproxy, proxy) == []
+    assert hub(WORKFLOW_RUN, id=current)["workflowRun"]["phase"] == "aborted"
+    assert done["trials"][0]["workflowRunId"] == current
+    assert "aborted on request" in done["reasons"]
+    again = hub(ABORT, id=started["id"])["abortThresholdSearch"]
+    assert again["__typename"].endswith("Error") and "aborted already" in again["message"], again
+
+
+def _set(path: list[str], value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        pytest.param(_set(["fault", "backend"], "nope"), ["fault", "backend"], id="no backend"),
+        pytest.param(
+            _set(["fault", "selector"], {"names": ["no-such-proxy"]}),
+            ["fault", "selector"],
+            id="no such proxy",
+        ),
+        pytest.param(_set(["vary", "param"], "toxicity"), ["vary", "to"], id="to out of bounds"),
+        pytest.param(_set(["vary", "param"], "stream"), ["vary", "param"], id="not numeric"),
+        pytest.param(_set(["vary", "strategy"], "linear"), ["vary", "step"], id="no step"),
+    ],
+)
+def test_a_document_the_hub_refuses_names_the_field_and_starts_nothing(
+    hub: GraphQL,
+    payments: tuple[str, int],
+    service: Checkout,
+    change: Callable[[dict[str, Any]], None],
+    field: list[str],
+) -> None:
+    doc = document(service, payments[0])
+    change(doc)
+    before = hub(COUNTS)
+    refused = start(hub, doc)
+    assert refused["__typename"].endswith("Error"), refused
+    assert refused["field"][: len(field)] == field, refused
+    issues = hub(VALIDATE, doc=doc)["validateThresholdSearch"]
+    assert issues and issues[0]["field"][: len(field)] == field, issues
+    assert hub(COUNTS) == before
