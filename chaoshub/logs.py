@@ -15,7 +15,12 @@ from typing import Any
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 #: the periodic tasks whose scheduling and running is routine
-TICK_TASKS = ("chaoshub.reconcile", "chaoshub.sweep_orphans", "chaoshub.fire_schedules")
+TICK_TASKS = (
+    "chaoshub.reconcile",
+    "chaoshub.sweep_orphans",
+    "chaoshub.fire_schedules",
+    "chaoshub.advance_threshold_searches",
+)
 
 #: loggers that write a line per task sent, received or finished
 TASK_LOGGERS = (
