@@ -152,7 +152,10 @@ def test_the_search_finds_the_client_timeout_of_the_service_within_the_resolutio
     assert done["phase"] == "completed", done["reasons"]
     assert result["found"] and result["noisy"] == [], result
     timeout_ms = CLIENT_TIMEOUT * 1000
-    assert result["heldMax"] < timeout_ms <= result["brokeMin"] + 25, result
+    # the band lies at the timeout, less what the proxy and the service themselves add to
+    # each answer (a few ms; tens on a loaded machine): one resolution step below it at most
+    assert timeout_ms - 50 - 25 <= result["heldMax"] < timeout_ms, result
+    assert result["brokeMin"] <= timeout_ms, result
     assert result["brokeMin"] - result["heldMax"] <= 50
     assert result["trials"] == len(done["trials"]) <= result["expectedTrials"]
     assert [t["magnitude"] for t in done["trials"][:3]] == [0, 1000, 500]
