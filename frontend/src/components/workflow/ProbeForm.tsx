@@ -113,19 +113,20 @@ function CodesInput({ label, value, onChange, readOnly, error, description }: { 
     return <ComparatorInput label={label} value={value} ops={NUMERIC_OPS} onChange={onChange} readOnly={readOnly} error={error} />;
   const list = Array.isArray(value) ? value.map(String) : value == null ? [] : [String(value)];
   return (
-    <TagsInput
-      label={label}
-      description={description}
-      placeholder="type a code, Enter"
-      value={list}
-      readOnly={readOnly}
-      error={error}
-      onChange={(tags) => {
-        const codes = tags.map((t) => Number(t.trim())).filter((n) => Number.isInteger(n));
-        onChange(codes.length ? codes : undefined);
-      }}
-      data-testid={`expect-${label}`}
-    />
+    <div data-testid={`expect-${label}`}>
+      <TagsInput
+        label={label}
+        description={description}
+        placeholder="type a code, Enter"
+        value={list}
+        readOnly={readOnly}
+        error={error}
+        onChange={(tags) => {
+          const codes = tags.map((t) => Number(t.trim())).filter((n) => Number.isInteger(n));
+          onChange(codes.length ? codes : undefined);
+        }}
+      />
+    </div>
   );
 }
 

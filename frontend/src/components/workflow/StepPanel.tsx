@@ -291,7 +291,7 @@ export function LaneProbePanel({ lane, probe, issues, readOnly, onChange, onDele
           </Text>
         ))}
         <TextInput label="Name" value={String(probe.name ?? '')} readOnly={readOnly} onChange={(e) => onChange({ ...probe, name: e.currentTarget.value })} />
-        <ProbeForm probe={probe} idPrefix={`lane-${lane}-${String(probe.name ?? '')}`} issues={issues} readOnly={readOnly} omit={['name']} onChange={onChange} />
+        <ProbeForm probe={probe} idPrefix={`lane-${lane}`} issues={issues} readOnly={readOnly} omit={['name']} onChange={onChange} />
         <ProbeJson probe={probe} readOnly={readOnly} onChange={onChange} />
         {!readOnly && (
           <Button variant="subtle" color="red" leftSection={<IconTrash size={16} />} onClick={onDelete}>
