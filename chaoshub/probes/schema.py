@@ -41,7 +41,7 @@ def probe_schema(kind: str) -> dict[str, Any]:
     timing = _plain(Timing.model_json_schema())
     block = _plain(copy.deepcopy(cls.spec_model.model_json_schema()))
     doc = sys.modules[cls.__module__].__doc__ or ""
-    block["description"] = doc.strip().split("\n\n")[0].replace("\n", " ")
+    block["description"] = doc.strip().split("\n\n")[0].replace("\n", " ").replace("``", "")
     return {
         "type": "object",
         "description": timing.get("description", ""),
