@@ -188,6 +188,7 @@ def drop(page: Any, item: str, target: Any, x: float = 0.5, y: float = 0.5) -> N
 
 def connect(page: Any, source: str, target: str) -> None:
     """Draw an edge from one step's output handle to another's input handle."""
+    page.get_by_test_id("editor-canvas").scroll_into_view_if_needed()
     out = node(page, source).locator(".react-flow__handle-right").bounding_box()
     into = node(page, target).locator(".react-flow__handle-left").bounding_box()
     page.mouse.move(out["x"] + out["width"] / 2, out["y"] + out["height"] / 2)
@@ -195,6 +196,23 @@ def connect(page: Any, source: str, target: str) -> None:
     page.mouse.move(into["x"] + 2, into["y"] + 2, steps=12)
     page.mouse.move(into["x"] + into["width"] / 2, into["y"] + into["height"] / 2, steps=4)
     page.mouse.up()
+
+
+def test_the_palette_lists_the_faults_that_can_run_here_first(hub: Hub, page: Any) -> None:
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, hub.url, hub.token)
+    goto(page, f"{hub.url}/workflows/new")
+    faults = page.get_by_test_id("palette").locator('[data-testid="palette-item"][data-available]')
+    expect(faults.filter(has_text="native/process-pause")).to_have_attribute(
+        "data-available", "true"
+    )
+    flags = [f.get_attribute("data-available") for f in faults.all()]
+    assert "false" in flags, "this hub has faults it cannot run (no backend for them)"
+    assert flags == sorted(flags, reverse=True), "runnable ones first: " + str(flags)
+    page.get_by_test_id("palette").get_by_text("Available only").click()
+    expect(page.get_by_test_id("palette-available-only")).to_be_checked()
+    expect(page.locator('[data-testid="palette-item"][data-available="false"]')).to_have_count(0)
+    expect(faults.first).to_be_visible()
 
 
 def drop_on_lane(page: Any, item: str, lane: str) -> None:
@@ -264,10 +282,7 @@ def test_the_editor_builds_the_example_by_dragging_and_filling_forms_then_runs_i
     form.get_by_label(URL_FIELD).fill(services.health_url)
     expect(form.get_by_test_id("expect-status")).to_contain_text("200")
     form.get_by_label("forSeconds", exact=True).fill("4")
-    # its dependency picked on the form this time (the same edge as one drawn)
-    panel.get_by_label("After (runs once these ended)").click(force=True)
-    page.get_by_role("option", name="settle", exact=True).click()
-    page.keyboard.press("Escape")
+    connect(page, "settle", "api-during")
     expect(page.locator(".react-flow__edge")).to_have_count(2)
 
     # the steady-state check on its lane
