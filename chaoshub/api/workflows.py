@@ -14,6 +14,7 @@ from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
 from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, read
 from chaoshub.api.types.common import Deleted, DeleteResult, JSONValue
 from chaoshub.api.types.workflows import (
+    ProbeKind,
     ValidationIssue,
     Workflow,
     WorkflowResult,
@@ -23,6 +24,8 @@ from chaoshub.api.types.workflows import (
 )
 from chaoshub.execution.reconciler import WORKFLOW
 from chaoshub.lifecycle import Phase
+from chaoshub.probes import KINDS
+from chaoshub.probes.schema import probe_schema
 from chaoshub.services import workflows as svc
 from chaoshub.services.auth import Actor
 from chaoshub.store import models
@@ -127,6 +130,21 @@ class WorkflowQuery:
             ]
 
         return await read(info, q, role="operator")
+
+    @strawberry.field(description="Every probe kind with the JSON Schema of its probes")
+    async def probe_kinds(self, info: strawberry.Info) -> list[ProbeKind]:
+        def q(_s: Session, _a: Actor) -> list[ProbeKind]:
+            schemas = {kind: probe_schema(kind) for kind in KINDS}
+            return [
+                ProbeKind(
+                    kind=kind,
+                    description=str(schema["properties"][kind].get("description", "")),
+                    schema=schema,
+                )
+                for kind, schema in schemas.items()
+            ]
+
+        return await read(info, q)
 
     @strawberry.field(description="Workflow runs, newest first")
     async def workflow_runs(

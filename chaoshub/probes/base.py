@@ -54,16 +54,34 @@ class Spec(BaseModel):
 class Timing(Spec):
     """The fields every probe has, whatever its kind (units in the names)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    intervalSeconds: float = Field(default=1.0, ge=0.1, le=3600)
-    timeoutSeconds: float | None = Field(default=None, gt=0, le=300)
-    initialDelaySeconds: float = Field(default=0.0, ge=0, le=3600)
-    #: consecutive passing checks that decide "held" (a once-off check, a steady state)
-    successThreshold: int = Field(default=1, ge=1, le=1000)
-    #: consecutive failing checks that decide "breached"
-    failureThreshold: int = Field(default=1, ge=1, le=1000)
-    #: check for this long (a probe step, a stop condition's window); none: until decided
-    forSeconds: float | None = Field(default=None, gt=0, le=86400)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="how results and reasons name it"
+    )
+    intervalSeconds: float = Field(
+        default=1.0, ge=0.1, le=3600, description="time between two checks"
+    )
+    timeoutSeconds: float | None = Field(
+        default=None, gt=0, le=300, description="one check's timeout (or on the kind's block)"
+    )
+    initialDelaySeconds: float = Field(
+        default=0.0, ge=0, le=3600, description="wait this long before the first check"
+    )
+    successThreshold: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="consecutive passing checks that decide held (a steady state, a check)",
+    )
+    failureThreshold: int = Field(
+        default=1, ge=1, le=1000, description="consecutive failing checks that decide breached"
+    )
+    forSeconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=86400,
+        description="check for this long (a probe step, a stop condition's window); "
+        "none: until decided",
+    )
 
 
 class Probe(ABC):

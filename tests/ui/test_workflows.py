@@ -1,9 +1,10 @@
 """The console's workflows against a real `chaoshub up` with its local agent and real local
 services (a cache process and an API whose health depends on it): the run page following a
 workflow to its verdict with its graph and probe charts, on a desktop and on a phone; the
-editor building a workflow by dragging from its palette and drawing an edge, then saving and
-starting it; a YAML edit reflected on the canvas; a bad parameter shown on its field with Start
-refused.
+editor building the README's example by dragging from its palette, drawing edges and filling
+forms (no YAML or JSON typed), then saving it and running it to its verdict; a stop condition
+breaching, seen on the run page; approvals decided on the run page on a phone; a YAML edit
+reflected on the canvas; a bad parameter shown on its field with Start refused.
 
 Screenshots go to ``artifacts/screenshots/workflow-*.png``."""
 
@@ -187,6 +188,7 @@ def drop(page: Any, item: str, target: Any, x: float = 0.5, y: float = 0.5) -> N
 
 def connect(page: Any, source: str, target: str) -> None:
     """Draw an edge from one step's output handle to another's input handle."""
+    page.get_by_test_id("editor-canvas").scroll_into_view_if_needed()
     out = node(page, source).locator(".react-flow__handle-right").bounding_box()
     into = node(page, target).locator(".react-flow__handle-left").bounding_box()
     page.mouse.move(out["x"] + out["width"] / 2, out["y"] + out["height"] / 2)
@@ -196,76 +198,221 @@ def connect(page: Any, source: str, target: str) -> None:
     page.mouse.up()
 
 
-def test_the_editor_builds_a_workflow_by_drag_and_drop_then_saves_and_starts_it(
+def test_the_palette_lists_the_faults_that_can_run_here_first(hub: Hub, page: Any) -> None:
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, hub.url, hub.token)
+    goto(page, f"{hub.url}/workflows/new")
+    faults = page.get_by_test_id("palette").locator('[data-testid="palette-item"][data-available]')
+    expect(faults.filter(has_text="native/process-pause")).to_have_attribute(
+        "data-available", "true"
+    )
+    flags = [f.get_attribute("data-available") for f in faults.all()]
+    assert "false" in flags, "this hub has faults it cannot run (no backend for them)"
+    assert flags == sorted(flags, reverse=True), "runnable ones first: " + str(flags)
+    page.get_by_test_id("palette").get_by_text("Available only").click()
+    expect(page.get_by_test_id("palette-available-only")).to_be_checked()
+    expect(page.locator('[data-testid="palette-item"][data-available="false"]')).to_have_count(0)
+    expect(faults.first).to_be_visible()
+
+
+def drop_on_lane(page: Any, item: str, lane: str) -> None:
+    """Drop a palette item in the middle of a lane of the canvas."""
+    canvas = page.get_by_test_id("editor-canvas")
+    box = page.get_by_test_id(f"lane-{lane}").bounding_box()
+    area = canvas.bounding_box()
+    drop(
+        page,
+        item,
+        canvas,
+        (box["x"] + box["width"] / 2 - area["x"]) / area["width"],
+        (box["y"] + box["height"] / 2 - area["y"]) / area["height"],
+    )
+
+
+URL_FIELD = re.compile(r"^url")  # "url *": required
+
+
+def rename(panel: Any, to: str) -> None:
+    step_id = panel.get_by_label("Step id")
+    step_id.fill(to)
+    step_id.press("Enter")
+
+
+def test_the_editor_builds_the_example_by_dragging_and_filling_forms_then_runs_it_to_its_verdict(
     hub: Hub, services: Services, page: Any
 ) -> None:
+    """The README's example, made without typing YAML or JSON: a settle wait, the cache pause,
+    a probe of the API while it is paused, a steady-state check and a stop condition on their
+    lanes — each probe filled in on its form (URL, expected status, latency, timing)."""
     name = f"ui-built-{uuid.uuid4().hex[:6]}"
     page.set_viewport_size(DESKTOP)
     sign_in(page, hub.url, hub.token)
     goto(page, f"{hub.url}/workflows/new")
     canvas = page.get_by_test_id("editor-canvas")
-    expect(
-        page.locator('[data-testid="palette-item"][data-item="native/process-pause"]')
-    ).to_be_visible()
+    pause = page.locator('[data-testid="palette-item"][data-item="native/process-pause"]')
+    expect(pause).to_have_attribute("data-available", "true")
     page.get_by_test_id("workflow-name").fill(name)
     panel = page.get_by_test_id("step-panel")
 
-    # a wait, then the fault, joined by an edge drawn from one to the other
-    drop(page, "wait", canvas, 0.6, 0.7)
+    # settle: a wait of 1 s
+    drop(page, "wait", canvas, 0.55, 0.75)
     expect(node(page, "wait")).to_be_visible()
+    rename(panel, "settle")
+    expect(node(page, "settle")).to_be_visible()
     panel.get_by_label("Seconds").fill("1")
-    drop(page, "native/process-pause", canvas, 0.7, 0.8)
-    expect(node(page, "process-pause")).to_be_visible()
+
+    # pause-cache: the fault after settle, its selector on the generated form
+    drop(page, "native/process-pause", canvas, 0.75, 0.85)
     expect(panel).to_have_attribute("data-step", "process-pause")
-    panel.get_by_label("Duration (s)").fill("4")
+    rename(panel, "pause-cache")
+    panel.get_by_label("Duration (s)").fill("5")
     agents = panel.get_by_label("agents", exact=True)
     agents.fill("local")
     agents.press("Enter")
     panel.get_by_label("name", exact=True).fill(services.cache_name)
-    connect(page, "wait", "process-pause")
+    connect(page, "settle", "pause-cache")
     expect(page.locator(".react-flow__edge")).to_have_count(1)
 
-    # a steady-state check: an HTTP probe dropped on its lane
-    lane = page.get_by_test_id("lane-steadyState").bounding_box()
-    area = canvas.bounding_box()
-    drop(
-        page,
-        "http probe",
-        canvas,
-        (lane["x"] + lane["width"] / 2 - area["x"]) / area["width"],
-        (lane["y"] + lane["height"] / 2 - area["y"]) / area["height"],
-    )
-    expect(node(page, "steady-1")).to_be_visible()
-    panel.get_by_test_id("probe-url").fill(services.health_url)
+    # api-during: an http probe step after settle, checked every second for 4 s
+    drop(page, "http probe", canvas, 0.75, 0.6)
+    expect(panel).to_have_attribute("data-step", "check-http")
+    rename(panel, "api-during")
+    form = panel.get_by_test_id("probe-form")
+    expect(form).to_have_attribute("data-kind", "http")
+    form.get_by_label(URL_FIELD).fill(services.health_url)
+    expect(form.get_by_test_id("expect-status")).to_contain_text("200")
+    form.get_by_label("forSeconds", exact=True).fill("4")
+    connect(page, "settle", "api-during")
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
 
-    # the YAML says the same
+    # the steady-state check on its lane
+    drop_on_lane(page, "http probe", "steadyState")
+    expect(panel).to_have_attribute("data-step", "steady-1")
+    panel.get_by_label("Name", exact=True).fill("api-healthy")
+    form.get_by_label(URL_FIELD).fill(services.health_url)
+    form.get_by_label("intervalSeconds", exact=True).fill("")
+
+    # the stop condition on its lane: status 200 within 1000 ms, breached at 3 in a row
+    drop_on_lane(page, "http probe", "stopConditions")
+    expect(panel).to_have_attribute("data-step", "stop-1")
+    panel.get_by_label("Name", exact=True).fill("api-error-budget")
+    form.get_by_label(URL_FIELD).fill(services.health_url)
+    form.get_by_label("latencyMs value").fill("1000")
+    form.get_by_label("failureThreshold", exact=True).fill("3")
+
     yaml_text = page.get_by_test_id("workflow-yaml")
-    expect(yaml_text).to_contain_text("- wait")  # process-pause's after
-    expect(yaml_text).to_contain_text(services.health_url)
+    expect(yaml_text).to_contain_text("api-error-budget")
+    expect(yaml_text).to_contain_text("<: 1000")
     expect(page.get_by_test_id("validity")).to_have_text("valid", timeout=15_000)
     shot(page, "workflow-editor-1440")
 
     page.get_by_test_id("save-workflow").click()
     expect(page).to_have_url(re.compile(r"/workflows/[^/]+/edit$"))
     saved = hub.gql("query($n: String) { workflow(name: $n) { version document } }", n=name)
+    document = saved["workflow"]["document"]
+    the_example = example(name, services)
     assert saved["workflow"]["version"] == 1
-    steps = {s["id"]: s for s in saved["workflow"]["document"]["steps"]}
-    assert steps["process-pause"]["after"] == ["wait"]
-    assert steps["process-pause"]["fault"]["selector"]["name"] == services.cache_name
+    assert document["steadyState"] == the_example["steadyState"]
+    assert document["stopConditions"] == the_example["stopConditions"]
+    steps = {s["id"]: s for s in document["steps"]}
+    wanted = {s["id"]: s for s in the_example["steps"]}
+    assert steps["settle"] == wanted["settle"]
+    assert steps["api-during"] == wanted["api-during"]
+    fault = steps["pause-cache"]
+    assert fault["after"] == ["settle"]
+    assert {k: fault["fault"][k] for k in wanted["pause-cache"]["fault"]} == wanted["pause-cache"][
+        "fault"
+    ]
 
     page.get_by_test_id("start-workflow").click()
     expect(page).to_have_url(re.compile(r"/workflow-runs/[^/]+$"))
     run = page.get_by_test_id("workflow-run")
     expect(run).to_have_attribute("data-verdict", "pass", timeout=60_000)
-    expect(page.get_by_test_id("workflow-graph").get_by_test_id("wf-node")).to_have_count(4)
+    graph = page.get_by_test_id("workflow-graph")
+    expect(graph.get_by_test_id("wf-node")).to_have_count(6)
+    for step in ("settle", "pause-cache", "api-during"):
+        expect(graph.locator(f'[data-node="{step}"]')).to_have_attribute("data-state", "passed")
+    shot(page, "workflow-built-run-1440")
 
     # read-only on a phone: the canvas without the palette
     page.set_viewport_size(PHONE)
     goto(page, f"{hub.url}/workflows")
     page.get_by_test_id("workflow-row").filter(has_text=name).get_by_role("link", name=name).click()
-    expect(node(page, "process-pause")).to_be_visible()
+    expect(node(page, "pause-cache")).to_be_visible()
     expect(page.get_by_test_id("palette")).to_have_count(0)
     shot(page, "workflow-editor-390")
+
+
+def test_a_stop_condition_breaching_is_seen_on_the_run_page(hub: Hub, page: Any) -> None:
+    """An API that fails while its cache is paused: the stop condition breaches, the run is
+    aborted with a failing verdict, and the breaching probe is marked on the graph and its
+    chart."""
+    with api_with_cache(f"cache-{uuid.uuid4().hex[:6]}", resilient=False) as fragile:
+        try:
+            document = example(f"ui-breach-{uuid.uuid4().hex[:6]}", fragile)
+            document["steps"][1]["fault"]["durationSeconds"] = 30
+            document["steps"][2]["probe"]["forSeconds"] = 25
+            run_id = hub.start(document)
+            page.set_viewport_size(DESKTOP)
+            sign_in(page, hub.url, hub.token)
+            goto(page, f"{hub.url}/workflow-runs/{run_id}")
+            run = page.get_by_test_id("workflow-run")
+            expect(run).to_have_attribute("data-verdict", "fail", timeout=60_000)
+            expect(run).to_have_attribute("data-phase", "aborted")
+            expect(page.get_by_test_id("reasons")).to_contain_text(
+                "stop condition api-error-budget breached"
+            )
+            graph = page.get_by_test_id("workflow-graph")
+            budget = graph.locator('[data-node="api-error-budget"]')
+            expect(budget).to_have_attribute("data-state", "failed")
+            chart = page.locator('[data-testid="probe-chart"][data-probe="api-error-budget"]')
+            expect(chart.get_by_test_id("probe-breach").first).to_be_attached()
+            shot(page, "workflow-run-breach-1440")
+            page.set_viewport_size(PHONE)
+            page.wait_for_timeout(500)
+            shot(page, "workflow-run-breach-390")
+        finally:
+            hub.quiet()
+
+
+def gated(name: str) -> dict[str, Any]:
+    return {
+        "kind": "Workflow",
+        "name": name,
+        "steps": [
+            {"id": "gate", "approval": {"message": "Go on?", "timeoutSeconds": 600}},
+            {"id": "after-gate", "after": ["gate"], "wait": {"seconds": 1}},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("decision", "decided", "phase", "gate_state"),
+    [("approve", "approved", "completed", "passed"), ("reject", "rejected", "aborted", "failed")],
+)
+def test_an_approval_is_decided_on_the_run_page_on_a_phone(
+    hub: Hub, page: Any, decision: str, decided: str, phase: str, gate_state: str
+) -> None:
+    run_id = hub.start(gated(f"ui-{decision}-{uuid.uuid4().hex[:6]}"))
+    try:
+        page.set_viewport_size(PHONE)
+        sign_in(page, hub.url, hub.token)
+        goto(page, f"{hub.url}/workflow-runs/{run_id}")
+        button = page.get_by_test_id(f"{decision}-gate")
+        expect(button).to_be_visible(timeout=30_000)
+        shot(page, f"workflow-run-approval-{decision}-390")
+        button.click()
+        page.get_by_label("Comment").fill(f"{decided} from a phone")
+        page.get_by_test_id("confirm-action").click()
+        run = page.get_by_test_id("workflow-run")
+        expect(run).to_have_attribute("data-phase", phase, timeout=30_000)
+        graph = page.get_by_test_id("workflow-graph")
+        expect(graph.locator('[data-node="gate"]')).to_have_attribute("data-state", gate_state)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the run page is {width}px wide on a 390px screen"
+        shot(page, f"workflow-run-{decided}-390")
+    finally:
+        hub.quiet()
 
 
 YAML_TWO_WAITS = """kind: Workflow

@@ -220,6 +220,15 @@ class ValidationIssue:
     code: str
 
 
+@strawberry.type(description="A kind of probe and the JSON Schema of a whole probe of that kind")
+class ProbeKind:
+    kind: str = strawberry.field(description="the key naming it in a probe: http, tcp...")
+    description: str
+    schema: JSONValue = strawberry.field(
+        description="the common timing fields and the kind's block (required)"
+    )
+
+
 @strawberry.type
 class WorkflowRunConnection:
     edges: list[Edge[WorkflowRun]]

@@ -1,5 +1,5 @@
 // The workflow API as the console speaks it (chaoshub/api/workflows.py): documents and shapes.
-import type { JsonObject, Phase, Run } from './types';
+import type { JsonObject, JsonSchema, Phase, Run } from './types';
 
 const ERROR_FIELDS = `... on Error { code message field }`;
 
@@ -131,3 +131,12 @@ export const APPROVE_STEP = `mutation ApproveStep($runId: ID!, $stepId: String!,
 export const REJECT_STEP = `mutation RejectStep($runId: ID!, $stepId: String!, $comment: String!) {
   rejectStep(runId: $runId, stepId: $stepId, comment: $comment) ${RUN_RESULT}
 }`;
+
+/** A probe kind and the JSON Schema of a whole probe of it: timing fields plus its block. */
+export interface ProbeKindInfo {
+  kind: string;
+  description: string;
+  schema: JsonSchema;
+}
+
+export const PROBE_KINDS_QUERY = `query ProbeKinds { probeKinds { kind description schema } }`;

@@ -6,6 +6,7 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { useQuery } from 'urql';
 import { FAULT_TYPES } from '../api/documents';
 import type { Backend, FaultType } from '../api/types';
+import { runnableFirst } from '../availability';
 import { ErrorAlert } from '../components/ErrorText';
 import { FaultBadges } from '../components/FaultBadges';
 
@@ -22,20 +23,6 @@ function matches(f: FaultType, text: string): boolean {
     .split(/\s+/)
     .filter(Boolean)
     .every((w) => hay.includes(w));
-}
-
-export function availabilityHint(f: FaultType, backends: Pick<Backend, 'adapter' | 'name'>[]): { text: string; ok: boolean } {
-  if (!f.installed) {
-    const command = f.installHint?.match(/pip install .*/)?.[0];
-    return { text: command ? `not installed: ${command}` : 'adapter not installed', ok: false };
-  }
-  if (f.adapter === 'native') {
-    const up = f.availability.filter((a) => a.available).length;
-    if (!f.availability.length) return { text: 'no agent registered', ok: false };
-    return { text: `available on ${up} of ${f.availability.length} agent${f.availability.length === 1 ? '' : 's'}`, ok: up > 0 };
-  }
-  const n = backends.filter((b) => b.adapter === f.adapter).length;
-  return n ? { text: `${n} ${f.adapter} backend${n > 1 ? 's' : ''}`, ok: true } : { text: `no ${f.adapter} backend configured`, ok: false };
 }
 
 export function CatalogPage() {
@@ -77,13 +64,7 @@ export function CatalogPage() {
 
   const all = useMemo(() => data?.faultTypes ?? [], [data]);
   // What can run here comes first; the rest keeps its order below it.
-  const hinted = useMemo(
-    () =>
-      all
-        .map((f, i) => ({ f, i, hint: availabilityHint(f, data?.backends ?? []) }))
-        .sort((a, b) => Number(b.hint.ok) - Number(a.hint.ok) || a.i - b.i),
-    [all, data],
-  );
+  const hinted = useMemo(() => runnableFirst(all, data?.backends ?? []), [all, data]);
   const shown = hinted.filter(
     ({ f, hint }) =>
       (!adapter || f.adapter === adapter) &&

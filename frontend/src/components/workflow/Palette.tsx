@@ -1,12 +1,13 @@
-import { Badge, Group, Paper, ScrollArea, Stack, Text, TextInput, Title, Tooltip, UnstyledButton } from '@mantine/core';
+import { Badge, Group, Paper, ScrollArea, Stack, Switch, Text, TextInput, Title, Tooltip, UnstyledButton } from '@mantine/core';
 import { IconBolt, IconClock, IconHandStop, IconHeartbeat, IconSearch } from '@tabler/icons-react';
 import { useState, type ReactNode } from 'react';
 import type { Backend, FaultType } from '../../api/types';
+import { runnableFirst } from '../../availability';
 import { PROBE_KINDS, type PaletteItem } from '../../workflow/model';
 
 export const DND_TYPE = 'application/x-chaoshub-step';
 
-function Item({ item, label, detail, icon, badge, onAdd }: { item: PaletteItem; label: string; detail?: string; icon: ReactNode; badge?: ReactNode; onAdd: (item: PaletteItem) => void }) {
+function Item({ item, label, detail, icon, badge, available = true, onAdd }: { item: PaletteItem; label: string; detail?: string; icon: ReactNode; badge?: ReactNode; available?: boolean; onAdd: (item: PaletteItem) => void }) {
   return (
     <UnstyledButton
       className="wf-palette-item"
@@ -19,6 +20,8 @@ function Item({ item, label, detail, icon, badge, onAdd }: { item: PaletteItem; 
       aria-label={`Add ${label}`}
       data-testid="palette-item"
       data-item={label}
+      data-available={available}
+      style={available ? undefined : { opacity: 0.6 }}
     >
       <Paper withBorder px={8} py={4}>
         <Group gap={6} wrap="nowrap" justify="space-between">
@@ -47,8 +50,12 @@ function Item({ item, label, detail, icon, badge, onAdd }: { item: PaletteItem; 
  * lane), or activate it to add it as a step. */
 export function Palette({ faults, backends, onAdd }: { faults: FaultType[]; backends: Backend[]; onAdd: (item: PaletteItem) => void }) {
   const [q, setQ] = useState('');
+  const [availableOnly, setAvailableOnly] = useState(false);
   const needle = q.trim().toLowerCase();
-  const shown = faults.filter((f) => !needle || `${f.id} ${f.title} ${f.category}`.toLowerCase().includes(needle));
+  // as the catalog lists them: what can run here first, the rest after (or hidden)
+  const shown = runnableFirst(faults, backends).filter(
+    ({ f, hint }) => (!availableOnly || hint.ok) && (!needle || `${f.id} ${f.title} ${f.category}`.toLowerCase().includes(needle)),
+  );
   return (
     <Paper withBorder p="xs" w={250} style={{ flexShrink: 0 }} data-testid="palette">
       <Stack gap={6}>
@@ -68,13 +75,14 @@ export function Palette({ faults, backends, onAdd }: { faults: FaultType[]; back
           Faults
         </Title>
         <TextInput size="xs" placeholder="search the catalog" leftSection={<IconSearch size={14} />} value={q} onChange={(e) => setQ(e.currentTarget.value)} aria-label="Search faults" />
+        <Switch size="xs" label="Available only" checked={availableOnly} onChange={(e) => setAvailableOnly(e.currentTarget.checked)} data-testid="palette-available-only" />
         <ScrollArea h={360} type="auto" offsetScrollbars>
           <Stack gap={4}>
-            {shown.map((f) => {
+            {shown.map(({ f, hint }) => {
               const ok = f.availability.filter((a) => a.available);
               const mine = backends.filter((b) => b.adapter === f.adapter);
               const backend = (mine.find((b) => ok.some((a) => a.backend === b.name)) ?? mine[0])?.name;
-              const why = f.availability.map((a) => `${a.backend}: ${a.available ? 'available' : a.reason}`).join('\n') || 'no backend of this adapter';
+              const why = [hint.text, ...f.availability.map((a) => `${a.backend}: ${a.available ? 'available' : a.reason}`)].join('\n');
               return (
                 <Item
                   key={f.id}
@@ -83,10 +91,11 @@ export function Palette({ faults, backends, onAdd }: { faults: FaultType[]; back
                   detail={f.title}
                   icon={<IconBolt size={16} />}
                   onAdd={onAdd}
+                  available={hint.ok}
                   badge={
                     <Tooltip label={why} multiline w={260}>
-                      <Badge size="xs" variant="dot" color={ok.length ? 'green' : 'gray'}>
-                        {ok.length ? ok.map((a) => a.backend).join(',') : 'n/a'}
+                      <Badge size="xs" variant="dot" color={hint.ok ? 'green' : 'gray'}>
+                        {hint.ok ? ok.map((a) => a.backend).join(',') || 'ready' : 'n/a'}
                       </Badge>
                     </Tooltip>
                   }

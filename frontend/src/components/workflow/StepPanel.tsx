@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import type { Backend, FaultType, JsonObject } from '../../api/types';
 import { stepKind, type StepDoc, type WorkflowDoc } from '../../workflow/model';
 import { SchemaForm, errorSchemaFor } from '../SchemaForm';
+import { ProbeForm } from './ProbeForm';
 
 export type FieldIssue = { rest: string[]; message: string };
 
@@ -70,18 +71,13 @@ export function JsonField({ label, value, onChange, error, readOnly, testId }: {
   );
 }
 
-/** An HTTP probe's URL as a field of its own (the rest of the probe stays in its JSON). */
-function HttpUrl({ probe, readOnly, onChange }: { probe: JsonObject | undefined; readOnly: boolean; onChange: (p: JsonObject) => void }) {
-  const http = probe?.http as JsonObject | undefined;
-  if (!http || typeof http !== 'object') return null;
+/** The probe as JSON, folded away: the forms above say the same; this is for pasting one. */
+function ProbeJson({ probe, readOnly, onChange, error }: { probe: JsonObject; readOnly: boolean; onChange: (p: JsonObject) => void; error?: string }) {
   return (
-    <TextInput
-      label="URL"
-      value={String(http.url ?? '')}
-      readOnly={readOnly}
-      onChange={(e) => onChange({ ...probe, http: { ...http, url: e.currentTarget.value } })}
-      data-testid="probe-url"
-    />
+    <details>
+      <summary style={{ cursor: 'pointer', fontSize: 'var(--mantine-font-size-sm)' }}>Probe as JSON</summary>
+      <JsonField label="Probe" value={probe} readOnly={readOnly} onChange={onChange} error={error} testId="probe-json" />
+    </details>
   );
 }
 
@@ -233,15 +229,24 @@ export function StepPanel({
             )}
           </>
         )}
-        {kind === 'probe' && <HttpUrl probe={step.probe} readOnly={readOnly} onChange={(v) => set({ probe: v }, `url:${step.id}`)} />}
-        {kind === 'probe' && (
-          <JsonField label="Probe" value={step.probe} readOnly={readOnly} onChange={(v) => set({ probe: v }, `probe:${step.id}`)} error={errorAt(issues, ['probe'])} testId="probe-json" />
+        {kind === 'probe' && step.probe && (
+          <>
+            <ProbeForm
+              probe={step.probe}
+              idPrefix={`wf-${step.id}-probe`}
+              issues={issues.filter((i) => i.rest[0] === 'probe').map((i) => ({ ...i, rest: i.rest.slice(1) }))}
+              readOnly={readOnly}
+              omit={['name']}
+              onChange={(v) => set({ probe: v }, `probe:${step.id}`)}
+            />
+            {issues.filter((i) => i.rest[0] === 'probe').map((i, n) => (
+              <Text size="xs" c="red" key={n} data-testid="probe-issue">
+                {i.rest.slice(1).join('.') || 'probe'}: {i.message}
+              </Text>
+            ))}
+            <ProbeJson probe={step.probe} readOnly={readOnly} onChange={(v) => set({ probe: v }, `probe:${step.id}`)} />
+          </>
         )}
-        {kind === 'probe' && issues.filter((i) => i.rest[0] === 'probe' && i.rest.length > 1).map((i, n) => (
-          <Text size="xs" c="red" key={n}>
-            {i.rest.slice(1).join('.')}: {i.message}
-          </Text>
-        ))}
         {kind === 'wait' && (
           <NumberInput
             label="Seconds"
@@ -269,7 +274,7 @@ export function StepPanel({
   );
 }
 
-/** A steady-state or stop-condition probe of a lane: its document as JSON. */
+/** A steady-state or stop-condition probe of a lane, as forms. */
 export function LaneProbePanel({ lane, probe, issues, readOnly, onChange, onDelete }: { lane: string; probe: JsonObject; issues: FieldIssue[]; readOnly: boolean; onChange: (p: JsonObject) => void; onDelete: () => void }) {
   return (
     <Paper withBorder p="sm" w={{ base: '100%', md: 380 }} style={{ flexShrink: 0 }} data-testid="step-panel" data-step={String(probe.name ?? '')}>
@@ -286,8 +291,8 @@ export function LaneProbePanel({ lane, probe, issues, readOnly, onChange, onDele
           </Text>
         ))}
         <TextInput label="Name" value={String(probe.name ?? '')} readOnly={readOnly} onChange={(e) => onChange({ ...probe, name: e.currentTarget.value })} />
-        <HttpUrl probe={probe} readOnly={readOnly} onChange={onChange} />
-        <JsonField label="Probe" value={probe} readOnly={readOnly} onChange={onChange} testId="probe-json" />
+        <ProbeForm probe={probe} idPrefix={`lane-${lane}`} issues={issues} readOnly={readOnly} omit={['name']} onChange={onChange} />
+        <ProbeJson probe={probe} readOnly={readOnly} onChange={onChange} />
         {!readOnly && (
           <Button variant="subtle" color="red" leftSection={<IconTrash size={16} />} onClick={onDelete}>
             Remove (Del)
