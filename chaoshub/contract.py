@@ -7,7 +7,8 @@ observed facts (:class:`Observation`) and the hub decides.
 
 Required: :meth:`Adapter.discover`, :meth:`Adapter.inject`, :meth:`Adapter.status`,
 :meth:`Adapter.recover`, :meth:`Adapter.health`. Optional hooks (:meth:`validate`,
-:meth:`validate_config`, :meth:`close`) are safe no-ops. Capabilities are data
+:meth:`validate_config`, :meth:`close`) are safe no-ops; :meth:`Adapter.status_many` asks
+``status`` per handle unless the tool can answer many in one call. Capabilities are data
 (:class:`Capabilities`), narrowed by subclasses, never guessed by the hub.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -180,6 +181,23 @@ class Adapter:
     def recover(self, handle: Handle) -> Observation:
         """Revert; idempotent: recovering what is already gone is success."""
         raise NotImplementedError
+
+    def status_many(self, handles: Sequence[Handle]) -> dict[str, Observation | HubError]:
+        """:meth:`status` of several injections, by execution id: what the tool says of each,
+        or the hub error asking about it raised. One that cannot be answered never hides the
+        others, so this raises no ``HubError`` itself. The hub's watch calls it once per tick
+        per backend; the default asks :meth:`status` once per handle, and an adapter whose tool
+        answers many in one call (protocol v1.1's ``/v1/status/batch``) overrides it. Each
+        answer renews the injection's lease as ``status`` does."""
+        answers: dict[str, Observation | HubError] = {}
+        for handle in handles:
+            try:
+                answers[handle.execution.id] = self.status(handle)
+            except HubError as exc:
+                answers[handle.execution.id] = exc.with_context(
+                    adapter=self.name, backend=self.backend, target=handle.execution.target.id
+                )
+        return answers
 
     def health(self) -> Health:
         raise NotImplementedError

@@ -1,0 +1,201 @@
+"""``Adapter.status_many`` for the ``http`` and ``native`` adapters: the hub's watch asks each
+protocol-v1 server once for all the executions it holds there (``/v1/status/batch``), and a
+server from before that call is asked one ``/v1/status`` per execution, as before."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from old_protocol_server import TOKEN, old_server
+
+from chaoshub.adapters.http import HttpAdapter
+from chaoshub.adapters.native import NativeAdapter
+from chaoshub.contract import Adapter, Execution, Handle, Observation, Observed, Target
+from chaoshub.errors import BackendUnavailable, HubError, NotFound
+
+DEAD_URL = "http://127.0.0.1:9"
+
+
+def _script(target: str, marker: Path, lease: float = 60) -> Execution:
+    return Execution(
+        id=f"many-{uuid.uuid4().hex[:8]}",
+        fault="host-script",
+        params={
+            "script": "mark.sh",
+            "args": [str(marker)],
+            "recover_script": "unmark.sh",
+            "recover_args": [str(marker)],
+        },
+        target=Target(id=target, label=target),
+        lease_seconds=lease,
+    )
+
+
+def _leases(adapter: HttpAdapter | NativeAdapter, agent: str = "") -> dict[str, float]:
+    listed = adapter.active_executions()
+    return {
+        e["execution_id"]: float(e["lease_remaining_seconds"])
+        for e in listed
+        if not agent or e.get("agent") == agent
+    }
+
+
+@pytest.fixture
+def http_adapter(injector) -> Iterator[HttpAdapter]:
+    adapter = HttpAdapter({"url": injector.url, "token": injector.token}, backend="inj")
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture
+def native_adapter(injector) -> Iterator[NativeAdapter]:
+    agents = [
+        {"name": "local", "url": injector.url, "token": injector.token, "online": True},
+        {"name": "asleep", "url": DEAD_URL, "token": "x", "online": False},
+        {"name": "gone", "url": DEAD_URL, "token": "x", "online": True},
+    ]
+    adapter = NativeAdapter({"agents": agents, "timeout": 2}, backend="native")
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture
+def injected(tmp_path: Path):
+    """Inject host scripts through an adapter; each is recovered when the test ends."""
+    made: list[tuple[Adapter, Handle]] = []
+
+    def make(adapter: Adapter, target: str, lease: float = 60) -> Handle:
+        execution = _script(target, tmp_path / uuid.uuid4().hex, lease)
+        data, _ = adapter.inject(execution)
+        made.append((adapter, Handle(execution, data)))
+        return made[-1][1]
+
+    yield make
+    for adapter, handle in made:
+        try:
+            adapter.recover(handle)
+        except HubError:
+            pass
+
+
+def test_the_http_adapter_asks_the_batch_call_and_renews_every_lease(http_adapter, injected):
+    first, second = injected(http_adapter, "host", 4), injected(http_adapter, "host", 4)
+    time.sleep(1.5)
+    never = Handle(_script("host", Path("/nonexistent")), None)
+
+    answers = http_adapter.status_many([first, never, second])
+
+    assert http_adapter.client.batch_status is True  # the server answered the batch call
+    assert {k: v.state for k, v in answers.items() if isinstance(v, Observation)} == {
+        first.execution.id: Observed.INJECTED,
+        second.execution.id: Observed.INJECTED,
+        never.execution.id: Observed.RECOVERED,  # nothing of it holds there, as status says
+    }
+    leases = _leases(http_adapter)
+    assert leases[first.execution.id] > 3 and leases[second.execution.id] > 3
+
+
+def test_describe_tells_the_http_adapter_the_server_has_the_batch_call(http_adapter):
+    assert http_adapter.client.batch_status is None
+    http_adapter.describe()
+    assert http_adapter.client.batch_status is True
+
+
+def test_an_execution_asked_twice_is_answered_once(http_adapter, injected):
+    handle = injected(http_adapter, "host")
+    answers = http_adapter.status_many([handle, handle])
+    assert list(answers) == [handle.execution.id]
+    assert isinstance(answers[handle.execution.id], Observation)
+
+
+def test_an_unreachable_server_is_the_retry_error_for_each_execution():
+    adapter = HttpAdapter({"url": DEAD_URL, "token": "x", "timeout": 2}, backend="gone")
+    try:
+        handles = [Handle(_script("host", Path(f"/x{i}")), None) for i in range(2)]
+        answers = adapter.status_many(handles)
+    finally:
+        adapter.close()
+    assert set(answers) == {h.execution.id for h in handles}
+    for handle in handles:
+        error = answers[handle.execution.id]
+        assert isinstance(error, BackendUnavailable) and error.target == "host"
+
+
+def test_the_native_adapter_asks_each_agent_once_and_names_what_it_cannot_ask(
+    native_adapter, injected
+):
+    first = injected(native_adapter, "local/host", 4)
+    second = injected(native_adapter, "local/host", 4)
+    time.sleep(1.5)
+    offline = Handle(_script("asleep/host", Path("/x")), None)
+    unknown = Handle(_script("nobody/host", Path("/x")), None)
+    unreachable = Handle(_script("gone/host", Path("/x")), None)
+
+    answers = native_adapter.status_many([first, offline, unknown, unreachable, second])
+
+    assert isinstance(answers[first.execution.id], Observation)
+    assert answers[first.execution.id].state is Observed.INJECTED  # type: ignore[union-attr]
+    assert answers[second.execution.id].state is Observed.INJECTED  # type: ignore[union-attr]
+    assert isinstance(answers[offline.execution.id], BackendUnavailable)
+    assert isinstance(answers[unknown.execution.id], NotFound)
+    assert isinstance(answers[unreachable.execution.id], BackendUnavailable)
+    assert answers[unreachable.execution.id].target == "gone/host"  # type: ignore[union-attr]
+    leases = _leases(native_adapter, "local")
+    assert leases[first.execution.id] > 3 and leases[second.execution.id] > 3
+
+
+@pytest.mark.parametrize("batch", ["absent", "wrong-method", "not-implemented"])
+def test_a_server_without_the_batch_call_is_asked_once_per_execution(batch):
+    with old_server({"held-1", "held-2"}, batch) as server:
+        adapter = HttpAdapter({"url": server.url, "token": TOKEN}, backend="old")
+        try:
+            ids = ["held-1", "never-there", "held-2"]
+            handles = [Handle(Execution(e, "x", {}, Target("host", "host")), None) for e in ids]
+            answers = adapter.status_many(handles)
+            again = adapter.status_many(handles)
+        finally:
+            adapter.close()
+
+    for found in (answers, again):
+        assert {k: v.state for k, v in found.items() if isinstance(v, Observation)} == {
+            "held-1": Observed.INJECTED,
+            "never-there": Observed.RECOVERED,
+            "held-2": Observed.INJECTED,
+        }
+    assert server.calls("/v1/status/batch") == 1  # asked once, then remembered
+    assert server.calls("/v1/status") == 6
+
+
+def test_a_server_whose_describe_lacks_the_feature_is_never_asked_the_batch_call():
+    with old_server({"held-1"}) as server:
+        adapter = HttpAdapter({"url": server.url, "token": TOKEN}, backend="old")
+        try:
+            adapter.describe()
+            handle = Handle(Execution("held-1", "x", {}, Target("host", "host")), None)
+            answers = adapter.status_many([handle])
+        finally:
+            adapter.close()
+    assert answers["held-1"].state is Observed.INJECTED  # type: ignore[union-attr]
+    assert server.calls("/v1/status/batch") == 0 and server.calls("/v1/status") == 1
+
+
+def test_the_native_adapter_falls_back_per_agent(injector, injected):
+    with old_server({"held-1"}) as server:
+        agents = [
+            {"name": "new", "url": injector.url, "token": injector.token, "online": True},
+            {"name": "old", "url": server.url, "token": TOKEN, "online": True},
+        ]
+        adapter = NativeAdapter({"agents": agents}, backend="native")
+        try:
+            fresh = injected(adapter, "new/host")
+            held = Handle(Execution("held-1", "x", {}, Target("old/host", "host on old")), None)
+            answers = adapter.status_many([fresh, held])
+        finally:
+            adapter.close()
+    assert answers[fresh.execution.id].state is Observed.INJECTED  # type: ignore[union-attr]
+    assert answers["held-1"].state is Observed.INJECTED  # type: ignore[union-attr]
+    assert server.calls("/v1/status/batch") == 1 and server.calls("/v1/status") == 1
