@@ -326,8 +326,24 @@ class NativeAdapter(Adapter):
             by_agent.setdefault(agent, []).append(StatusItem(handle.execution.id, inner, target))
         if not by_agent:
             return answers
+
+        def ask(agent: str) -> dict[str, Observation | HubError]:
+            try:
+                return clients[agent].status_many(by_agent[agent])
+            except Exception as exc:  # an answer the client could not read: this agent's
+                log.exception("status of agent %s failed", agent)
+                return {
+                    i.execution_id: BackendUnavailable(
+                        f"agent {agent}: {type(exc).__name__}: {exc}",
+                        adapter=self.name,
+                        backend=self.backend,
+                        target=i.target,
+                    )
+                    for i in by_agent[agent]
+                }
+
         with ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(by_agent))) as pool:
-            for found in pool.map(lambda a: clients[a].status_many(by_agent[a]), by_agent):
+            for found in pool.map(ask, by_agent):
                 answers.update(found)
         return answers
 

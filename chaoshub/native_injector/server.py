@@ -144,6 +144,7 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
 
     @app.post("/v1/status", dependencies=guarded)
     def status(body: ExecutionBody) -> dict[str, Any]:
+        injector.metrics.status_called("single", 1)
         return {"observation": injector.status(body.execution_id)}
 
     @app.post("/v1/status/batch", dependencies=guarded)
@@ -157,6 +158,7 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
                     field=["items", index, "execution_id"],
                 )
             seen.add(execution_id)
+        injector.metrics.status_called("batch", len(ids))
         items: list[dict[str, Any]] = []
         for execution_id, answer in zip(ids, injector.status_many(ids), strict=True):
             if isinstance(answer, Problem):
