@@ -190,11 +190,11 @@ class Adapter:
         """:meth:`status` of several injections, by execution id: what the tool says of each,
         or the hub error asking about it raised. One that cannot be answered never hides the
         others, so this raises no ``HubError`` itself. The hub's watch calls it once per tick
-        per backend; the default asks :meth:`status` once per handle (in parallel, as the
-        hub's watch did before, so it is never slower than that), and an adapter whose tool
-        answers many in one call (protocol v1.1's ``/v1/status/batch``) overrides it. Each
-        answer renews the injection's lease as ``status`` does. A tool exception that
-        :meth:`translate_errors` does not map is kept as a ``HubError`` naming its type."""
+        for all of a run's targets; the default asks :meth:`status` once per handle (in
+        parallel, as the watch did before, so it is never slower than that), and an adapter
+        whose tool answers many in one call (protocol v1.1's ``/v1/status/batch``) overrides
+        it. Each answer renews the injection's lease as ``status`` does. A tool exception
+        that :meth:`translate_errors` does not map is kept as a ``HubError`` naming its type."""
         unique = list({h.execution.id: h for h in handles}.values())
         if len(unique) <= 1:
             return {h.execution.id: self._status_or_error(h) for h in unique}

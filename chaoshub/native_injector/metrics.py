@@ -102,7 +102,6 @@ class InjectorMetrics:
             ["fault"],
             registry=self.registry,
         )
-
         self._status_calls = Counter(
             f"{PREFIX}_status_calls",
             "Status calls by kind (single, batch): a batch call counts once",
