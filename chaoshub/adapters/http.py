@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -57,6 +58,11 @@ DEFAULT_TIMEOUT = 30.0
 OPTIONAL_ABSENT = frozenset({404, 405, 501})
 #: executions one ``/v1/status/batch`` call asks about (the server takes at most 500)
 BATCH_LIMIT = 500
+#: how long a server found without ``/v1/status/batch`` is not asked it again (an adapter
+#: lives for one step of a run, so without this every watch tick would ask it first)
+BATCH_RECHECK_SECONDS = 300.0
+#: servers found without the batch call: their URL and when (monotonic seconds)
+_without_batch: dict[str, float] = {}
 DEFAULT_LEASE_SECONDS = 300.0
 LEASE_MARGIN_SECONDS = 60.0
 #: how much longer than its command's timeout a probe command request may take
@@ -181,7 +187,12 @@ class ProtocolClient:
         self.backend = backend
         #: whether the server has ``/v1/status/batch``: None until its describe or an
         #: answer to the call says
-        self.batch_status: bool | None = None
+        learnt = _without_batch.get(self.url)
+        self.batch_status: bool | None = (
+            False
+            if learnt is not None and time.monotonic() - learnt < BATCH_RECHECK_SECONDS
+            else None
+        )
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout,
@@ -292,8 +303,15 @@ class ProtocolClient:
     def describe(self) -> dict[str, Any]:
         data = self.call("GET", "/v1/describe")
         features = data.get("features")
-        self.batch_status = isinstance(features, dict) and features.get("batch_status") is True
+        self._has_batch(isinstance(features, dict) and features.get("batch_status") is True)
         return data
+
+    def _has_batch(self, has: bool) -> None:
+        self.batch_status = has
+        if has:
+            _without_batch.pop(self.url, None)
+        else:
+            _without_batch[self.url] = time.monotonic()
 
     def health(self) -> dict[str, Any]:
         return self.call("GET", "/v1/health")
@@ -367,9 +385,9 @@ class ProtocolClient:
             }
             data = self.call_optional("/v1/status/batch", body)
             if data is None:
-                self.batch_status = False
+                self._has_batch(False)
                 return None
-            self.batch_status = True
+            self._has_batch(True)
             answered = {
                 str(a.get("execution_id")): a
                 for a in data.get("items") or []

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from chaoshub.adapters import http as http_adapter
+
 TOKEN = "old-server-token"
 
 
@@ -82,6 +84,9 @@ def old_server(held: set[str], batch: str = "absent") -> Iterator[OldServer]:
     try:
         yield state
     finally:
+        # hubs remember a server without the batch call by URL: a later server on this port
+        # must be asked afresh
+        http_adapter._without_batch.pop(state.url, None)
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

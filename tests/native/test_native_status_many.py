@@ -172,6 +172,19 @@ def test_a_server_without_the_batch_call_is_asked_once_per_execution(batch):
     assert server.calls("/v1/status") == 6
 
 
+def test_a_server_without_the_batch_call_is_remembered_by_the_next_adapter():
+    # the hub makes an adapter per step of a run: the next one must not ask again
+    with old_server({"held-1"}) as server:
+        handle = Handle(Execution("held-1", "x", {}, Target("host", "host")), None)
+        for _ in range(3):
+            adapter = HttpAdapter({"url": server.url, "token": TOKEN}, backend="old")
+            try:
+                assert adapter.status_many([handle])["held-1"].state is Observed.INJECTED  # type: ignore[union-attr]
+            finally:
+                adapter.close()
+    assert server.calls("/v1/status/batch") == 1 and server.calls("/v1/status") == 3
+
+
 def test_a_server_whose_describe_lacks_the_feature_is_never_asked_the_batch_call():
     with old_server({"held-1"}) as server:
         adapter = HttpAdapter({"url": server.url, "token": TOKEN}, backend="old")
