@@ -14,7 +14,8 @@ A failed ``recover`` that is not a connection problem is :class:`RecoveryFailed`
 Watching: :meth:`HttpAdapter.status_many` asks ``/v1/status/batch`` (protocol 1.1) for all
 the handles at once, at most :data:`BATCH_LIMIT` a call; a server whose describe does not
 advertise it, or that answers 404, 405 or 501 (it predates the call), is asked one
-``/v1/status`` per handle from then on.
+``/v1/status`` per handle, and not asked the batch call again for
+:data:`BATCH_RECHECK_SECONDS` (it may be upgraded meanwhile).
 
 Leases: ``inject`` sends ``execution.lease_seconds``, or, when the hub gives none, the
 duration plus :data:`LEASE_MARGIN_SECONDS` (:data:`DEFAULT_LEASE_SECONDS` without a
