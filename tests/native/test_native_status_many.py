@@ -44,6 +44,11 @@ def _leases(adapter: HttpAdapter | NativeAdapter, agent: str = "") -> dict[str, 
     }
 
 
+def _state(answer: Observation | HubError) -> Observed:
+    assert isinstance(answer, Observation), answer
+    return answer.state
+
+
 @pytest.fixture
 def http_adapter(injector) -> Iterator[HttpAdapter]:
     adapter = HttpAdapter({"url": injector.url, "token": injector.token}, backend="inj")
@@ -140,12 +145,12 @@ def test_the_native_adapter_asks_each_agent_once_and_names_what_it_cannot_ask(
     answers = native_adapter.status_many([first, offline, unknown, unreachable, second])
 
     assert isinstance(answers[first.execution.id], Observation)
-    assert answers[first.execution.id].state is Observed.INJECTED  # type: ignore[union-attr]
-    assert answers[second.execution.id].state is Observed.INJECTED  # type: ignore[union-attr]
+    assert _state(answers[first.execution.id]) is Observed.INJECTED
+    assert _state(answers[second.execution.id]) is Observed.INJECTED
     assert isinstance(answers[offline.execution.id], BackendUnavailable)
     assert isinstance(answers[unknown.execution.id], NotFound)
     assert isinstance(answers[unreachable.execution.id], BackendUnavailable)
-    assert answers[unreachable.execution.id].target == "gone/host"  # type: ignore[union-attr]
+    assert answers[unreachable.execution.id].target == "gone/host"
     after = _leases(native_adapter, "local")
     assert all(after[h.execution.id] > before[h.execution.id] for h in (first, second))
 
@@ -179,7 +184,7 @@ def test_a_server_without_the_batch_call_is_remembered_by_the_next_adapter():
         for _ in range(3):
             adapter = HttpAdapter({"url": server.url, "token": TOKEN}, backend="old")
             try:
-                assert adapter.status_many([handle])["held-1"].state is Observed.INJECTED  # type: ignore[union-attr]
+                assert _state(adapter.status_many([handle])["held-1"]) is Observed.INJECTED
             finally:
                 adapter.close()
     assert server.calls("/v1/status/batch") == 1 and server.calls("/v1/status") == 3
@@ -194,7 +199,7 @@ def test_a_server_whose_describe_lacks_the_feature_is_never_asked_the_batch_call
             answers = adapter.status_many([handle])
         finally:
             adapter.close()
-    assert answers["held-1"].state is Observed.INJECTED  # type: ignore[union-attr]
+    assert _state(answers["held-1"]) is Observed.INJECTED
     assert server.calls("/v1/status/batch") == 0 and server.calls("/v1/status") == 1
 
 
@@ -211,6 +216,6 @@ def test_the_native_adapter_falls_back_per_agent(injector, injected):
             answers = adapter.status_many([fresh, held])
         finally:
             adapter.close()
-    assert answers[fresh.execution.id].state is Observed.INJECTED  # type: ignore[union-attr]
-    assert answers["held-1"].state is Observed.INJECTED  # type: ignore[union-attr]
+    assert _state(answers[fresh.execution.id]) is Observed.INJECTED
+    assert _state(answers["held-1"]) is Observed.INJECTED
     assert server.calls("/v1/status/batch") == 1 and server.calls("/v1/status") == 1
