@@ -4,6 +4,7 @@ agent once per tick instead of once per run. The single call stays for older hub
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from pathlib import Path
@@ -137,3 +138,30 @@ def test_a_refused_batch_renews_nothing(api, live):
 def test_the_single_status_call_stays(api, live):
     eid = live()
     assert observe(api, "status", eid)["phase"] == "injected"
+
+
+def test_an_execution_that_cannot_be_answered_is_its_problem_and_the_others_are_answered(
+    fresh_injector, tmp_path
+):
+    inj = fresh_injector.start()
+    with inj.client() as api:
+        broken, fine = _id("broken"), _id("fine")
+        for eid in (broken, fine):
+            _script(api, eid, tmp_path / eid)
+        # the broken one's record can no longer be saved: renewing its lease fails
+        digest = hashlib.sha256(broken.encode()).hexdigest()[:32]
+        blocker = inj.state_dir / "executions" / f"{digest}.tmp"
+        blocker.mkdir()
+        try:
+            items = _batch(api, broken, fine)
+        finally:
+            blocker.rmdir()
+            for eid in (broken, fine):
+                api.post("/v1/recover", json={"execution_id": eid})
+
+    assert [i["execution_id"] for i in items] == [broken, fine]
+    assert "observation" not in items[0]
+    problem = items[0]["error"]
+    assert problem["type"] == "unavailable" and problem["status"] == 503
+    assert broken in problem["detail"]
+    assert items[1]["observation"]["phase"] == "injected"

@@ -4,6 +4,7 @@ server from before that call is asked one ``/v1/status`` per execution, as befor
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -218,3 +219,30 @@ def test_the_native_adapter_falls_back_per_agent(injector, injected):
     assert _state(answers[fresh.execution.id]) is Observed.INJECTED
     assert _state(answers["held-1"]) is Observed.INJECTED
     assert server.calls("/v1/status/batch") == 1 and server.calls("/v1/status") == 1
+
+
+@pytest.fixture
+def own_adapter(fresh_injector) -> Iterator[HttpAdapter]:
+    """An http adapter in front of an injector of the test's own."""
+    inj = fresh_injector.start()
+    adapter = HttpAdapter({"url": inj.url, "token": inj.token}, backend="own")
+    yield adapter
+    adapter.close()
+
+
+def test_an_execution_the_server_cannot_answer_is_its_error_and_the_others_stand(
+    fresh_injector, own_adapter, injected
+):
+    broken, fine = injected(own_adapter, "host"), injected(own_adapter, "host")
+    # the broken one's record can no longer be saved: renewing its lease fails there
+    digest = hashlib.sha256(broken.execution.id.encode()).hexdigest()[:32]
+    blocker = fresh_injector.state_dir / "executions" / f"{digest}.tmp"
+    blocker.mkdir()
+    try:
+        answers = own_adapter.status_many([broken, fine])
+    finally:
+        blocker.rmdir()
+
+    error = answers[broken.execution.id]
+    assert isinstance(error, BackendUnavailable) and error.target == "host"
+    assert _state(answers[fine.execution.id]) is Observed.INJECTED
