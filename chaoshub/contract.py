@@ -7,7 +7,8 @@ observed facts (:class:`Observation`) and the hub decides.
 
 Required: :meth:`Adapter.discover`, :meth:`Adapter.inject`, :meth:`Adapter.status`,
 :meth:`Adapter.recover`, :meth:`Adapter.health`. Optional hooks (:meth:`validate`,
-:meth:`validate_config`, :meth:`close`) are safe no-ops. Capabilities are data
+:meth:`validate_config`, :meth:`close`) are safe no-ops; :meth:`Adapter.status_many` asks
+``status`` per handle unless the tool can answer many in one call. Capabilities are data
 (:class:`Capabilities`), narrowed by subclasses, never guessed by the hub.
 """
 
@@ -15,11 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from chaoshub.errors import HubError
+
+#: status calls the default :meth:`Adapter.status_many` makes at once
+STATUS_THREADS = 16
 
 
 class Observed(enum.StrEnum):
@@ -180,6 +185,39 @@ class Adapter:
     def recover(self, handle: Handle) -> Observation:
         """Revert; idempotent: recovering what is already gone is success."""
         raise NotImplementedError
+
+    def status_many(self, handles: Sequence[Handle]) -> dict[str, Observation | HubError]:
+        """:meth:`status` of several injections, by execution id: what the tool says of each,
+        or the hub error asking about it raised. One that cannot be answered never hides the
+        others, so this raises no ``HubError`` itself. The hub's watch calls it once per tick
+        for all of a run's targets; the default asks :meth:`status` once per handle (in
+        parallel, as the watch did before, so it is never slower than that), and an adapter
+        whose tool answers many in one call (protocol v1.1's ``/v1/status/batch``) overrides
+        it. Each answer renews the injection's lease as ``status`` does. A tool exception
+        that :meth:`translate_errors` does not map is kept as a ``HubError`` naming its type."""
+        unique = list({h.execution.id: h for h in handles}.values())
+        if len(unique) <= 1:
+            return {h.execution.id: self._status_or_error(h) for h in unique}
+        with ThreadPoolExecutor(max_workers=min(STATUS_THREADS, len(unique))) as pool:
+            found = pool.map(self._status_or_error, unique)
+            return {h.execution.id: a for h, a in zip(unique, found, strict=True)}
+
+    def _status_or_error(self, handle: Handle) -> Observation | HubError:
+        target = handle.execution.target.id
+        try:
+            with self.translate_errors(target=target):
+                return self.status(handle)
+        except HubError as exc:
+            return exc.with_context(adapter=self.name, backend=self.backend, target=target)
+        except Exception as exc:
+            error = HubError(
+                f"{type(exc).__name__}: {exc}",
+                adapter=self.name,
+                backend=self.backend,
+                target=target,
+            )
+            error.__cause__ = exc
+            return error
 
     def health(self) -> Health:
         raise NotImplementedError

@@ -11,6 +11,12 @@ connection failures → :class:`BackendUnavailable`, ``rejected`` → :class:`Re
 ``not-found`` → :class:`NotFound`; a refused token is shown as :class:`RejectedByTool`.
 A failed ``recover`` that is not a connection problem is :class:`RecoveryFailed`.
 
+Watching: :meth:`HttpAdapter.status_many` asks ``/v1/status/batch`` (protocol 1.1) for all
+the handles at once, at most :data:`BATCH_LIMIT` a call; a server whose describe does not
+advertise it, or that answers 404, 405 or 501 (it predates the call), is asked one
+``/v1/status`` per handle, and not asked the batch call again for
+:data:`BATCH_RECHECK_SECONDS` (it may be upgraded meanwhile).
+
 Leases: ``inject`` sends ``execution.lease_seconds``, or, when the hub gives none, the
 duration plus :data:`LEASE_MARGIN_SECONDS` (:data:`DEFAULT_LEASE_SECONDS` without a
 duration). Every ``status`` call renews it; a server whose lease lapses recovers alone.
@@ -20,7 +26,9 @@ from __future__ import annotations
 
 import functools
 import ssl
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
@@ -49,6 +57,13 @@ from chaoshub.native_injector import guards
 DEFAULT_TIMEOUT = 30.0
 #: answers meaning a server predates an optional call (``/v1/validate``, ``/v1/forget``)
 OPTIONAL_ABSENT = frozenset({404, 405, 501})
+#: executions one ``/v1/status/batch`` call asks about (the server takes at most 500)
+BATCH_LIMIT = 500
+#: how long a server found without ``/v1/status/batch`` is not asked it again (an adapter
+#: lives for one step of a run, so without this every watch tick would ask it first)
+BATCH_RECHECK_SECONDS = 300.0
+#: servers found without the batch call: their URL and when (monotonic seconds)
+_without_batch: dict[str, float] = {}
 DEFAULT_LEASE_SECONDS = 300.0
 LEASE_MARGIN_SECONDS = 60.0
 #: how much longer than its command's timeout a probe command request may take
@@ -128,6 +143,28 @@ def tls_context(config: Mapping[str, Any]) -> ssl.SSLContext | None:
     return context
 
 
+@dataclass(frozen=True)
+class StatusItem:
+    """One execution a batch status call asks about."""
+
+    execution_id: str
+    handle: Mapping[str, Any] | None = None
+    target: str | None = None
+
+
+def _for_item(exc: HubError, target: str | None) -> HubError:
+    """A copy of ``exc`` (one failure of a whole batch) that names one item's target."""
+    return type(exc)(
+        exc.message,
+        field=exc.field or None,
+        adapter=exc.adapter,
+        backend=exc.backend,
+        target=target,
+        native_code=exc.native_code,
+        native_message=exc.native_message,
+    )
+
+
 def _problem_kind(problem_type: str) -> str:
     # accept a bare word or a URI ending in it (".../problems/invalid-input")
     return problem_type.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
@@ -149,6 +186,14 @@ class ProtocolClient:
         self.url = url.rstrip("/")
         self.adapter = adapter
         self.backend = backend
+        #: whether the server has ``/v1/status/batch``: None until its describe or an
+        #: answer to the call says
+        learnt = _without_batch.get(self.url)
+        self.batch_status: bool | None = (
+            False
+            if learnt is not None and time.monotonic() - learnt < BATCH_RECHECK_SECONDS
+            else None
+        )
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout,
@@ -227,30 +272,47 @@ class ProtocolClient:
             problem = {}
         if not isinstance(problem, dict):
             problem = {}
+        return self.problem_error(problem, answer.status_code, target, answer.text[:300])
+
+    def problem_error(
+        self, problem: Mapping[str, Any], status: int, target: str | None, text: str = ""
+    ) -> HubError:
+        """The hub error an RFC 7807 problem (an answer's, or one batch item's) means."""
         kind = _problem_kind(str(problem.get("type", "")))
-        detail = str(problem.get("detail") or problem.get("title") or answer.text[:300])
+        detail = str(problem.get("detail") or problem.get("title") or text or f"HTTP {status}")
         if kind in _PROBLEMS:
             cls = _PROBLEMS[kind]
-        elif answer.status_code >= 500 or answer.status_code == 429:
+        elif status >= 500 or status == 429:
             cls = BackendUnavailable
-        elif answer.status_code == 404:
+        elif status == 404:
             cls = NotFound
         else:
             cls = RejectedByTool
+        field = problem.get("field")
         return cls(
             detail,
-            field=problem.get("field") or None,
+            field=field if isinstance(field, list) and field else None,
             adapter=self.adapter,
             backend=self.backend,
             target=target,
-            native_code=kind or answer.status_code,
+            native_code=kind or status,
             native_message=detail,
         )
 
     # -- the protocol's calls --------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
-        return self.call("GET", "/v1/describe")
+        data = self.call("GET", "/v1/describe")
+        features = data.get("features")
+        self._has_batch(isinstance(features, dict) and features.get("batch_status") is True)
+        return data
+
+    def _has_batch(self, has: bool) -> None:
+        self.batch_status = has
+        if has:
+            _without_batch.pop(self.url, None)
+        else:
+            _without_batch[self.url] = time.monotonic()
 
     def health(self) -> dict[str, Any]:
         return self.call("GET", "/v1/health")
@@ -285,6 +347,74 @@ class ProtocolClient:
             target=target,
         )
         return observation(data.get("observation") or {})
+
+    def status_many(self, items: Sequence[StatusItem]) -> dict[str, Observation | HubError]:
+        """The status of each item, by execution id (an observation or the hub error asking
+        it raised): one ``/v1/status/batch`` call per :data:`BATCH_LIMIT` items, or one
+        ``/v1/status`` per item from a server without the batch call. Raises no
+        ``HubError``: a server that cannot be reached is that error for every item."""
+        items = list({i.execution_id: i for i in items}.values())  # each asked once
+        if self.batch_status is not False:
+            try:
+                answers = self._status_batch(items)
+            except InvalidInput:
+                answers = None  # one item the server refuses: each is asked alone below
+            except HubError as exc:
+                return {i.execution_id: _for_item(exc, i.target) for i in items}
+            if answers is not None:
+                return answers
+        out: dict[str, Observation | HubError] = {}
+        for item in items:
+            try:
+                out[item.execution_id] = self.status(item.execution_id, item.handle, item.target)
+            except HubError as exc:
+                out[item.execution_id] = exc
+        return out
+
+    def _status_batch(
+        self, items: Sequence[StatusItem]
+    ) -> dict[str, Observation | HubError] | None:
+        """The batch call's answers; ``None`` when the server answers that it has no such
+        call (remembered: it is asked one execution at a time from then on)."""
+        out: dict[str, Observation | HubError] = {}
+        for start in range(0, len(items), BATCH_LIMIT):
+            chunk = items[start : start + BATCH_LIMIT]
+            body = {
+                "items": [
+                    {"execution_id": i.execution_id, "handle": dict(i.handle or {})} for i in chunk
+                ]
+            }
+            data = self.call_optional("/v1/status/batch", body)
+            if data is None:
+                self._has_batch(False)
+                return None
+            self._has_batch(True)
+            answered = {
+                str(a.get("execution_id")): a
+                for a in data.get("items") or []
+                if isinstance(a, dict)
+            }
+            for item in chunk:
+                out[item.execution_id] = self._batch_answer(answered.get(item.execution_id), item)
+        return out
+
+    def _batch_answer(
+        self, answer: Mapping[str, Any] | None, item: StatusItem
+    ) -> Observation | HubError:
+        if answer is not None and isinstance(answer.get("observation"), dict):
+            return observation(answer["observation"])
+        if answer is not None and isinstance(answer.get("error"), dict):
+            problem = answer["error"]
+            status = problem.get("status")
+            return self.problem_error(
+                problem, status if isinstance(status, int) else 500, item.target
+            )
+        return BackendUnavailable(
+            f"{self.url}/v1/status/batch gave no answer for {item.execution_id}",
+            adapter=self.adapter,
+            backend=self.backend,
+            target=item.target,
+        )
 
     def recover(
         self, execution_id: str, handle: Mapping[str, Any] | None, target: str | None = None
@@ -454,6 +584,11 @@ class HttpAdapter(Adapter):
 
     def status(self, handle: Handle) -> Observation:
         return self.client.status(handle.execution.id, handle.data, handle.execution.target.id)
+
+    def status_many(self, handles: Sequence[Handle]) -> dict[str, Observation | HubError]:
+        return self.client.status_many(
+            [StatusItem(h.execution.id, h.data, h.execution.target.id) for h in handles]
+        )
 
     def recover(self, handle: Handle) -> Observation:
         return self.client.recover(handle.execution.id, handle.data, handle.execution.target.id)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -31,6 +31,7 @@ from chaoshub.adapters.http import (
     DEFAULT_TIMEOUT,
     TLS_CONFIG,
     ProtocolClient,
+    StatusItem,
     guard_refusal,
     tls_context,
 )
@@ -47,7 +48,7 @@ from chaoshub.contract import (
 from chaoshub.errors import BackendUnavailable, HubError, InvalidInput, NotFound
 from chaoshub.patterns import PatternError, compile_pattern
 
-#: agents asked at once when listing what they hold (the orphan sweep)
+#: agents asked at once when listing what they hold (the orphan sweep) or watching runs
 LISTING_THREADS = 16
 #: a health report this young is reused by the checks of one start (availability, guards)
 REPORT_REUSE_SECONDS = 5.0
@@ -303,6 +304,48 @@ class NativeAdapter(Adapter):
         return self._client(agent, handle.execution.target.id).status(
             handle.execution.id, inner, handle.execution.target.id
         )
+
+    def status_many(self, handles: Sequence[Handle]) -> dict[str, Observation | HubError]:
+        """Each agent is asked once for all its executions (its batch status call, or one
+        call per execution from an agent that predates it), the agents in parallel. An
+        execution on an unknown or offline agent, or one that cannot be reached, is that
+        error; the other agents' answers stand."""
+        answers: dict[str, Observation | HubError] = {}
+        by_agent: dict[str, list[StatusItem]] = {}
+        clients: dict[str, ProtocolClient] = {}
+        for handle in handles:
+            target = handle.execution.target.id
+            try:
+                agent, inner = self._agent_handle(handle)
+                clients[agent] = clients.get(agent) or self._client(agent, target)
+            except HubError as exc:
+                answers[handle.execution.id] = exc.with_context(
+                    adapter=self.name, backend=self.backend, target=target
+                )
+                continue
+            by_agent.setdefault(agent, []).append(StatusItem(handle.execution.id, inner, target))
+        if not by_agent:
+            return answers
+
+        def ask(agent: str) -> dict[str, Observation | HubError]:
+            try:
+                return clients[agent].status_many(by_agent[agent])
+            except Exception as exc:  # an answer the client could not read: this agent's
+                log.exception("status of agent %s failed", agent)
+                return {
+                    i.execution_id: BackendUnavailable(
+                        f"agent {agent}: {type(exc).__name__}: {exc}",
+                        adapter=self.name,
+                        backend=self.backend,
+                        target=i.target,
+                    )
+                    for i in by_agent[agent]
+                }
+
+        with ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(by_agent))) as pool:
+            for found in pool.map(ask, by_agent):
+                answers.update(found)
+        return answers
 
     def recover(self, handle: Handle) -> Observation:
         agent, inner = self._agent_handle(handle)

@@ -78,6 +78,8 @@ def watch_interval(watch_seconds: float, fault_lease_seconds: float) -> timedelt
 
 
 def _describe(exc: BaseException) -> str:
+    if type(exc) is HubError and exc.__cause__ is not None:
+        return _describe(exc.__cause__)  # a tool exception status_many kept as a HubError
     if isinstance(exc, HubError):
         native = f" [{exc.native_code}]" if exc.native_code else ""
         return f"{type(exc).__name__}: {exc.message}{native}"
@@ -339,43 +341,45 @@ class RunDriver:
     def _statuses(self, s: Session, run: Run) -> list[tuple[RunTarget, Observation]] | None:
         """Ask the tool about every target that may carry the fault; keep what it says.
 
-        For tools with a lease (the native injector) this is also what renews it. A slow
-        tool never delays a stop: while the calls are out, the run's desired state is looked
-        at every :data:`STOP_CHECK_SECONDS`, and when it changed the calls are left to finish
-        on their own and None is returned, so the caller acts on the new wish at once.
+        One :meth:`Adapter.status_many` call covers the run's targets (a protocol-v1 server
+        is asked once for all of them it holds, not once per target). For tools with a lease
+        (the native injector) this is also what renews it. A slow tool never delays a stop:
+        while the call is out, the run's desired state is looked at every
+        :data:`STOP_CHECK_SECONDS`, and when it changed the call is left to finish on its own
+        and None is returned, so the caller acts on the new wish at once.
         """
         adapter = self._adapter_for(s, run)
         fault = run.fault_type.split("/", 1)[1]
         carrying = [t for t in run.targets if t.may_carry_fault]
         if not carrying:
             return []
-        # built here: the calls may outlive this step, so they never touch the session's objects
-        asks = [(t.label, Handle(self._execution(run, t, fault), t.handle)) for t in carrying]
-
-        def status(label: str, handle: Handle) -> Observation:
-            with adapter.translate_errors(target=label):
-                return adapter.status(handle)
-
-        pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_TARGETS, len(asks)))
+        # built here: the call may outlive this step, so it never touches the session's objects
+        handles = [Handle(self._execution(run, t, fault), t.handle) for t in carrying]
+        pool = ThreadPoolExecutor(max_workers=1)
         try:
-            futures = [pool.submit(status, label, handle) for label, handle in asks]
-            pending = set(futures)
-            while pending:
-                _, pending = wait(pending, timeout=STOP_CHECK_SECONDS)
-                if pending and self._wish_changed(run.desired_state):
+            future = pool.submit(adapter.status_many, handles)
+            while not wait([future], timeout=STOP_CHECK_SECONDS).done:
+                if self._wish_changed(run.desired_state):
                     log.info("run %s: desired state changed during status calls", run.id)
                     return None
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+        failed = future.exception()
+        answers = future.result() if failed is None else {}
         answered = []
-        for t, future in zip(carrying, futures, strict=True):
-            exc = future.exception()
-            if exc is not None:
-                t.error = _describe(exc)
+        for t, handle in zip(carrying, handles, strict=True):
+            found = answers.get(handle.execution.id)
+            if failed is not None:
+                t.error = _describe(failed)
                 continue
-            result = future.result()
-            self._observe(t, result)
-            answered.append((t, result))
+            if isinstance(found, HubError):
+                t.error = _describe(found)
+                continue
+            if found is None:
+                t.error = "the tool gave no answer for this target"
+                continue
+            self._observe(t, found)
+            answered.append((t, found))
         return answered
 
     def _wish_changed(self, seen: str) -> bool:

@@ -23,7 +23,13 @@ from chaoshub.native_injector import catalog, guards
 from chaoshub.native_injector.capabilities import Prober
 from chaoshub.native_injector.faults import FAULTS, Context, Fault
 from chaoshub.native_injector.metrics import InjectorMetrics
-from chaoshub.native_injector.problems import InvalidRequest, Problem, Rejected, validation_message
+from chaoshub.native_injector.problems import (
+    InvalidRequest,
+    Problem,
+    Rejected,
+    Unavailable,
+    validation_message,
+)
 from chaoshub.native_injector.state import (
     ACTIVE,
     APPLYING,
@@ -285,6 +291,21 @@ class Injector:
                 record.renew()
                 self.store.save(record)
             return self._observe(record)
+
+    def status_many(self, execution_ids: list[str]) -> list[dict[str, Any] | Problem]:
+        """:meth:`status` of each execution, in order, each renewing its lease as a single
+        call does: the hub's watch asks once per tick for all it holds here. One that cannot
+        be answered is its problem, never a failure of the others."""
+        answers: list[dict[str, Any] | Problem] = []
+        for execution_id in execution_ids:
+            try:
+                answers.append(self.status(execution_id))
+            except Problem as exc:
+                answers.append(exc)
+            except Exception as exc:  # e.g. the state could not be saved: say so for this one
+                log.exception("status failed", extra={"execution_id": execution_id})
+                answers.append(Unavailable(f"status of {execution_id} failed: {exc}"))
+        return answers
 
     def _observe(self, record: Record) -> dict[str, Any]:
         if record.state == DONE:

@@ -102,6 +102,22 @@ class InjectorMetrics:
             ["fault"],
             registry=self.registry,
         )
+        self._status_calls = Counter(
+            f"{PREFIX}_status_calls",
+            "Status calls by kind (single, batch): a batch call counts once",
+            ["call"],
+            registry=self.registry,
+        )
+        self._status_asked = Counter(
+            f"{PREFIX}_status_executions",
+            "Executions asked about by status calls, by kind of call",
+            ["call"],
+            registry=self.registry,
+        )
+
+    def status_called(self, call: str, executions: int) -> None:
+        self._status_calls.labels(call).inc()
+        self._status_asked.labels(call).inc(executions)
 
     def injected(self, fault: str, outcome: str) -> None:
         self._injections.labels(fault, outcome).inc()

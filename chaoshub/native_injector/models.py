@@ -44,6 +44,16 @@ class ExecutionBody(_Body):
     handle: dict[str, Any] | None = None
 
 
+#: executions one ``/v1/status/batch`` call may ask about
+BATCH_LIMIT = 500
+
+
+class BatchStatusBody(_Body):
+    """Several executions' status at once (protocol 1.1); each renews its lease."""
+
+    items: list[ExecutionBody] = Field(max_length=BATCH_LIMIT)
+
+
 class ForgetBody(ExecutionBody):
     reason: str = Field(default="", max_length=1000, description="why, as the operator said")
 

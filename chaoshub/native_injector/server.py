@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chaoshub.native_injector import __version__, catalog, command
 from chaoshub.native_injector.engine import Injector
 from chaoshub.native_injector.models import (
+    BatchStatusBody,
     CommandBody,
     CommandCheckBody,
     DiscoverBody,
@@ -40,6 +41,11 @@ from chaoshub.native_injector.problems import (
 log = logging.getLogger("chaoshub.injector.server")
 
 PROTOCOL = "v1"
+#: the revision of protocol v1 this server speaks: 1.0 had the single ``/v1/status`` only;
+#: 1.1 adds ``/v1/status/batch`` (the single call stays, for hubs that predate it)
+PROTOCOL_VERSION = "1.1"
+#: the optional calls this server has, advertised by ``describe`` so a client need not probe
+FEATURES = {"batch_status": True}
 
 
 def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
@@ -98,6 +104,8 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
             "name": name,
             "version": __version__,
             "protocol": PROTOCOL,
+            "protocol_version": PROTOCOL_VERSION,
+            "features": dict(FEATURES),
             "fault_types": list(catalog.entries().values()),
             "capabilities": capabilities(),
             **injector.guard_report(),
@@ -136,7 +144,28 @@ def create_app(injector: Injector, api_token: str, name: str = "") -> FastAPI:
 
     @app.post("/v1/status", dependencies=guarded)
     def status(body: ExecutionBody) -> dict[str, Any]:
+        injector.metrics.status_called("single", 1)
         return {"observation": injector.status(body.execution_id)}
+
+    @app.post("/v1/status/batch", dependencies=guarded)
+    def status_batch(body: BatchStatusBody, request: Request) -> dict[str, Any]:
+        ids = [item.execution_id for item in body.items]
+        seen: set[str] = set()
+        for index, execution_id in enumerate(ids):
+            if execution_id in seen:
+                raise InvalidRequest(
+                    f"execution {execution_id} is asked twice",
+                    field=["items", index, "execution_id"],
+                )
+            seen.add(execution_id)
+        injector.metrics.status_called("batch", len(ids))
+        items: list[dict[str, Any]] = []
+        for execution_id, answer in zip(ids, injector.status_many(ids), strict=True):
+            if isinstance(answer, Problem):
+                items.append({"execution_id": execution_id, "error": answer.body(request.url.path)})
+            else:
+                items.append({"execution_id": execution_id, "observation": answer})
+        return {"items": items}
 
     @app.post("/v1/recover", dependencies=guarded)
     def recover(body: ExecutionBody) -> dict[str, Any]:

@@ -21,9 +21,12 @@ every test below then runs against it::
                              invalid_params={"latency": -1},
                              unknown_selector={"names": ["no-such-target"]})
 
-Optional hook: override :meth:`AdapterConformance.fault_is_present` to check the effect
+Optional hooks: override :meth:`AdapterConformance.fault_is_present` to check the effect
 from outside the adapter (the process state, the toxic, the container); by default the
-kit trusts ``status``.
+kit trusts ``status``. :meth:`AdapterConformance.lease_remaining` says how long an
+injection's lease has left, so the kit checks that ``status_many`` renews it; by default it
+reads ``active_executions()`` (a protocol-v1 server's ``lease_remaining_seconds``) when the
+adapter has it, and skips that check otherwise.
 
 An adapter whose faults come from its tool rather than from the packaged catalog (the
 ``http`` adapter, in front of any protocol-v1 server) offers ``describe()``; the kit then
@@ -34,6 +37,7 @@ the kit against ``HttpAdapter({"url": ..., "token": ...})`` with nothing to over
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,7 +46,7 @@ from typing import Any
 import pytest
 
 from chaoshub import catalog as catalog_mod
-from chaoshub.contract import Adapter, Execution, Handle, Observed, Target
+from chaoshub.contract import Adapter, Execution, Handle, Observation, Observed, Target
 from chaoshub.errors import BackendUnavailable, HubError, InvalidInput, NotFound
 
 
@@ -92,6 +96,17 @@ class AdapterConformance:
     def fault_is_present(self, adapter: Adapter, handle: Handle) -> bool:
         """Is the fault in effect? Override to look from outside the adapter."""
         return adapter.status(handle).state in (Observed.INJECTED, Observed.PENDING)
+
+    def lease_remaining(self, adapter: Adapter, handle: Handle) -> float | None:
+        """Seconds the injection's lease has left, or None when the kit cannot tell."""
+        listing = getattr(adapter, "active_executions", None)
+        if not callable(listing):
+            return None
+        for entry in listing():
+            if entry.get("execution_id") == handle.execution.id:
+                left = entry.get("lease_remaining_seconds")
+                return float(left) if isinstance(left, int | float) else None
+        return None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -240,3 +255,51 @@ class AdapterConformance:
     ) -> None:
         execution = _execution(case, target, params)
         assert adapter.recover(Handle(execution, None)).state is Observed.RECOVERED
+
+    def test_status_many_answers_each_execution_as_status_does(
+        self,
+        adapter: Adapter,
+        case: FaultCase,
+        target: Target,
+        params: dict[str, Any],
+        cleanup: list[Handle],
+    ) -> None:
+        # one recovered, one held, one never injected: the watch asks about all at once
+        ended = _execution(case, target, params)
+        ended_data, _ = adapter.inject(ended)
+        cleanup.append(Handle(ended, ended_data))
+        adapter.recover(Handle(ended, ended_data))
+        held = _execution(case, target, params)
+        held_data, _ = adapter.inject(held)
+        held_handle = Handle(held, held_data)
+        cleanup.append(held_handle)
+        never = Handle(_execution(case, target, params), None)
+        before = self.lease_remaining(adapter, held_handle)
+        if before is not None:
+            time.sleep(1.0)  # so that a renewed lease is told from one left as it was
+            before = self.lease_remaining(adapter, held_handle)
+
+        answers = adapter.status_many([held_handle, never, Handle(ended, ended_data)])
+
+        assert set(answers) == {held.id, never.execution.id, ended.id}
+        observed = answers[held.id]
+        assert isinstance(observed, Observation), observed
+        assert observed.state in (Observed.INJECTED, Observed.PENDING)
+        recovered = answers[ended.id]
+        assert isinstance(recovered, Observation), recovered
+        assert recovered.state is Observed.RECOVERED
+        # the never-injected one is answered as status answers it alone: an error, or that
+        # nothing of it holds, and never at the cost of the others
+        unknown = answers[never.execution.id]
+        try:
+            alone: Observation | HubError = adapter.status(never)
+        except HubError as exc:
+            alone = exc
+        if isinstance(alone, HubError):
+            assert isinstance(unknown, type(alone)), unknown
+        else:
+            assert isinstance(unknown, Observation), unknown
+            assert unknown.state is alone.state
+        if before is not None:
+            after = self.lease_remaining(adapter, held_handle)
+            assert after is not None and after > before, "status_many renews the lease"

@@ -28,6 +28,7 @@ ENDPOINTS = [
         },
     ),
     ("POST", "/v1/status", {"execution_id": "x"}),
+    ("POST", "/v1/status/batch", {"items": [{"execution_id": "x"}]}),
     ("POST", "/v1/recover", {"execution_id": "x"}),
     ("GET", "/v1/executions", None),
     ("GET", "/metrics", None),
