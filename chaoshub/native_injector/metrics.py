@@ -1,12 +1,15 @@
-"""``/metrics``: the host (CPU, memory, load), active faults and the values they apply.
+"""``/metrics``: the host (:mod:`~chaoshub.native_injector.host_metrics`), the faults in
+effect and the values they apply.
 
-Host figures are read from ``/proc`` at scrape time; CPU use is the busy share of the
-time between two scrapes (the first scrape compares with the injector's start).
+``chaoshub_injector_fault_value{execution_id, fault, target, name}`` carries each value a
+live fault applied (``loss_percent``, ``rate_kbit``, ``workers``, ...) and
+``chaoshub_injector_fault_active{execution_id, fault, target}`` is 1 while it holds: both
+series go when the fault is recovered. ``chaoshub_injector_host_cpu_percent`` is the busy
+share of the time between two scrapes (the first compares with the injector's start).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -15,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from chaoshub.native_injector import system
+from chaoshub.native_injector import host_metrics
 
 if TYPE_CHECKING:
     from chaoshub.native_injector.engine import Injector
@@ -46,35 +49,34 @@ class _HostAndFaults(Collector):
         )
         cpu.add_metric([], 100.0 * (d_total - d_idle) / d_total if d_total > 0 else 0.0)
         yield cpu
-        mem = system.meminfo()
-        yield GaugeMetricFamily(
-            f"{PREFIX}_host_memory_total_bytes", "Host memory, bytes", value=mem.get("MemTotal", 0)
-        )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_host_memory_available_bytes",
-            "Host memory available, bytes",
-            value=mem.get("MemAvailable", 0),
-        )
-        load = GaugeMetricFamily(f"{PREFIX}_host_load", "Host load average", labels=["period"])
-        for period, value in zip(("1m", "5m", "15m"), os.getloadavg(), strict=True):
-            load.add_metric([period], value)
-        yield load
+        yield from host_metrics.collect()
+        yield from self._faults()
+
+    def _faults(self) -> Iterator[Metric]:
         active = GaugeMetricFamily(
-            f"{PREFIX}_active_faults", "Faults in effect now", labels=["fault"]
+            f"{PREFIX}_active_faults", "Faults in effect now, by fault", labels=["fault"]
+        )
+        held = GaugeMetricFamily(
+            f"{PREFIX}_fault_active",
+            "1 for each fault in effect now, per execution and target",
+            labels=["execution_id", "fault", "target"],
         )
         applied = GaugeMetricFamily(
             f"{PREFIX}_fault_value",
-            "Values applied by active faults (e.g. loss_percent)",
-            labels=["execution_id", "fault", "name"],
+            "Values applied by faults in effect now (loss_percent, rate_kbit, workers, ...)",
+            labels=["execution_id", "fault", "target", "name"],
         )
         counts: dict[str, int] = {}
         for record in self.injector.live():
             counts[record.fault] = counts.get(record.fault, 0) + 1
+            target = str(record.target.get("label") or record.target.get("id") or "")
+            held.add_metric([record.execution_id, record.fault, target], 1)
             for name, value in sorted(record.metrics.items()):
-                applied.add_metric([record.execution_id, record.fault, name], value)
+                applied.add_metric([record.execution_id, record.fault, target, name], value)
         for fault, n in sorted(counts.items()):
             active.add_metric([fault], n)
         yield active
+        yield held
         yield applied
 
 

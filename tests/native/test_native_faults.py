@@ -493,15 +493,20 @@ def test_metrics_show_the_values_applied(api, netpair):
     inject(api, eid, "network-loss", netpair.selector, {"percent": 12.5})
     try:
         text = api.get("/metrics").text
-        assert (
-            f'chaoshub_injector_fault_value{{execution_id="{eid}",fault="network-loss",'
-            f'name="loss_percent"}} 12.5' in text
+        line = next(ln for ln in text.splitlines() if f'execution_id="{eid}"' in ln)
+        assert f'fault_active{{execution_id="{eid}",fault="network-loss",target="' in line
+        line = next(
+            ln for ln in text.splitlines() if ln.startswith("chaoshub_injector_fault_value")
         )
+        assert f'execution_id="{eid}",fault="network-loss",name="loss_percent",target="' in line
+        assert line.endswith("} 12.5")
         assert 'chaoshub_injector_active_faults{fault="network-loss"}' in text
-        assert "chaoshub_injector_host_load" in text
+        assert "chaoshub_injector_host_load1 " in text
         assert "chaoshub_injector_host_cpu_percent" in text
     finally:
         observe(api, "recover", eid)
+    text = api.get("/metrics").text
+    assert f'execution_id="{eid}"' not in text
 
 
 def test_nothing_stays_active_after_the_tests_above(api: httpx.Client) -> None:
