@@ -1,13 +1,17 @@
 """Prometheus metrics of the hub process (API, and in the embedded default the worker too).
 
-Counters and histograms count what this process did; runs by phase are read from the
-database at scrape time, so every API replica reports the same truth. A separate worker
+Counters and histograms count what this process did; everything else (runs by phase, agents,
+the faults in effect and the values they apply per run and target, stuck recoveries,
+workflow verdicts and resilience) is read from the database at scrape time by
+:class:`StoreCollector`, so every API replica reports the same truth. A separate worker
 process serves its own counters with ``chaoshub worker --metrics-port``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -47,36 +51,231 @@ TIME_TO_RECOVER = Histogram(
 )
 
 
-class StoreCollector(Collector):
-    """Runs by phase and agents online, read from the store at scrape time."""
+#: labels of the per-run series: enough to filter a dashboard by run, fault, tool and backend
+RUN_LABELS = ["run", "fault_type", "adapter", "backend"]
 
-    def __init__(
-        self, read: Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]]
-    ) -> None:
-        self._read = read
+
+class StoreCollector(Collector):
+    """Everything the dashboards read from the store, read at scrape time (one short
+    transaction, a few grouped counts plus the runs that are not over), so every API
+    replica reports the same truth and a restarted process loses nothing:
+
+    - ``chaoshub_runs{phase, adapter}``, ``chaoshub_agents{status}``,
+      ``chaoshub_agent_up{agent}``, ``chaoshub_agent_heartbeat_age_seconds{agent}``;
+    - ``chaoshub_run_active{run, fault_type, adapter, backend}``: 1 while a run is not over
+      (a dashboard's start/stop annotation);
+    - ``chaoshub_fault_active{run, ..., target}``: 1 while a target holds the fault, and
+      ``chaoshub_fault_applied{run, ..., target, name, source}``: each value applied there,
+      as the tool reported it (``source="tool"``: loss_percent, rate_kbit, workers, ...) and
+      as the run asked (``source="params"``: every numeric parameter); both go when the
+      target is recovered. ``chaoshub_faults_active{adapter}`` counts them (0 included);
+    - ``chaoshub_run_recovering_seconds`` and ``chaoshub_run_recover_attempts`` per run
+      recovering, ``chaoshub_runs_recovery_retrying{adapter}`` (stuck recoveries);
+    - ``chaoshub_workflow_runs{phase, verdict}``, and per workflow the latest ended run's
+      ``chaoshub_workflow_resilience_score``, ``chaoshub_workflow_passing`` (1 pass, 0 not)
+      and ``chaoshub_workflow_last_ended_timestamp_seconds``.
+    """
+
+    def __init__(self, session: Callable[[], Any]) -> None:
+        self._session = session
 
     def collect(self) -> Iterator[Metric]:
-        runs, agents = self._read()
-        by_phase = GaugeMetricFamily(
-            "chaoshub_runs", "Runs by phase and adapter", labels=["phase", "adapter"]
+        with self._session() as s:
+            yield from _runs(s)
+            yield from _agents(s)
+            yield from _workflows(s)
+
+
+def _runs(s: Any) -> Iterator[Metric]:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import selectinload
+
+    from chaoshub.lifecycle import ACTIVE, Phase
+    from chaoshub.store.models import Run
+
+    by_phase = GaugeMetricFamily(
+        "chaoshub_runs", "Runs by phase and adapter", labels=["phase", "adapter"]
+    )
+    adapters: set[str] = set()
+    for phase, adapter, n in s.execute(
+        select(Run.phase, Run.adapter, func.count()).group_by(Run.phase, Run.adapter)
+    ):
+        by_phase.add_metric([phase, adapter], n)
+        adapters.add(adapter)
+    yield by_phase
+    active = GaugeMetricFamily(
+        "chaoshub_run_active", "1 while a run is not over", labels=RUN_LABELS
+    )
+    held = GaugeMetricFamily(
+        "chaoshub_fault_active",
+        "1 while a target holds a run's fault",
+        labels=[*RUN_LABELS, "target"],
+    )
+    applied = GaugeMetricFamily(
+        "chaoshub_fault_applied",
+        "Values a fault applies to a target now: as the tool reported them (source=tool)"
+        " and as the run asked (source=params)",
+        labels=[*RUN_LABELS, "target", "name", "source"],
+    )
+    recovering = GaugeMetricFamily(
+        "chaoshub_run_recovering_seconds",
+        "How long a run has been recovering",
+        labels=RUN_LABELS,
+    )
+    attempts = GaugeMetricFamily(
+        "chaoshub_run_recover_attempts",
+        "Failed recovery attempts of a run still recovering",
+        labels=RUN_LABELS,
+    )
+    faults = dict.fromkeys(adapters, 0)
+    retrying = dict.fromkeys(adapters, 0)
+    now = datetime.now(UTC)
+    runs = s.scalars(
+        select(Run)
+        .where(Run.phase.in_([p.value for p in ACTIVE]))
+        .options(selectinload(Run.targets))
+    )
+    for run in runs:
+        labels = [run.id, run.fault_type, run.adapter, run.backend_name]
+        active.add_metric(labels, 1)
+        asked = _numbers(run.params)
+        for t in run.targets:
+            if not (t.may_carry_fault and t.phase == "injected"):
+                continue
+            faults[run.adapter] = faults.get(run.adapter, 0) + 1
+            held.add_metric([*labels, t.label], 1)
+            for source, values in (("tool", _numbers(t.metrics)), ("params", asked)):
+                for name, value in sorted(values.items()):
+                    applied.add_metric([*labels, t.label, name, source], value)
+        if run.phase == Phase.RECOVERING.value:
+            since = run.recovering_since or now
+            recovering.add_metric(labels, max(0.0, (now - since).total_seconds()))
+            attempts.add_metric(labels, run.recover_attempts)
+            if run.recover_attempts:
+                retrying[run.adapter] = retrying.get(run.adapter, 0) + 1
+    yield active
+    yield held
+    yield applied
+    count = GaugeMetricFamily(
+        "chaoshub_faults_active", "Targets holding a fault now, by adapter", labels=["adapter"]
+    )
+    for adapter, n in sorted(faults.items()):
+        count.add_metric([adapter], n)
+    yield count
+    yield recovering
+    yield attempts
+    stuck = GaugeMetricFamily(
+        "chaoshub_runs_recovery_retrying",
+        "Runs recovering whose recovery failed at least once, by adapter",
+        labels=["adapter"],
+    )
+    for adapter, n in sorted(retrying.items()):
+        stuck.add_metric([adapter], n)
+    yield stuck
+
+
+def _numbers(values: Any) -> dict[str, float]:
+    """The numeric top-level entries of a JSON object (booleans are not numbers here)."""
+    if not isinstance(values, dict):
+        return {}
+    return {
+        str(k): float(v)
+        for k, v in values.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+def _agents(s: Any) -> Iterator[Metric]:
+    from sqlalchemy import select
+
+    from chaoshub.store.models import Agent
+
+    counts = {True: 0, False: 0}
+    up = GaugeMetricFamily("chaoshub_agent_up", "1 while an agent is online", labels=["agent"])
+    age = GaugeMetricFamily(
+        "chaoshub_agent_heartbeat_age_seconds",
+        "Seconds since an agent's last heartbeat",
+        labels=["agent"],
+    )
+    now = datetime.now(UTC)
+    for name, online, last in s.execute(select(Agent.name, Agent.online, Agent.last_heartbeat)):
+        counts[bool(online)] += 1
+        up.add_metric([name], 1 if online else 0)
+        if last is not None:
+            age.add_metric([name], max(0.0, (now - last).total_seconds()))
+    by_status = GaugeMetricFamily("chaoshub_agents", "Agents by status", labels=["status"])
+    by_status.add_metric(["online"], counts[True])
+    by_status.add_metric(["offline"], counts[False])
+    yield by_status
+    yield up
+    yield age
+
+
+def _workflows(s: Any) -> Iterator[Metric]:
+    from sqlalchemy import func, select
+
+    from chaoshub.store.models import WorkflowRun
+
+    counts = GaugeMetricFamily(
+        "chaoshub_workflow_runs", "Workflow runs by phase and verdict", labels=["phase", "verdict"]
+    )
+    for phase, verdict, n in s.execute(
+        select(WorkflowRun.phase, WorkflowRun.verdict, func.count()).group_by(
+            WorkflowRun.phase, WorkflowRun.verdict
         )
-        for (phase, adapter), count in sorted(runs.items()):
-            by_phase.add_metric([phase, adapter], count)
-        yield by_phase
-        online = GaugeMetricFamily("chaoshub_agents", "Agents by status", labels=["status"])
-        online.add_metric(["online"], agents.get(True, 0))
-        online.add_metric(["offline"], agents.get(False, 0))
-        yield online
+    ):
+        counts.add_metric([phase, verdict], n)
+    yield counts
+    latest = (
+        select(WorkflowRun.workflow_name, func.max(WorkflowRun.ended_at).label("at"))
+        .where(WorkflowRun.ended_at.is_not(None))
+        .group_by(WorkflowRun.workflow_name)
+        .subquery()
+    )
+    rows = s.execute(
+        select(WorkflowRun.workflow_name, WorkflowRun.verdict, WorkflowRun.score, latest.c.at).join(
+            latest,
+            (WorkflowRun.workflow_name == latest.c.workflow_name)
+            & (WorkflowRun.ended_at == latest.c.at),
+        )
+    )
+    score = GaugeMetricFamily(
+        "chaoshub_workflow_resilience_score",
+        "Resilience score (share of probe checks that held) of a workflow's latest ended run",
+        labels=["workflow"],
+    )
+    passing = GaugeMetricFamily(
+        "chaoshub_workflow_passing",
+        "1 when a workflow's latest ended run passed, 0 when it did not",
+        labels=["workflow"],
+    )
+    ended = GaugeMetricFamily(
+        "chaoshub_workflow_last_ended_timestamp_seconds",
+        "When a workflow's latest run ended, Unix time",
+        labels=["workflow"],
+    )
+    seen: set[str] = set()
+    for name, verdict, value, at in rows:
+        if name in seen:  # two runs ended in the same instant: one is enough
+            continue
+        seen.add(name)
+        if value is not None:
+            score.add_metric([name], value)
+        passing.add_metric([name], 1 if verdict == "pass" else 0)
+        ended.add_metric([name], at.timestamp())
+    yield score
+    yield passing
+    yield ended
 
 
 _installed: StoreCollector | None = None
 
 
-def install_store_collector(
-    read: Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]],
-) -> None:
+def install_store_collector(session: Callable[[], Any]) -> None:
+    """Serve the store's figures on this process's ``/metrics``; ``session`` opens a
+    session as a context manager (``Runtime.session``)."""
     global _installed
     if _installed is not None:
         REGISTRY.unregister(_installed)
-    _installed = StoreCollector(read)
+    _installed = StoreCollector(session)
     REGISTRY.register(_installed)

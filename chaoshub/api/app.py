@@ -179,30 +179,6 @@ class GraphQLAuth(BaseHTTPMiddleware):
         return await call_next(request)
 
 
-def _store_counts(
-    runtime: Runtime,
-) -> Callable[[], tuple[dict[tuple[str, str], int], dict[bool, int]]]:
-    def read() -> tuple[dict[tuple[str, str], int], dict[bool, int]]:
-        with runtime.session() as s:
-            runs = {
-                (phase, adapter): n
-                for phase, adapter, n in s.execute(
-                    select(models.Run.phase, models.Run.adapter, func.count()).group_by(
-                        models.Run.phase, models.Run.adapter
-                    )
-                )
-            }
-            agents = {
-                bool(online): n
-                for online, n in s.execute(
-                    select(models.Agent.online, func.count()).group_by(models.Agent.online)
-                )
-            }
-        return runs, agents
-
-    return read
-
-
 def _static_dir() -> Path | None:
     path = Path(str(resources.files("chaoshub"))) / "static"
     return path if (path / "index.html").exists() else None
@@ -239,7 +215,7 @@ def create_app(
         lifespan=lifespan,
         **exposure.docs_urls(runtime.settings),
     )
-    metrics.install_store_collector(_store_counts(runtime))
+    metrics.install_store_collector(runtime.session)
 
     async def get_context() -> Context:
         return Context(runtime, dispatch)
