@@ -200,6 +200,9 @@ def worker(
     if metrics_port:
         from prometheus_client import start_http_server
 
+        from chaoshub import metrics, registry
+
+        metrics.start_series(registry.names())
         start_http_server(metrics_port, addr="127.0.0.1")
     argv = [
         "worker",

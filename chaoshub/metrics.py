@@ -9,7 +9,7 @@ process serves its own counters with ``chaoshub worker --metrics-port``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,19 @@ TIME_TO_RECOVER = Histogram(
     ["adapter"],
     buckets=BUCKETS,
 )
+
+
+def start_series(adapters: Iterable[str]) -> None:
+    """Create every adapter's counter and histogram series at zero, so the first injection,
+    recovery or ended run counts as an increase (a series born at 1 shows no ``rate``)."""
+    for adapter in adapters:
+        for outcome in ("ok", "failed"):
+            INJECTIONS.labels(adapter=adapter, outcome=outcome)
+            RECOVERIES.labels(adapter=adapter, outcome=outcome)
+        for phase in ("completed", "aborted", "failed"):
+            RUNS_ENDED.labels(adapter=adapter, phase=phase)
+        TIME_TO_INJECT.labels(adapter=adapter)
+        TIME_TO_RECOVER.labels(adapter=adapter)
 
 
 #: labels of the per-run series: enough to filter a dashboard by run, fault, tool and backend
@@ -275,6 +288,9 @@ def install_store_collector(session: Callable[[], Any]) -> None:
     """Serve the store's figures on this process's ``/metrics``; ``session`` opens a
     session as a context manager (``Runtime.session``)."""
     global _installed
+    from chaoshub import registry
+
+    start_series(registry.names())
     if _installed is not None:
         REGISTRY.unregister(_installed)
     _installed = StoreCollector(session)

@@ -23,9 +23,15 @@ from tests.support.stack import MEMORY_ADAPTER, GraphQL, free_port, up_process, 
 class Prometheus:
     url: str
 
+    def instant(self, expr: str) -> dict[str, Any]:
+        """An instant query's answer as Prometheus gives it (status, data or error)."""
+        return httpx.get(  # type: ignore[no-any-return]
+            f"{self.url}/api/v1/query", params={"query": expr}, timeout=10
+        ).json()
+
     def query(self, expr: str) -> list[dict[str, Any]]:
         """An instant query's series now; a query Prometheus refuses fails the test."""
-        answer = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10).json()
+        answer = self.instant(expr)
         assert answer["status"] == "success", f"{expr}: {answer}"
         return answer["data"]["result"]  # type: ignore[no-any-return]
 
