@@ -29,10 +29,34 @@ Environment:
   README configure the hub processes (up, api, worker, beat)."""
 
 
-def _logging(level: str) -> None:
+def _logging(level: str, fmt: str) -> None:
     from chaoshub import logs
 
-    logs.configure(level)
+    logs.configure(level, fmt)
+
+
+#: how the hub processes write their log: text, or one JSON object per line
+log_format_option = click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    envvar="CHAOSHUB_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    help="text, or one JSON object per line (also CHAOSHUB_LOG_FORMAT)",
+)
+
+
+def _say(fmt: str, message: str, *, err: bool = False, **fields: Any) -> None:
+    """A line for the person who started the process: as it is in text (on stderr when
+    ``err``), a log line in JSON (so every line of a JSON log parses)."""
+    if fmt == "json":
+        import logging
+
+        logging.getLogger("chaoshub.cli").log(
+            logging.WARNING if err else logging.INFO, message, extra=fields
+        )
+    else:
+        click.echo(message, err=err)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENVIRONMENT)
@@ -67,7 +91,15 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_level: str) -> None:
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    embedded: bool,
+    log_level: str,
+    log_format: str = "text",
+) -> None:
     sock = _listen(host, port)
     import uvicorn
 
@@ -83,15 +115,17 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
     configure(settings)
     created = bootstrap(runtime)
     for problem in runtime.catalog.problems:
-        click.echo(f"catalog: {problem}", err=True)
+        _say(log_format, f"catalog: {problem}", err=True)
     for reason in runtime.catalog.unavailable.values():
-        click.echo(f"unavailable: {reason}", err=True)
-    if created:
-        click.echo(
-            f"\nAdmin token (shown once; also in {settings.data_dir / 'admin-token'}):\n\n    {created}\n"
-        )
+        _say(log_format, f"unavailable: {reason}", err=True)
+    token_file = settings.data_dir / "admin-token"
+    if created and log_format == "json":
+        # a JSON log is usually shipped somewhere: the token stays in its 0600 file
+        _say(log_format, f"admin token created: read it from {token_file}", path=str(token_file))
+    elif created:
+        click.echo(f"\nAdmin token (shown once; also in {token_file}):\n\n    {created}\n")
     elif not settings.admin_token:
-        click.echo(f"Admin token: {settings.data_dir / 'admin-token'}")
+        _say(log_format, f"Admin token: {token_file}", path=str(token_file))
     worker = None
     local_agent = None
     if embedded:
@@ -108,12 +142,17 @@ def _serve(settings: Settings, host: str, port: int, *, embedded: bool, log_leve
             worker.stop()
 
     app = create_app(runtime, tasks.dispatch, on_shutdown=shutdown)
-    click.echo(f"Chaos Hub {__version__} on http://{host}:{port}  (GraphQL: /graphql)")
+    _say(
+        log_format,
+        f"Chaos Hub {__version__} on http://{host}:{port}  (GraphQL: /graphql)",
+        url=f"http://{host}:{port}",
+        version=__version__,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             log_level=log_level.lower(),
-            log_config=uvicorn_log_config(settings.log_queries),
+            log_config=uvicorn_log_config(settings.log_queries, log_format),
             ws_max_size=settings.max_body_bytes,
         )
     )
@@ -140,9 +179,11 @@ def _start_local_agent(runtime: Any, host: str, port: int) -> Any:
     "--data-dir", type=click.Path(path_type=Path), help="where the database and admin token live"
 )
 @click.option("--log-level", default="info", show_default=True)
-def up(host: str, port: int, data_dir: Path | None, log_level: str) -> None:
+@log_format_option
+def up(host: str, port: int, data_dir: Path | None, log_level: str, log_format: str) -> None:
     """The embedded hub: SQLite, in-process worker and beat, a local agent, the console."""
-    _logging(log_level)
+    log_format = log_format.lower()
+    _logging(log_level, log_format)
     overrides: dict[str, Any] = {"broker_url": "memory://", "bus_url": "local", "embedded": True}
     if data_dir:
         overrides["data_dir"] = data_dir
@@ -152,17 +193,26 @@ def up(host: str, port: int, data_dir: Path | None, log_level: str) -> None:
         settings = Settings.from_env(
             **overrides, database_url=f"sqlite:///{settings.data_dir / 'chaoshub.db'}"
         )
-    _serve(settings, host, port, embedded=True, log_level=log_level)
+    _serve(settings, host, port, embedded=True, log_level=log_level, log_format=log_format)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--log-level", default="info", show_default=True)
-def api(host: str, port: int, log_level: str) -> None:
+@log_format_option
+def api(host: str, port: int, log_level: str, log_format: str) -> None:
     """The API process (production): CHAOSHUB_DATABASE_URL, CHAOSHUB_BROKER_URL."""
-    _logging(log_level)
-    _serve(Settings.from_env(), host, port, embedded=False, log_level=log_level)
+    log_format = log_format.lower()
+    _logging(log_level, log_format)
+    _serve(
+        Settings.from_env(),
+        host,
+        port,
+        embedded=False,
+        log_level=log_level,
+        log_format=log_format,
+    )
 
 
 @main.command()
@@ -181,6 +231,7 @@ def api(host: str, port: int, log_level: str) -> None:
     "--metrics-port", type=int, default=None, help="serve this worker's /metrics on this port"
 )
 @click.option("--log-level", default="info", show_default=True)
+@log_format_option
 def worker(
     queues: str | None,
     concurrency: int,
@@ -188,12 +239,14 @@ def worker(
     hostname: str | None,
     metrics_port: int | None,
     log_level: str,
+    log_format: str,
 ) -> None:
     """A Celery worker (production). Consumes every adapter queue unless told otherwise."""
     from chaoshub.execution.celery_app import all_queues, configure
     from chaoshub.runtime import Runtime, set_runtime
 
-    _logging(log_level)
+    log_format = log_format.lower()
+    _logging(log_level, log_format)
     settings = set_settings(Settings.from_env())
     set_runtime(Runtime(settings))
     app = configure(settings)
@@ -204,7 +257,9 @@ def worker(
 
         metrics.start_series(registry.names())
         start_http_server(metrics_port, addr="127.0.0.1")
+    # in JSON, no banner: every line of the log is a JSON object
     argv = [
+        *(["--quiet"] if log_format == "json" else []),
         "worker",
         "-Q",
         queues or ",".join(all_queues()),
@@ -224,15 +279,18 @@ def worker(
 
 @main.command()
 @click.option("--log-level", default="info", show_default=True)
-def beat(log_level: str) -> None:
+@log_format_option
+def beat(log_level: str, log_format: str) -> None:
     """Celery beat (production): runs the reconciler every CHAOSHUB_RECONCILE_SECONDS."""
     from chaoshub.execution.celery_app import configure
 
-    _logging(log_level)
+    log_format = log_format.lower()
+    _logging(log_level, log_format)
     settings = set_settings(Settings.from_env())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = configure(settings)
-    app.start(["beat", "-l", log_level, "-s", str(settings.data_dir / "beat-schedule")])
+    quiet = ["--quiet"] if log_format == "json" else []
+    app.start([*quiet, "beat", "-l", log_level, "-s", str(settings.data_dir / "beat-schedule")])
 
 
 # -- inspection ------------------------------------------------------------------------------------

@@ -161,7 +161,13 @@ class RunDriver:
             before,
             to.value,
             reason,
-            extra={"run_id": run.id, "from": before, "to": to.value, "reason": reason},
+            extra={
+                "run_id": run.id,
+                "from": before,
+                "to": to.value,
+                "phase": to.value,
+                "reason": reason,
+            },
         )
 
     def _step(self) -> bool:

@@ -345,6 +345,20 @@ def force_release(rt: Runtime, session: Session, actor: Actor, run_id: str, reas
     transition = lifecycle.move(run, terminal, f"force-released by {actor.name}")
     events.record_transition(session, run, transition)
     run.ended_at = transition.at
+    log.info(
+        "run %s: %s -> %s (%s)",
+        run.id,
+        transition.from_phase.value,
+        terminal.value,
+        transition.reason,
+        extra={
+            "run_id": run.id,
+            "from": transition.from_phase.value,
+            "to": terminal.value,
+            "phase": terminal.value,
+            "reason": transition.reason,
+        },
+    )
     run.next_attempt_at = None
     return run
 

@@ -155,7 +155,13 @@ class DriverParts:
             transition.from_phase.value,
             to.value,
             reason,
-            extra={"workflow_run_id": wr.id, "to": to.value, "reason": reason},
+            extra={
+                "workflow_run_id": wr.id,
+                "from": transition.from_phase.value,
+                "to": to.value,
+                "phase": to.value,
+                "reason": reason,
+            },
         )
 
     def _child(self, s: Session, run_id: str) -> Run | None:
