@@ -230,6 +230,12 @@ def api(host: str, port: int, log_level: str, log_format: str) -> None:
 @click.option(
     "--metrics-port", type=int, default=None, help="serve this worker's /metrics on this port"
 )
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="the address --metrics-port listens on (0.0.0.0 for a Prometheus in another container)",
+)
 @click.option("--log-level", default="info", show_default=True)
 @log_format_option
 def worker(
@@ -238,6 +244,7 @@ def worker(
     pool: str,
     hostname: str | None,
     metrics_port: int | None,
+    metrics_host: str,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -256,7 +263,7 @@ def worker(
         from chaoshub import metrics, registry
 
         metrics.start_series(registry.names())
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=metrics_host)
     # in JSON, no banner: every line of the log is a JSON object
     argv = [
         *(["--quiet"] if log_format == "json" else []),

@@ -13,6 +13,8 @@ import copy
 import json
 import math
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,6 +149,26 @@ def test_provisioning_points_at_what_the_compose_file_mounts() -> None:
     assert source["uid"] == DATASOURCE_UID and source["type"] == "prometheus"
     assert source["url"] == "http://prometheus:9090" and "prometheus" in compose["services"]
     assert "node-exporter" in compose["services"]
+
+
+def test_the_compose_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    """deploy/prometheus.yml as Prometheus reads it (promtool, from Debian's package); the
+    injector's token file, a volume in compose, is stood in for by a file of the test's."""
+    token = tmp_path / "api-token"
+    token.write_text("secret\n")
+    config = (ROOT / "deploy" / "prometheus.yml").read_text()
+    assert "/etc/prometheus/injector/api-token" in config
+    copy_ = tmp_path / "prometheus.yml"
+    copy_.write_text(config.replace("/etc/prometheus/injector/api-token", str(token)))
+    done = subprocess.run(
+        [shutil.which("promtool") or "/usr/bin/promtool", "check", "config", str(copy_)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    jobs = {j["job_name"] for j in yaml.safe_load(config)["scrape_configs"]}
+    assert jobs == {"chaoshub-api", "chaoshub-worker", "chaoshub-injector", "node-exporter"}
 
 
 # -- against a real Prometheus -------------------------------------------------------------------
