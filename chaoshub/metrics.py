@@ -101,10 +101,9 @@ class StoreCollector(Collector):
 
 def _runs(s: Any) -> Iterator[Metric]:
     from sqlalchemy import func, select
-    from sqlalchemy.orm import selectinload
 
     from chaoshub.lifecycle import ACTIVE, Phase
-    from chaoshub.store.models import Run
+    from chaoshub.store.models import Run, RunTarget
 
     by_phase = GaugeMetricFamily(
         "chaoshub_runs", "Runs by phase and adapter", labels=["phase", "adapter"]
@@ -143,29 +142,60 @@ def _runs(s: Any) -> Iterator[Metric]:
     faults = dict.fromkeys(adapters, 0)
     retrying = dict.fromkeys(adapters, 0)
     now = datetime.now(UTC)
-    runs = s.scalars(
-        select(Run)
+    # plain columns, not ORM objects: a scrape reads every run not over, and their targets
+    rows = s.execute(
+        select(
+            Run.id,
+            Run.fault_type,
+            Run.adapter,
+            Run.backend_name,
+            Run.phase,
+            Run.params,
+            Run.recovering_since,
+            Run.recover_attempts,
+            RunTarget.label,
+            RunTarget.phase,
+            RunTarget.may_carry_fault,
+            RunTarget.metrics,
+        )
+        .outerjoin(RunTarget, RunTarget.run_id == Run.id)
         .where(Run.phase.in_([p.value for p in ACTIVE]))
-        .options(selectinload(Run.targets))
+        .order_by(Run.id, RunTarget.index)
     )
-    for run in runs:
-        labels = [run.id, run.fault_type, run.adapter, run.backend_name]
-        active.add_metric(labels, 1)
-        asked = _numbers(run.params)
-        for t in run.targets:
-            if not (t.may_carry_fault and t.phase == "injected"):
-                continue
-            faults[run.adapter] = faults.get(run.adapter, 0) + 1
-            held.add_metric([*labels, t.label], 1)
-            for source, values in (("tool", _numbers(t.metrics)), ("params", asked)):
-                for name, value in sorted(values.items()):
-                    applied.add_metric([*labels, t.label, name, source], value)
-        if run.phase == Phase.RECOVERING.value:
-            since = run.recovering_since or now
-            recovering.add_metric(labels, max(0.0, (now - since).total_seconds()))
-            attempts.add_metric(labels, run.recover_attempts)
-            if run.recover_attempts:
-                retrying[run.adapter] = retrying.get(run.adapter, 0) + 1
+    seen: str | None = None
+    asked: dict[str, float] = {}
+    for (
+        run_id,
+        fault_type,
+        adapter,
+        backend,
+        phase,
+        params,
+        recovering_since,
+        recover_attempts,
+        target,
+        target_phase,
+        carrying,
+        told,
+    ) in rows:
+        labels = [run_id, fault_type, adapter, backend]
+        if run_id != seen:  # the run's first row: the run's own series
+            seen = run_id
+            asked = _numbers(params)
+            active.add_metric(labels, 1)
+            if phase == Phase.RECOVERING.value:
+                since = recovering_since or now
+                recovering.add_metric(labels, max(0.0, (now - since).total_seconds()))
+                attempts.add_metric(labels, recover_attempts)
+                if recover_attempts:
+                    retrying[adapter] = retrying.get(adapter, 0) + 1
+        if not (carrying and target_phase == "injected"):
+            continue
+        faults[adapter] = faults.get(adapter, 0) + 1
+        held.add_metric([*labels, target], 1)
+        for source, values in (("tool", _numbers(told)), ("params", asked)):
+            for name, value in sorted(values.items()):
+                applied.add_metric([*labels, target, name, source], value)
     yield active
     yield held
     yield applied
