@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from tenacity import RetryCallState, wait_exponential_jitter
 
@@ -37,6 +37,10 @@ LEASE_SECONDS = 60.0
 #: what an error message stored on a delivery is cut to
 ERROR_CHARS = 500
 USER_AGENT = "chaoshub-events/1"
+#: how long a delivered delivery is kept (the dead ones stay until redelivered or deleted)
+KEEP_DELIVERED = timedelta(days=7)
+PRUNE_EVERY_SECONDS = 600.0
+_pruned_at = 0.0
 
 
 def now() -> datetime:
@@ -75,8 +79,12 @@ class Result:
 
 def drain(rt: Runtime, *, budget_seconds: float = 20.0) -> int:
     """Deliver what is due, for every sink; answers how many deliveries were tried."""
+    global _pruned_at
     deadline = time.monotonic() + budget_seconds
     owner = uuid.uuid4().hex
+    if time.monotonic() - _pruned_at > PRUNE_EVERY_SECONDS:
+        _pruned_at = time.monotonic()
+        prune(rt)
     with rt.session() as s:
         sink_ids = list(
             s.scalars(
@@ -96,6 +104,17 @@ def drain(rt: Runtime, *, budget_seconds: float = 20.0) -> int:
         finally:
             _release(rt, sink_id, owner)
     return tried
+
+
+def prune(rt: Runtime, keep: timedelta = KEEP_DELIVERED) -> int:
+    """Forget deliveries made longer ago than ``keep``; answers how many."""
+    with rt.session() as s:
+        done = s.execute(
+            delete(EventDelivery).where(
+                EventDelivery.state == DELIVERED, EventDelivery.delivered_at < now() - keep
+            )
+        )
+        return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 def _claim(rt: Runtime, sink_id: str, owner: str) -> bool:

@@ -172,7 +172,7 @@ def deliveries(
 ) -> list[EventDelivery]:
     """A sink's deliveries, newest first."""
     get(s, sink_id)
-    if state is not None and state not in (*STATES, "skipped"):
+    if state is not None and state not in STATES:
         raise InvalidInput(f"state is one of {', '.join(STATES)}", field=["state"])
     if not 1 <= first <= 500:
         raise InvalidInput("first is 1 to 500", field=["first"])

@@ -526,7 +526,7 @@ class EventDelivery(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     #: the CloudEvents type, e.g. ``io.chaoshub.run.phase-changed``
     type: Mapped[str] = mapped_column(String(200))
-    #: pending | delivered | dead | skipped (nothing to deliver to, e.g. not a cluster run)
+    #: pending | delivered | dead
     state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

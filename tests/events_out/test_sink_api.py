@@ -15,6 +15,7 @@ import pytest
 import websockets
 
 from chaoshub.events_out import drain
+from chaoshub.services import events
 from chaoshub.store import models
 from tests.events_out.receiver import Receiver
 from tests.support.api_server import ADMIN, Hub, serve
@@ -159,8 +160,6 @@ def test_a_slack_sink_gets_text_messages(hub: Hub, receiver: Receiver) -> None:
 
     # a run's phase move, as the drain sends it from the outbox
     with hub.runtime.session() as s:
-        from chaoshub.services import events
-
         events.record(s, "phase", "all targets injected", run_id="r1")
         ev = s.query(models.Event).order_by(models.Event.id.desc()).first()
         assert ev is not None
@@ -178,3 +177,40 @@ def test_a_refused_test_send_says_why(hub: Hub) -> None:
         assert sent == {"__typename": "SinkTest", "ok": False, "status": 503, "error": "HTTP 503: "}
     finally:
         receiver.stop()
+
+
+def test_agent_events_go_out_as_agent_types(hub: Hub, receiver: Receiver) -> None:
+    made = create(hub, url=receiver.url, secret=SECRET, eventTypes=["io.chaoshub.agent.*"])
+    token, _ = hub.token("agent", agent_name="edge-1")
+    assert hub.register(token, "edge-1").status_code == 200
+    assert drain.drain(hub.runtime) == 1
+    (event,) = receiver.events()
+    assert (event["type"], event["source"], event["subject"]) == (
+        "io.chaoshub.agent.online",
+        "/chaoshub/agents",
+        "edge-1",
+    )
+    assert event["data"]["agent"] == "edge-1" and "registered from" in event["data"]["reason"]
+    receiver.verify_all(SECRET)
+    delivered = hub.data(
+        """query($id: ID!) { eventSinkDeliveries(sinkId: $id) { state attempts type } }""",
+        id=made["id"],
+    )["eventSinkDeliveries"]
+    assert delivered == [{"state": "delivered", "attempts": 1, "type": "io.chaoshub.agent.online"}]
+
+
+def test_events_before_a_sink_existed_or_filtered_out_are_not_owed(
+    hub: Hub, receiver: Receiver
+) -> None:
+    with hub.runtime.session() as s:
+        events.record(s, "agent-offline", "before any sink", agent="a0")
+    made = create(hub, url=receiver.url, eventTypes=["io.chaoshub.run.*"])
+    with hub.runtime.session() as s:
+        events.record(s, "agent-offline", "not a run event", agent="a1")
+        events.record(s, "created", "a run event", run_id="r-1")
+    assert drain.drain(hub.runtime) == 1
+    assert [e["type"] for e in receiver.events()] == ["io.chaoshub.run.created"]
+    hub.data(UPDATE, input={"id": made["id"], "enabled": False})
+    with hub.runtime.session() as s:
+        events.record(s, "created", "while disabled", run_id="r-2")
+    assert drain.drain(hub.runtime) == 0 and len(receiver.received) == 1

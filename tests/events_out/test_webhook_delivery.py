@@ -254,3 +254,98 @@ def test_a_slow_receiver_does_not_delay_the_run(
     assert took < 6.0 * (len(events) - 2), took
     receiver.delay = 0.0
     wait_all(receiver, run_id, [e["id"] for e in events], timeout=120)
+
+
+START_WORKFLOW = """mutation($in: StartWorkflowInput!) { startWorkflow(input: $in) {
+  __typename ... on WorkflowRun { id } ... on Error { code message field } } }"""
+WORKFLOW_RUN = """query($id: ID!) { workflowRun(id: $id) { phase } }"""
+EVENTS_OF = """query($id: String!) { events(filter: {runId: $id}, first: 500) {
+  edges { node { id kind } } } }"""
+CREATE_EXPERIMENT = """mutation($input: CreateExperimentInput!) { createExperiment(input: $input) {
+  __typename ... on Experiment { id } ... on Error { code message field } } }"""
+CREATE_SCHEDULE = """mutation($input: CreateScheduleInput!) { createSchedule(input: $input) {
+  __typename ... on Schedule { id } ... on Error { code message field } } }"""
+DELETE_SCHEDULE = """mutation($id: ID!) { deleteSchedule(id: $id) { __typename } }"""
+
+
+def event_ids(gql: GraphQL, run_id: str) -> list[str]:
+    edges = gql(EVENTS_OF, id=run_id)["events"]["edges"]
+    return [e["node"]["id"] for e in reversed(edges)]
+
+
+def test_workflow_and_schedule_events_go_out_with_their_own_types(
+    gql: GraphQL, backend: str, receiver: Receiver, sinks: list[str]
+) -> None:
+    receiver.start()
+    sinks.append(
+        make_sink(
+            gql, receiver.url, eventTypes=["io.chaoshub.workflow.*", "io.chaoshub.schedule.*"]
+        )
+    )
+    document = {
+        "name": f"wf-{uuid.uuid4().hex[:6]}",
+        "steps": [
+            {
+                "id": "slow",
+                "fault": {
+                    "faultType": "memory/latency",
+                    "backend": backend,
+                    "params": {"latency_ms": 50},
+                    "selector": {"names": ["alpha"]},
+                    "durationSeconds": 1,
+                },
+            }
+        ],
+    }
+    started = gql(START_WORKFLOW, **{"in": {"document": document}})["startWorkflow"]
+    assert started["__typename"] == "WorkflowRun", started
+    flow_id = started["id"]
+    wait_for(
+        lambda: gql(WORKFLOW_RUN, id=flow_id)["workflowRun"]["phase"] == "completed",
+        60,
+        what="the workflow run completed",
+    )
+    expected = event_ids(gql, flow_id)
+    wait_all(receiver, flow_id, expected)
+    got = receiver.events(flow_id)
+    assert {e["source"] for e in got} == {"/chaoshub/workflows"}
+    assert "io.chaoshub.workflow.phase-changed" in {e["type"] for e in got}
+    # the child run's own events are not of these types: none came
+    assert all(
+        e["subject"] == flow_id
+        for e in receiver.events()
+        if e["type"].startswith("io.chaoshub.workflow")
+    )
+
+    experiment = gql(
+        CREATE_EXPERIMENT,
+        input={
+            "name": f"ex-{uuid.uuid4().hex[:6]}",
+            "faultType": "memory/latency",
+            "backend": backend,
+            "params": {"latency_ms": 50},
+            "selector": {"names": ["beta"]},
+            "durationSeconds": 1,
+        },
+    )["createExperiment"]
+    assert experiment["__typename"] == "Experiment", experiment
+    schedule = gql(
+        CREATE_SCHEDULE,
+        input={
+            "name": f"sc-{uuid.uuid4().hex[:6]}",
+            "cron": "@every 2s",
+            "experimentId": experiment["id"],
+        },
+    )["createSchedule"]
+    assert schedule["__typename"] == "Schedule", schedule
+    try:
+        fired = wait_for(
+            lambda: [e for e in receiver.events() if e["type"] == "io.chaoshub.schedule.fired"],
+            60,
+            what="a schedule.fired event",
+        )
+    finally:
+        gql(DELETE_SCHEDULE, id=schedule["id"])
+    assert fired[0]["source"] == "/chaoshub/schedules"
+    assert "started by schedule" in fired[0]["data"]["reason"]
+    receiver.verify_all(SECRET)
