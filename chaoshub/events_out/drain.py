@@ -176,7 +176,11 @@ def _next(s: Session, sink_id: str) -> Attempt | None:
             d.last_error = (d.last_error + " (older than the sink's maxAgeSeconds)").strip()
             s.flush()
             continue
-        body, content_type = envelope.body(sink.format, d.event, d.type)
+        body, content_type = (
+            envelope.body(sink.format, d.event, d.type)
+            if sink.kind != KUBERNETES_EVENTS
+            else (b"", "")  # written by kube_events from the stored rows
+        )
         return Attempt(
             delivery_id=d.id,
             sink_kind=sink.kind,

@@ -56,9 +56,20 @@ def event_type(session: Session, event: Event) -> str:
     return f"{PREFIX}{subject}.{what}"
 
 
+#: a type's subject -> the CloudEvents ``source`` (the collection the subject belongs to)
+SOURCES = {
+    "run": "/chaoshub/runs",
+    "workflow": "/chaoshub/workflows",
+    "threshold-search": "/chaoshub/threshold-searches",
+    "agent": "/chaoshub/agents",
+    "schedule": "/chaoshub/schedules",
+    "sink": "/chaoshub/event-sinks",
+}
+
+
 def _source(ce_type: str) -> str:
     subject = ce_type.removeprefix(PREFIX).split(".", 1)[0]
-    return f"/chaoshub/{subject}s"
+    return SOURCES.get(subject, "/chaoshub")
 
 
 def event_data(event: Event) -> dict[str, Any]:
