@@ -32,7 +32,8 @@ from chaoshub.store.models import EventDelivery, EventSink
 log = logging.getLogger("chaoshub.events_out")
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
-#: how long one drain holds a sink before another may take it over (renewed per delivery)
+#: how long one drain holds a sink before another may take it over (renewed per delivery;
+#: at least three delivery timeouts)
 LEASE_SECONDS = 60.0
 #: what an error message stored on a delivery is cut to
 ERROR_CHARS = 500
@@ -117,6 +118,11 @@ def prune(rt: Runtime, keep: timedelta = KEEP_DELIVERED) -> int:
         return int(done.rowcount)  # type: ignore[attr-defined]
 
 
+def lease_seconds(rt: Runtime) -> float:
+    """Long enough that one attempt always ends inside the lease that covers it."""
+    return max(LEASE_SECONDS, 3 * rt.settings.event_delivery_timeout_seconds)
+
+
 def _claim(rt: Runtime, sink_id: str, owner: str) -> bool:
     at = now()
     with rt.session() as s:
@@ -127,7 +133,7 @@ def _claim(rt: Runtime, sink_id: str, owner: str) -> bool:
                 EventSink.enabled.is_(True),
                 or_(EventSink.drain_until.is_(None), EventSink.drain_until < at),
             )
-            .values(drain_owner=owner, drain_until=at + timedelta(seconds=LEASE_SECONDS))
+            .values(drain_owner=owner, drain_until=at + timedelta(seconds=lease_seconds(rt)))
         )
         return bool(done.rowcount)  # type: ignore[attr-defined]
 
@@ -238,7 +244,7 @@ def _settle(rt: Runtime, s: Session, delivery_id: int, result: Result) -> bool:
     s.execute(
         update(EventSink)
         .where(EventSink.id == d.sink_id)
-        .values(drain_until=now() + timedelta(seconds=LEASE_SECONDS))
+        .values(drain_until=now() + timedelta(seconds=lease_seconds(rt)))
     )
     if result.ok:
         d.state, d.delivered_at, d.last_error = DELIVERED, now(), ""
