@@ -64,6 +64,12 @@ class Settings:
     #: how often open GraphQL websockets have their token checked again (a revocation
     #: notice on the bus closes them at once; this bounds a role changed in the database)
     ws_token_recheck_seconds: float = 5.0
+    #: events out: the first retry of a failed delivery waits this long, each next one
+    #: twice as long (with jitter) up to ``event_retry_max_seconds``
+    event_retry_seconds: float = 2.0
+    event_retry_max_seconds: float = 300.0
+    #: how long one webhook call may take before it counts as failed
+    event_delivery_timeout_seconds: float = 10.0
     embedded: bool = False
     #: API limits (README "Limits"): request body, query depth, aliases, tokens, expensive
     #: fields (those that call a tool) per request and per token per minute
@@ -114,6 +120,9 @@ class Settings:
             expensive_per_minute=_int("CHAOSHUB_EXPENSIVE_PER_MINUTE", 60),
             public_schema=_bool("CHAOSHUB_PUBLIC_SCHEMA"),
             log_queries=_bool("CHAOSHUB_LOG_QUERIES"),
+            event_retry_seconds=_float("CHAOSHUB_EVENT_RETRY_SECONDS", 2.0),
+            event_retry_max_seconds=_float("CHAOSHUB_EVENT_RETRY_MAX_SECONDS", 300.0),
+            event_delivery_timeout_seconds=_float("CHAOSHUB_EVENT_DELIVERY_TIMEOUT_SECONDS", 10.0),
         )
         overrides.pop("data_dir", None)
         settings = replace(settings, **overrides)  # type: ignore[arg-type]

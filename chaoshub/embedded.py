@@ -86,7 +86,10 @@ class LocalAgent:
         if importlib.util.find_spec("chaoshub.native_injector.cli") is None:
             log.info("no native injector in this installation; no local agent")
             return False
-        port = self.port if _port_free(self.port) else _free_port()
+        # bound here and handed to the child: two hubs starting at once cannot both find
+        # the port free and then race to bind it
+        listener = _listen(self.port)
+        port = int(listener.getsockname()[1])
         state_dir = self.runtime.settings.data_dir / "injector"
         log_file = open(self.runtime.settings.data_dir / "injector.log", "ab")  # noqa: SIM115
         self._proc = subprocess.Popen(
@@ -104,7 +107,10 @@ class LocalAgent:
                 "embedded=true",
                 "--state-dir",
                 str(state_dir),
+                "--listen-fd",
+                str(listener.fileno()),
             ],
+            pass_fds=(listener.fileno(),),
             # the token goes by environment, not argv, where `ps` would show it
             env={**os.environ, "CHAOSHUB_AGENT_TOKEN": self._token()},
             stdout=log_file,
@@ -112,6 +118,7 @@ class LocalAgent:
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
         )
+        listener.close()  # the child holds its own copy
         log.info("local agent started", extra={"pid": self._proc.pid, "port": port})
         return True
 
@@ -135,16 +142,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
+def _listen(port: int) -> socket.socket:
+    """A listening socket on loopback: on ``port`` when it is free, else on any free port."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    s.listen(2048)
+    return s

@@ -297,3 +297,45 @@ def test_the_orphan_sweep_runs_in_the_embedded_hub(hub: tuple[str, str, Path]) -
         os.kill(sleeper.pid, signal.SIGCONT)
         sleeper.kill()
         sleeper.wait()
+
+
+def test_two_hubs_starting_at_once_each_get_a_local_agent_while_its_port_is_taken(
+    tmp_path: Path,
+) -> None:
+    """The local agent's port is bound by the hub and handed to the agent, so hubs starting
+    at the same moment (and a port another program holds) never leave one without it."""
+    import contextlib
+    import socket
+
+    with contextlib.ExitStack() as stack:
+        squatter = stack.enter_context(socket.socket())
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # held by something else already: just as good
+            squatter.bind(("127.0.0.1", 31767))
+            squatter.listen()
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+        # entered together: both processes start before either is waited for
+        from concurrent.futures import ThreadPoolExecutor
+
+        def start(name: str) -> tuple[str, str]:
+            return stack.enter_context(embedded_hub(tmp_path / name))
+
+        with ThreadPoolExecutor(2) as pool:
+            hubs = list(pool.map(start, ("a", "b")))
+
+        urls = []
+        for url, token in hubs:
+            gql = GraphQL(url, token)
+            agent = wait_for(
+                lambda gql=gql: next(
+                    (a for a in gql("{ agents { name online url } }")["agents"] if a["online"]),
+                    None,
+                ),
+                60,
+                what="the local agent online",
+            )
+            assert agent["name"] == "local"
+            urls.append(agent["url"])
+        assert len(set(urls)) == 2
+        assert all(not u.endswith(":31767") for u in urls)

@@ -291,6 +291,15 @@ class ChaosMeshAdapter(KubeAdapter):
         execution = item.execution if isinstance(item, Handle) else item
         return FAULTS[execution.fault], *locate(item, self.cluster.namespace)
 
+    def chaos_object(self, item: Handle | Execution) -> dict[str, str]:
+        fault, namespace, name = self._where(item)
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": fault.kind,
+            "namespace": namespace,
+            "name": name,
+        }
+
     def object_body(self, execution: Execution, namespace: str, name: str) -> dict[str, Any]:
         fault = FAULTS[execution.fault]
         attrs = execution.target.attributes

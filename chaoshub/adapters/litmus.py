@@ -335,6 +335,15 @@ class LitmusAdapter(KubeAdapter):
         """The engine's namespace and name, from the handle or from the execution alone."""
         return locate(item, self.cluster.namespace, name_key="engine")
 
+    def chaos_object(self, item: Handle | Execution) -> dict[str, str]:
+        namespace, name = self._where(item)
+        return {
+            "apiVersion": ENGINE.api_version,
+            "kind": ENGINE.kind,
+            "namespace": namespace,
+            "name": name,
+        }
+
     def engine_body(self, execution: Execution, namespace: str, name: str) -> dict[str, Any]:
         attrs = execution.target.attributes
         params = dict(execution.params)

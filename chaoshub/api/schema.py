@@ -18,6 +18,7 @@ from chaoshub.api import limits
 from chaoshub.api.auth import AuthMutation, AuthQuery
 from chaoshub.api.catalog import CatalogQuery
 from chaoshub.api.error_log import HubSchema
+from chaoshub.api.event_sinks import EventSinkMutation, EventSinkQuery
 from chaoshub.api.events import EventQuery, EventSubscription
 from chaoshub.api.experiments import ExperimentMutation, ExperimentQuery
 from chaoshub.api.fleet import FleetMutation, FleetQuery
@@ -34,6 +35,7 @@ QUERIES: tuple[type, ...] = (
     ExperimentQuery,
     RunQuery,
     EventQuery,
+    EventSinkQuery,
     WorkflowQuery,
     ScheduleQuery,
     ThresholdQuery,
@@ -46,6 +48,7 @@ MUTATIONS: tuple[type, ...] = (
     WorkflowMutation,
     ScheduleMutation,
     ThresholdMutation,
+    EventSinkMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     RunSubscription,

@@ -19,6 +19,8 @@ from chaoshub.config import Settings
 HUB_QUEUE = "hub"
 #: workflow drivers: apart from ``hub``, so a long workflow never delays the reconciler
 WORKFLOW_QUEUE = "workflows"
+#: events out (webhooks, Kubernetes Events): apart, so a slow receiver never holds up a run
+EVENTS_QUEUE = "events"
 
 app = Celery("chaoshub", include=["chaoshub.execution.tasks"])
 
@@ -28,7 +30,7 @@ def adapter_queue(adapter: str) -> str:
 
 
 def all_queues() -> list[str]:
-    return [HUB_QUEUE, WORKFLOW_QUEUE, *(adapter_queue(n) for n in registry.names())]
+    return [HUB_QUEUE, WORKFLOW_QUEUE, EVENTS_QUEUE, *(adapter_queue(n) for n in registry.names())]
 
 
 def broker_url(settings: Settings) -> str:
@@ -85,6 +87,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "chaoshub.advance_threshold_searches",
             "schedule": settings.reconcile_seconds,
             "options": {"queue": HUB_QUEUE, "expires": max(settings.reconcile_seconds * 5, 5)},
+        },
+        # events out: each pass delivers what is due on every sink (one pass per sink at once)
+        "deliver-events": {
+            "task": "chaoshub.deliver_events",
+            "schedule": settings.reconcile_seconds,
+            "options": {"queue": EVENTS_QUEUE, "expires": max(settings.reconcile_seconds * 5, 5)},
         },
     }
     if settings.orphan_sweep_seconds > 0:

@@ -66,6 +66,13 @@ def advance_threshold_searches() -> None:
     thresholds.advance_all(get_runtime(), dispatch)
 
 
+@app.task(name="chaoshub.deliver_events", ignore_result=True)
+def deliver_events() -> None:
+    from chaoshub.events_out import drain
+
+    drain.drain(get_runtime())
+
+
 @app.task(name="chaoshub.sweep_orphans", ignore_result=True)
 def sweep_orphans() -> None:
     sweeper.sweep_orphans(get_runtime())

@@ -184,6 +184,14 @@ def _loopback(host: str) -> bool:
     default=0,
     help="stress-ng workers that may run at once, over all stress faults (0: twice the CPUs)",
 )
+@click.option(
+    "--listen-fd",
+    type=click.IntRange(min=0),
+    default=None,
+    hidden=True,
+    help="serve on this already bound, listening socket (inherited from the parent, which "
+    "bound --listen's address: no race for the port between choosing and binding it)",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.version_option(__version__)
 def main(
@@ -206,6 +214,7 @@ def main(
     memory_headroom_percent: float,
     memory_headroom_bytes: int,
     max_stressors: int,
+    listen_fd: int | None,
     log_level: str,
 ) -> None:
     """Serve HTTP adapter protocol v1 for this host (the native injector)."""
@@ -287,7 +296,14 @@ def main(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **ssl)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, **ssl
+        )
+        server = uvicorn.Server(config)
+        if listen_fd is not None:
+            server.run(sockets=[socket.socket(fileno=listen_fd)])
+        else:
+            server.run()
     finally:
         if client is not None:
             client.stop()

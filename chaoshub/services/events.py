@@ -1,4 +1,5 @@
-"""Writing events: every phase move and everything worth a reason."""
+"""Writing events: every phase move and everything worth a reason, and in the same
+transaction what each event sink is owed (:mod:`chaoshub.events_out.outbox`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from chaoshub.events_out import outbox
 from chaoshub.lifecycle import Transition
 from chaoshub.store.models import Event, Run, WorkflowRun
 
@@ -24,6 +26,7 @@ def record(
         kind=kind, reason=reason, run_id=run_id, agent=agent, target=target, data=data or {}
     )
     session.add(event)
+    outbox.enqueue(session, event)
     return event
 
 
@@ -37,4 +40,5 @@ def record_transition(session: Session, run: Run | WorkflowRun, transition: Tran
         at=transition.at,
     )
     session.add(event)
+    outbox.enqueue(session, event)
     return event

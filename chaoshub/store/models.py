@@ -483,3 +483,56 @@ class ThresholdSearch(Base):
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     worker: Mapped[str | None] = mapped_column(String(200), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EventSink(Base):
+    """Where events go out: a webhook (CloudEvents or Slack-compatible JSON, HMAC-signed) or
+    the Kubernetes Events of the cluster a ``litmus`` / ``chaos-mesh`` run ran on."""
+
+    __tablename__ = "event_sinks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: webhook | kubernetes-events
+    kind: Mapped[str] = mapped_column(String(30))
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    #: cloudevents | slack (webhooks only)
+    format: Mapped[str] = mapped_column(String(20), default="cloudevents")
+    #: the HMAC key of the signature header; never returned by the API
+    secret: Mapped[str] = mapped_column(String(500), default="")
+    #: CloudEvents types (``*`` matches any run of characters); empty: every event
+    event_types: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: the retry budget: a delivery that failed this often, or is this old, is dead
+    max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    max_age_seconds: Mapped[float] = mapped_column(Float, default=86400.0)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: which drain holds this sink's queue, and until when (one drain per sink keeps order)
+    drain_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    drain_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EventDelivery(Base):
+    """The outbox: one event owed to one sink, written in the transaction that wrote the
+    event, so a crash loses none; delivered in ``id`` order per sink."""
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (Index("ix_event_deliveries_sink_state_id", "sink_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sink_id: Mapped[str] = mapped_column(ForeignKey("event_sinks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    #: the CloudEvents type, e.g. ``io.chaoshub.run.phase-changed``
+    type: Mapped[str] = mapped_column(String(200))
+    #: pending | delivered | dead
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    event: Mapped[Event] = relationship(lazy="joined")

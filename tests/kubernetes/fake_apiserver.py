@@ -71,6 +71,41 @@ _ACCESS_REVIEW = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 #: who the fake says the kubeconfig's token is, in Forbidden messages
 USER = "system:serviceaccount:chaos:chaoshub"
 _PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
+_EVENTS = re.compile(r"^/api/v1/(?:namespaces/(?P<ns>[^/]+)/)?events$")
+#: what core/v1 validation accepts as an Event's ``type``
+EVENT_TYPES = ("Normal", "Warning")
+
+
+#: the field selectors the API server supports on events
+_EVENT_FIELDS = (
+    "metadata.name",
+    "metadata.namespace",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "reason",
+    "type",
+    "source",
+    "reportingComponent",
+)
+
+
+def _event_fields_match(event: Obj, selector: str | None) -> bool:
+    for term in filter(None, (t.strip() for t in (selector or "").split(","))):
+        negate = "!=" in term
+        key, _, value = term.replace("!=", "=").replace("==", "=").partition("=")
+        if key not in _EVENT_FIELDS:
+            raise ApiError(400, "BadRequest", f'"{key}" is not a known field selector')
+        if key == "source":
+            actual = (event.get("source") or {}).get("component")
+        else:
+            head, _, tail = key.partition(".")
+            actual = (event.get(head) or {}).get(tail) if tail else event.get(head)
+        if (str(actual or "") == value) == negate:
+            return False
+    return True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -155,7 +190,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"kind": "APIVersions", "versions": ["v1"]})
         if method == "GET" and path == "/api/v1":
             return self._send(
-                200, self._resource_list("v1", [("pods", "Pod", True), ("nodes", "Node", False)])
+                200,
+                self._resource_list(
+                    "v1",
+                    [("pods", "Pod", True), ("nodes", "Node", False), ("events", "Event", True)],
+                ),
             )
         if method == "GET" and path == "/apis":
             return self._send(200, self._group_list())
@@ -174,6 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if labels_match(n["metadata"]["labels"], query.get("labelSelector"))
             ]
             return self._send(200, self._list("NodeList", "v1", nodes))
+        if m := _EVENTS.match(path):
+            return self._events(method, m["ns"], query)
         if method == "POST" and path == _ACCESS_REVIEW:
             return self._access_review()
         if method == "GET" and (m := _CRD.match(path)):
@@ -190,6 +231,99 @@ class _Handler(BaseHTTPRequestHandler):
                 200, self._list(f"{kind.kind}List", f"{kind.group}/{kind.version}", items)
             )
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _events(self, method: str, namespace: str | None, query: dict[str, str]) -> None:
+        """core/v1 Events: create (201; 409 AlreadyExists; 400 when the body's namespace is
+        not the path's; 422 Invalid as the API server's event validation words it) and list
+        (one namespace or all, with label and field selectors, e.g. involvedObject.name)."""
+        fake = self.server.fake
+        store = fake.store
+        verb = {"GET": "list", "POST": "create"}.get(method)
+        if verb is None or (method == "POST" and namespace is None):
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on events")
+        if not fake.allowed("", "events", verb):
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'events is forbidden: User "{USER}" cannot {verb} resource "events" in API'
+                f' group "" in the namespace "{namespace}"',
+                group="",
+                kind="events",
+            )
+        if method == "GET":
+            with store.cond:
+                items = [
+                    e
+                    for (ns, _), e in sorted(store.core_events.items())
+                    if (namespace is None or ns == namespace)
+                    and labels_match(e["metadata"].get("labels") or {}, query.get("labelSelector"))
+                    and _event_fields_match(e, query.get("fieldSelector"))
+                ]
+            return self._send(200, self._list("EventList", "v1", items))
+        body = self._body()
+        if not isinstance(body, dict) or body.get("kind") not in (None, "Event"):
+            raise ApiError(400, "BadRequest", "the body is not a v1 Event")
+        metadata = body.setdefault("metadata", {})
+        if metadata.get("namespace") not in (None, namespace):
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on"
+                " the request",
+            )
+        name = str(metadata.get("name") or "")
+        involved = body.get("involvedObject") or {}
+        causes: list[tuple[str, str, str]] = []
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", name):
+            causes.append(("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}"'))
+        if involved.get("namespace") not in (None, "", namespace):
+            causes.append(
+                (
+                    "FieldValueInvalid",
+                    "involvedObject.namespace",
+                    f'Invalid value: "{involved.get("namespace")}": does not match event.namespace',
+                )
+            )
+        if body.get("type") and body["type"] not in EVENT_TYPES:
+            causes.append(
+                (
+                    "FieldValueNotSupported",
+                    "type",
+                    f'Unsupported value: "{body["type"]}": supported values: "Normal", "Warning"',
+                )
+            )
+        if not body.get("reason"):
+            causes.append(("FieldValueRequired", "reason", "Required value"))
+        if causes:
+            parts = [f"{f}: {m}" for _, f, m in causes]
+            listed = parts[0] if len(parts) == 1 else f"[{', '.join(parts)}]"
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Event "{name}" is invalid: {listed}',
+                name=name,
+                kind="Event",
+                causes=[{"reason": r, "message": m, "field": f} for r, f, m in causes],
+            )
+        with store.cond:
+            if (namespace, name) in store.core_events:
+                raise ApiError(
+                    409,
+                    "AlreadyExists",
+                    f'events "{name}" already exists',
+                    name=name,
+                    kind="events",
+                )
+            store.version += 1
+            metadata.update(
+                namespace=namespace,
+                uid=str(uuid.uuid4()),
+                resourceVersion=str(store.version),
+                creationTimestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            )
+            body.update(apiVersion="v1", kind="Event")
+            store.core_events[(str(namespace), name)] = body
+        self._send(201, body)
 
     def _list(self, kind: str, api_version: str, items: list[Obj]) -> Obj:
         return {

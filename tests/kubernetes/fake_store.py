@@ -155,6 +155,8 @@ class Store:
     pods: dict[tuple[str, str], Obj] = field(default_factory=dict)
     nodes: dict[str, Obj] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    #: core/v1 Events (what ``kubectl get events`` lists), by namespace and name
+    core_events: dict[tuple[str, str], Obj] = field(default_factory=dict)
     version: int = 100
     compacted: int = 0
     cond: threading.Condition = field(default_factory=threading.Condition)

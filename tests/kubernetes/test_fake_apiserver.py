@@ -155,3 +155,52 @@ def test_only_merge_patches_are_served(api: Api) -> None:
             _content_type="application/json-patch+json",
         )
     assert err.value.status == 415
+
+
+def _core(api: Api) -> k8s.CoreV1Api:
+    return k8s.CoreV1Api(api[1].api_client)
+
+
+def _event(name: str, namespace: str = "lab", **extra: object) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": {"kind": "ChaosEngine", "name": "e1", "namespace": namespace},
+        "reason": "ChaosInjected",
+        "message": "m",
+        "type": "Normal",
+        "source": {"component": "chaoshub"},
+        **extra,
+    }
+
+
+def test_events_are_created_once_and_listed_by_field(api: Api) -> None:
+    core = _core(api)
+    made = core.create_namespaced_event("lab", _event("e1.a"))
+    assert made.metadata.uid and made.metadata.resource_version
+    core.create_namespaced_event("lab", _event("e1.b", involvedObject={"kind": "Pod", "name": "p"}))
+    with pytest.raises(ApiException) as taken:
+        core.create_namespaced_event("lab", _event("e1.a"))
+    assert taken.value.status == 409 and json.loads(taken.value.body)["reason"] == "AlreadyExists"
+
+    listed = core.list_namespaced_event("lab", field_selector="involvedObject.name=e1")
+    assert [e.metadata.name for e in listed.items] == ["e1.a"]
+    assert listed.items[0].source.component == "chaoshub"
+    assert len(core.list_event_for_all_namespaces().items) == 2
+    assert core.list_namespaced_event("other").items == []
+
+
+def test_invalid_events_are_refused_as_the_api_server_does(api: Api) -> None:
+    core = _core(api)
+    with pytest.raises(ApiException) as bad:
+        core.create_namespaced_event("lab", _event("x", type="Loud"))
+    assert bad.value.status == 422
+    assert json.loads(bad.value.body)["details"]["causes"][0]["field"] == "type"
+    with pytest.raises(ApiException) as elsewhere:
+        core.create_namespaced_event("lab", _event("y", namespace="other"))
+    assert elsewhere.value.status == 400
+    with pytest.raises(ApiException) as unnamed:
+        core.create_namespaced_event("lab", _event("Not_A_Name"))
+    assert unnamed.value.status == 422
+    assert core.list_namespaced_event("lab").items == []

@@ -11,7 +11,7 @@ from chaoshub.adapters.kube.cluster import (
     Cluster,
     check_config,
 )
-from chaoshub.contract import Adapter
+from chaoshub.contract import Adapter, Execution, Handle
 from chaoshub.errors import BackendUnavailable, HubError
 
 
@@ -42,6 +42,12 @@ class KubeAdapter(Adapter):
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> None:
         check_config(config)
+
+    def chaos_object(self, item: Handle | Execution) -> dict[str, str]:
+        """The object this adapter made (or makes) for an injection, as a Kubernetes object
+        reference (``apiVersion``, ``kind``, ``namespace``, ``name``): what the hub's
+        Kubernetes Events are about."""
+        raise NotImplementedError
 
     def close(self) -> None:
         self.cluster.close()

@@ -322,6 +322,26 @@ class Cluster:
             return self.create(res, namespace, body)
         return existing, False
 
+    def create_event(self, namespace: str, body: Mapping[str, Any]) -> bool:
+        """Create a core/v1 Event; answers False when one of that name exists already
+        (the hub names its Events after what they report, so a retry is a no-op)."""
+        doing = f"create Event {namespace}/{meta(body)['name']}"
+        try:
+            self.core.create_namespaced_event(
+                namespace,
+                dict(body),  # type: ignore[arg-type]
+                _request_timeout=self.timeout,
+            )
+            return True
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise api_error(exc, doing) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise BackendUnavailable(
+                f"{doing}: the cluster cannot be reached: {exc}", native_message=str(exc)
+            ) from exc
+
     def merge_patch(
         self, res: Resource, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any] | None:
