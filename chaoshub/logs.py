@@ -39,6 +39,7 @@ TICK_TASKS = (
     "chaoshub.sweep_orphans",
     "chaoshub.fire_schedules",
     "chaoshub.advance_threshold_searches",
+    "chaoshub.deliver_events",
 )
 
 #: loggers that write a line per task sent, received or finished
