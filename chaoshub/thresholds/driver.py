@@ -6,7 +6,9 @@ free is claimed (:class:`~chaoshub.execution.lease.Lease`, as a workflow run's) 
 one pass, in one transaction:
 
 - while the current trial's workflow run is active, nothing (an abort asked of the search
-  is passed on to it);
+  is passed on to it, and a pause: see :mod:`chaoshub.services.thresholds`);
+- a paused search starts no trial; a trial it interrupted is kept as ``interrupted`` (never
+  counted) and its magnitude re-run from scratch once the search is resumed;
 - once it has ended, its samples are evaluated (:mod:`.trials`) and the trial is appended
   to the stored trials; then the next magnitude is decided (:mod:`.search`) and its
   workflow run is created, its id stored on the search in the same commit, or the search
@@ -33,13 +35,20 @@ from chaoshub.execution.reconciler import WORKFLOW
 from chaoshub.lifecycle import DesiredState, Phase
 from chaoshub.runtime import Runtime
 from chaoshub.services import events
+from chaoshub.services import thresholds as thresholds_svc
 from chaoshub.services import workflows as workflows_svc
 from chaoshub.services.auth import Actor
 from chaoshub.store.models import ThresholdSearch, WorkflowRun
 from chaoshub.thresholds.document import ThresholdSearch as SearchDoc
 from chaoshub.thresholds.document import parse_search
 from chaoshub.thresholds.search import next_magnitude, result
-from chaoshub.thresholds.trials import INCONCLUSIVE, STOPPED, evaluate, workflow_document
+from chaoshub.thresholds.trials import (
+    INCONCLUSIVE,
+    INTERRUPTED,
+    STOPPED,
+    evaluate,
+    workflow_document,
+)
 
 log = logging.getLogger("chaoshub.thresholds")
 
@@ -104,21 +113,39 @@ def _pass(
     search = parse_search(row.document)
     assert search is not None
     stopping = row.desired_state == DesiredState.STOP.value
+    pausing = row.desired_state == DesiredState.PAUSE.value
     if row.current_workflow_run_id:
         wr = s.get(WorkflowRun, row.current_workflow_run_id)
         if wr is not None and not Phase(wr.phase).terminal:
+            woken: str | None = None
             if stopping and wr.desired_state != DesiredState.STOP.value:
                 actor = Actor(name=f"threshold search {row.id}", role="admin")
                 workflows_svc.abort(s, actor, wr.id, f"threshold search {row.id} aborted")
                 woken = wr.id
-                hooks.append(lambda: dispatch(woken, WORKFLOW, "workflow"))
+            elif pausing:
+                woken = thresholds_svc.interrupt(rt, s, row)
+            elif row.phase == Phase.PAUSED.value:
+                # resumed: the interrupted trial's workflow run ends, its samples unused
+                woken = thresholds_svc.end_interrupted(s, row)
+            if woken is not None:
+                wake = woken
+                hooks.append(lambda: dispatch(wake, WORKFLOW, "workflow"))
             return
+        # a trial whose workflow run ended while the search was paused was interrupted by
+        # the pause, unless it had completed first
+        interrupted = row.phase == Phase.PAUSED.value and (
+            wr is None or wr.phase != Phase.COMPLETED.value
+        )
         trial = {
             "magnitude": row.current_magnitude,
             "workflowRunId": row.current_workflow_run_id,
             "startedAt": row.current_started_at.isoformat() if row.current_started_at else None,
             "endedAt": (wr.ended_at or now()).isoformat() if wr is not None else None,
-            **evaluate(s, search, wr),
+            **(
+                {"outcome": INTERRUPTED, "reason": thresholds_svc.INTERRUPTED_BY_PAUSE}
+                if interrupted
+                else evaluate(s, search, wr)
+            ),
         }
         row.trials = [*(row.trials or []), trial]
         row.current_workflow_run_id = None
@@ -134,7 +161,7 @@ def _pass(
         if trial["outcome"] == STOPPED:
             _finish(s, row, search, Phase.ABORTED, f"the search was stopped: {trial['reason']}")
             return
-        if wr is not None and wr.phase == Phase.ABORTED.value and not stopping:
+        if not interrupted and wr is not None and wr.phase == Phase.ABORTED.value and not stopping:
             # halt-all, or a person aborting the trial itself: the search stops with it
             _finish(
                 s,
@@ -157,6 +184,12 @@ def _pass(
     if stopping:
         _finish(s, row, search, Phase.ABORTED, "aborted on request")
         return
+    if pausing:
+        thresholds_svc.interrupt(rt, s, row)  # no trial runs: the search is paused
+        return
+    if row.phase == Phase.PAUSED.value:
+        row.phase = Phase.RUNNING.value
+        events.record(s, "phase", "resumed: the next trial starts", run_id=row.id)
     magnitude = next_magnitude(search, list(row.trials or []))
     if magnitude is None:
         _finish(s, row, search, Phase.COMPLETED, "decided")

@@ -45,6 +45,8 @@ from chaoshub.workflows.document import FAULT_MARGIN_SECONDS
 INJECT_MARGIN_SECONDS = 2.0
 INCONCLUSIVE = "inconclusive"
 STOPPED = "stopped"
+#: a trial a pause of the search cut short: kept, never counted, re-run on resume
+INTERRUPTED = "interrupted"
 
 
 def magnitude_value(search: ThresholdSearch, m: float) -> int | float:

@@ -42,6 +42,10 @@ START = f"""mutation($in: StartThresholdSearchInput!) {{ startThresholdSearch(in
 SEARCH = f"""query($id: ID!) {{ thresholdSearch(id: $id) {{ {SEARCH_FIELDS} }} }}"""
 ABORT = f"""mutation($id: ID!) {{ abortThresholdSearch(id: $id, reason: "test") {{
   __typename ... on ThresholdSearch {{ {SEARCH_FIELDS} }} {ERROR} }} }}"""
+PAUSE = f"""mutation($id: ID!) {{ pauseThresholdSearch(id: $id) {{
+  __typename ... on ThresholdSearch {{ {SEARCH_FIELDS} }} {ERROR} }} }}"""
+RESUME = f"""mutation($id: ID!) {{ resumeThresholdSearch(id: $id) {{
+  __typename ... on ThresholdSearch {{ {SEARCH_FIELDS} }} {ERROR} }} }}"""
 WORKFLOW_RUN = """query($id: ID!) { workflowRun(id: $id) { id phase workflowId
   steps { stepId state run { id phase } } } }"""
 VALIDATE = (
@@ -203,6 +207,67 @@ def test_an_abort_stops_the_current_trial_and_leaves_nothing_injected(
     assert "aborted on request" in done["reasons"]
     again = hub(ABORT, id=started["id"])["abortThresholdSearch"]
     assert again["__typename"].endswith("Error") and "aborted already" in again["message"], again
+
+
+def test_a_paused_search_holds_nothing_injected_and_reruns_the_interrupted_trial_on_resume(
+    hub: GraphQL, toxiproxy: FakeToxiproxy, payments: tuple[str, int], service: Checkout
+) -> None:
+    proxy = payments[0]
+    started = start(hub, document(service, proxy, trialSeconds=120))
+    assert started["__typename"] == "ThresholdSearch", started
+    sid = started["id"]
+    try:
+        wait_for(lambda: toxics(toxiproxy, proxy), 60, interval=0.2, what="the first trial's fault")
+        first = search(hub, sid)["currentWorkflowRunId"]
+        assert first
+
+        paused = hub(PAUSE, id=sid)["pauseThresholdSearch"]
+        assert paused["__typename"] == "ThresholdSearch", paused
+        assert (paused["phase"], paused["desiredState"]) == ("paused", "pause")
+        # the trial's workflow run is paused and its fault recovered at once
+        wait_for(lambda: not toxics(toxiproxy, proxy), 30, interval=0.2, what="the fault out")
+        wait_for(
+            lambda: hub(WORKFLOW_RUN, id=first)["workflowRun"]["phase"] == "paused",
+            30,
+            interval=0.2,
+            what="the trial's workflow run paused",
+        )
+        again = hub(PAUSE, id=sid)["pauseThresholdSearch"]
+        assert again["__typename"] == "ThresholdSearch" and again["phase"] == "paused"
+        # several beats later: still nothing injected, no trial counted, none started
+        time.sleep(3)
+        held = search(hub, sid)
+        assert toxics(toxiproxy, proxy) == []
+        assert (held["phase"], held["trials"], held["currentWorkflowRunId"]) == (
+            "paused",
+            [],
+            first,
+        )
+
+        resumed = hub(RESUME, id=sid)["resumeThresholdSearch"]
+        assert resumed["__typename"] == "ThresholdSearch" and resumed["desiredState"] == "run"
+        # the interrupted trial is kept, not counted, and its magnitude re-run from scratch
+        rerun = wait_for(
+            lambda: (s := search(hub, sid))["currentWorkflowRunId"] not in (None, first) and s,
+            60,
+            interval=0.3,
+            what="the interrupted trial re-run",
+        )
+        assert rerun["phase"] == "running"
+        (interrupted,) = rerun["trials"]
+        assert (interrupted["outcome"], interrupted["workflowRunId"]) == ("interrupted", first)
+        assert interrupted["magnitude"] == rerun["currentMagnitude"] == 0
+        assert hub(WORKFLOW_RUN, id=first)["workflowRun"]["phase"] == "aborted"
+        wait_for(lambda: toxics(toxiproxy, proxy), 60, interval=0.2, what="the re-run's fault")
+        not_paused = hub(RESUME, id=sid)["resumeThresholdSearch"]
+        assert "is not paused" in not_paused.get("message", ""), not_paused
+    finally:
+        hub(ABORT, id=sid)
+        wait_for(lambda: search(hub, sid)["phase"] == "aborted", 60, interval=0.3, what="the abort")
+    assert toxics(toxiproxy, proxy) == []
+    audit = hub("{ auditLog(first: 50) { action result subject } }")["auditLog"]
+    actions = [(a["action"], a["subject"]) for a in audit]
+    assert ("pauseThresholdSearch", sid) in actions and ("resumeThresholdSearch", sid) in actions
 
 
 def _set(path: list[str], value: Any) -> Callable[[dict[str, Any]], None]:
