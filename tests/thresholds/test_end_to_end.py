@@ -11,23 +11,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.support import queries as Q
-from tests.support.stack import GraphQL, embedded_hub, wait_for
+from tests.support.stack import GraphQL, wait_for
 from tests.thresholds.documents import search_document
-from tests.thresholds.services import (
-    CLIENT_TIMEOUT,
-    Checkout,
-    FakeToxiproxy,
-    Upstream,
-    checkout,
-    fake_toxiproxy,
-)
+from tests.thresholds.services import CLIENT_TIMEOUT, Checkout, FakeToxiproxy, toxics
 
 pytestmark = pytest.mark.slow
 
@@ -52,51 +43,6 @@ VALIDATE = (
     """query($doc: JSON!) { validateThresholdSearch(document: $doc) { field message code } }"""
 )
 COUNTS = "{ workflowRuns { totalCount } workflows { id } }"
-
-
-@pytest.fixture(scope="module")
-def toxiproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeToxiproxy]:
-    with fake_toxiproxy(tmp_path_factory.mktemp("toxiproxy") / "server.log") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def payments(toxiproxy: FakeToxiproxy) -> Iterator[tuple[str, int]]:
-    """The proxy in front of the dependency: its name and port."""
-    with Upstream() as upstream, httpx.Client(base_url=toxiproxy.url, timeout=10) as api:
-        name = f"payments-{uuid.uuid4().hex[:6]}"
-        body = {"name": name, "listen": "127.0.0.1:0", "upstream": upstream.address}
-        created = api.post("/proxies", json=body)
-        assert created.status_code == 201, created.text
-        try:
-            yield name, int(created.json()["listen"].rsplit(":", 1)[1])
-        finally:
-            api.delete(f"/proxies/{name}")
-
-
-@pytest.fixture(scope="module")
-def service(payments: tuple[str, int]) -> Iterator[Checkout]:
-    with checkout(payments[1]) as svc:
-        yield svc
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory, toxiproxy: FakeToxiproxy) -> Iterator[GraphQL]:
-    with embedded_hub(tmp_path_factory.mktemp("threshold-hub")) as (url, token):
-        gql = GraphQL(url, token)
-        created = gql(
-            Q.CREATE_BACKEND,
-            input={"name": "toxiproxy", "adapter": "toxiproxy", "config": {"url": toxiproxy.url}},
-        )
-        assert created["createBackend"]["__typename"] == "Backend", created
-        try:
-            yield gql
-        finally:
-            gql.close()
-
-
-def toxics(toxiproxy: FakeToxiproxy, proxy: str) -> list[Any]:
-    return httpx.get(f"{toxiproxy.url}/proxies/{proxy}/toxics", timeout=10).json()  # type: ignore[no-any-return]
 
 
 def document(service: Checkout, proxy: str, **overrides: Any) -> dict[str, Any]:
