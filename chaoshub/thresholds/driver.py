@@ -7,6 +7,8 @@ one pass, in one transaction:
 
 - while the current trial's workflow run is active, nothing (an abort asked of the search
   is passed on to it, and a pause: see :mod:`chaoshub.services.thresholds`);
+- an inconclusive trial (its fault never in place, or no sample in its window, as when the
+  worker sampling it was killed) is run again, up to :data:`MAX_INCONCLUSIVE` in a row;
 - a paused search starts no trial; a trial it interrupted is kept as ``interrupted`` (never
   counted) and its magnitude re-run from scratch once the search is resumed;
 - once it has ended, its samples are evaluated (:mod:`.trials`) and the trial is appended
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -53,6 +56,22 @@ from chaoshub.thresholds.trials import (
 log = logging.getLogger("chaoshub.thresholds")
 
 Dispatch = Callable[[str, str, str], None]
+#: an inconclusive trial (the fault never in place, no sample in its window: e.g. the worker
+#: sampling it was killed) is run again; this many in a row at one magnitude fail the search
+MAX_INCONCLUSIVE = 2
+
+
+def _inconclusive_run(trials: list[dict[str, Any]]) -> int:
+    """How many trials at the end of ``trials``, at the last one's magnitude, were
+    inconclusive in a row."""
+    n = 0
+    for trial in reversed(trials):
+        if trial.get("outcome") != INCONCLUSIVE or trial.get("magnitude") != trials[-1].get(
+            "magnitude"
+        ):
+            break
+        n += 1
+    return n
 
 
 def now() -> datetime:
@@ -172,15 +191,24 @@ def _pass(
             )
             return
         if trial["outcome"] == INCONCLUSIVE and not stopping:
-            _finish(
+            tries = _inconclusive_run(list(row.trials))
+            if tries >= MAX_INCONCLUSIVE:
+                _finish(
+                    s,
+                    row,
+                    search,
+                    Phase.FAILED,
+                    f"the trial at {search.param}={trial['magnitude']:g} was inconclusive "
+                    f"{tries} times in a row: {trial['reason']}",
+                )
+                return
+            # e.g. its worker was killed while it sampled: the magnitude is tried again
+            events.record(
                 s,
-                row,
-                search,
-                Phase.FAILED,
-                f"the trial at {search.param}={trial['magnitude']:g} was inconclusive: "
-                f"{trial['reason']}",
+                "trial",
+                f"{search.param}={trial['magnitude']:g} is tried again: its trial was inconclusive",
+                run_id=row.id,
             )
-            return
     if stopping:
         _finish(s, row, search, Phase.ABORTED, "aborted on request")
         return
