@@ -112,7 +112,9 @@ def test_the_search_finds_the_client_timeout_of_the_service_within_the_resolutio
     for t in done["trials"]:
         assert t["outcome"] == ("held" if t["magnitude"] <= result["heldMax"] else "broke")
         (slo,) = t["slo"]
-        assert slo["samples"] >= 5, t  # ~2 s of samples every 0.2 s while the fault was held
+        # ~2 s of samples while the fault was held, each 0.2 s after the previous one ended:
+        # at 450 ms a sample, and on a loaded machine, 3 or 4 of them
+        assert slo["samples"] >= 3, t
         values = {o["metric"]: o for o in slo["objectives"]}
         if t["outcome"] == "held":
             assert values["successRatio"]["value"] == 1.0
