@@ -12,8 +12,10 @@ with its promise: nothing is left injected when it ends, however it ends):
 - step ``cool-down``, after the fault was recovered: a wait of ``coolDownSeconds``.
 
 **The objectives.** Only the samples of a ``slo-<i>`` step taken while the fault was in
-place count: from the child run's ``running_since`` until its ``recovering_since`` (or its
-end). Over them:
+place count (by when each was started): from the child run's ``running_since`` until its
+``recovering_since`` (or its end), and never more than ``trialSeconds`` after it began (an
+agent removes a timed fault itself when its duration is over, a moment before the hub sees
+it recovering). Over them:
 
 - ``successRatio`` = samples that passed the probe's own checks / samples;
 - ``latencyMsP50|P90|P95|P99`` = the nearest-rank percentile of the samples' ``latency_ms``
@@ -31,7 +33,7 @@ magnitude again), and *stopped* when a stop condition breached.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -130,6 +132,9 @@ def evaluate(s: Session, search: ThresholdSearch, wr: WorkflowRun | None) -> dic
         return {"outcome": INCONCLUSIVE, "reason": f"the fault was never in place: {why}"}
     start = child.running_since
     end = child.recovering_since or child.ended_at or datetime.now(UTC)
+    # an agent ends a timed fault itself once its duration is over, a moment before the hub
+    # sees it recovering; nor does a fault held longer (its worker killed) count for more
+    end = min(end, start + timedelta(seconds=search.trial_seconds))
     slos: list[dict[str, Any]] = []
     held = True
     sampled = 0
