@@ -66,7 +66,7 @@ def started_line(search: dict[str, Any]) -> str:
 
 
 def trial_line(number: int, param: str, trial: dict[str, Any]) -> str:
-    """One ended trial: ``trial 3: latency=500: broke: checkout successRatio=0.4 (>= 0.99) ✗``."""
+    """One ended trial: ``trial 3: latency=500: broke: checkout successRatio=0.4 (>= 0.99) BROKE; 28 samples``."""
     values = [
         f"{slo['probe']} {o['metric']}={_num(o['value'])} ({o['comparator']} {_num(o['target'])})"
         + (" ok" if o["held"] else " BROKE")
