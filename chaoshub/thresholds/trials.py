@@ -12,8 +12,10 @@ with its promise: nothing is left injected when it ends, however it ends):
 - step ``cool-down``, after the fault was recovered: a wait of ``coolDownSeconds``.
 
 **The objectives.** Only the samples of a ``slo-<i>`` step taken while the fault was in
-place count: from the child run's ``running_since`` until its ``recovering_since`` (or its
-end). Over them:
+place count (by when each was started): from the child run's ``running_since`` until its
+``recovering_since`` (or its end), and never more than ``trialSeconds`` after it began (an
+agent removes a timed fault itself when its duration is over, a moment before the hub sees
+it recovering). Over them:
 
 - ``successRatio`` = samples that passed the probe's own checks / samples;
 - ``latencyMsP50|P90|P95|P99`` = the nearest-rank percentile of the samples' ``latency_ms``
@@ -24,14 +26,14 @@ end). Over them:
 
 A metric with no sample to compute it from breaks its objective. The trial *held* when
 every objective of every SLO held, *broke* otherwise; it is *inconclusive* when the fault
-was never in place or no sample fell inside the window, and *stopped* when a stop condition
-breached.
+was never in place or no sample fell inside the window (never counted: the driver runs the
+magnitude again), and *stopped* when a stop condition breached.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +47,8 @@ from chaoshub.workflows.document import FAULT_MARGIN_SECONDS
 INJECT_MARGIN_SECONDS = 2.0
 INCONCLUSIVE = "inconclusive"
 STOPPED = "stopped"
+#: a trial a pause of the search cut short: kept, never counted, re-run on resume
+INTERRUPTED = "interrupted"
 
 
 def magnitude_value(search: ThresholdSearch, m: float) -> int | float:
@@ -128,6 +132,9 @@ def evaluate(s: Session, search: ThresholdSearch, wr: WorkflowRun | None) -> dic
         return {"outcome": INCONCLUSIVE, "reason": f"the fault was never in place: {why}"}
     start = child.running_since
     end = child.recovering_since or child.ended_at or datetime.now(UTC)
+    # an agent ends a timed fault itself once its duration is over, a moment before the hub
+    # sees it recovering; nor does a fault held longer (its worker killed) count for more
+    end = min(end, start + timedelta(seconds=search.trial_seconds))
     slos: list[dict[str, Any]] = []
     held = True
     sampled = 0
