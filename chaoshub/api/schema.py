@@ -21,6 +21,7 @@ from chaoshub.api.error_log import HubSchema
 from chaoshub.api.events import EventQuery, EventSubscription
 from chaoshub.api.experiments import ExperimentMutation, ExperimentQuery
 from chaoshub.api.fleet import FleetMutation, FleetQuery
+from chaoshub.api.imports import ImportMutation
 from chaoshub.api.runs import RunMutation, RunQuery, RunSubscription
 from chaoshub.api.schedules import ScheduleMutation, ScheduleQuery
 from chaoshub.api.thresholds import ThresholdMutation, ThresholdQuery
@@ -46,6 +47,7 @@ MUTATIONS: tuple[type, ...] = (
     WorkflowMutation,
     ScheduleMutation,
     ThresholdMutation,
+    ImportMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     RunSubscription,

@@ -501,7 +501,7 @@ def import_chaos(doc: dict[str, Any], notes: Notes, backend: str | None) -> dict
         notes.add(["status"], "the tool's status of that object is not imported")
     return {
         "kind": "Experiment",
-        "name": meta.get("name") or meta.get("generateName") or kind.lower(),
+        "name": meta.get("name") or meta.get("generateName") or str(kind).lower(),
         "description": f"imported from Chaos Mesh {kind}",
         **fault(str(kind), doc["spec"], ["spec"], notes, chosen),
     }
