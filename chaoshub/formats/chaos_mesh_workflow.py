@@ -105,7 +105,13 @@ def status_code(text: str, path: Path) -> Any:
 
 
 def status_check_probe(
-    name: str, check_spec: dict[str, Any], deadline: float | None, path: Path, notes: Notes
+    name: str,
+    check_spec: dict[str, Any],
+    deadline: float | None,
+    path: Path,
+    notes: Notes,
+    *,
+    stop_condition: bool = False,
 ) -> dict[str, Any]:
     """The hub probe for a StatusCheck."""
     where = list(path)
@@ -140,7 +146,7 @@ def status_check_probe(
     window = deadline
     if check_spec.get("duration"):
         window = go_seconds(check_spec["duration"], [*where, "duration"])
-    if mode == "Continuous":
+    if mode == "Continuous" and not stop_condition:
         if window is None:
             raise refuse(
                 [*where, "duration"], "a Continuous status check needs a duration or a deadline"
@@ -210,13 +216,13 @@ class _Builder:
                 if kind == "Serial":
                     previous = self.add(child, previous, [*where, "children", j])
                 else:
-                    ends.extend(
-                        e for e in self.add(child, after, [*where, "children", j]) if e not in ends
-                    )
+                    child_ends = self.add(child, after, [*where, "children", j])
+                    if child_ends != after:  # a stop condition adds no step
+                        ends.extend(e for e in child_ends if e not in ends)
             self.visiting.pop()
             if not template.get("children"):
                 raise refuse([*where, "children"], f"a {kind} node needs children")
-            return previous if kind == "Serial" else ends
+            return previous if kind == "Serial" else (ends or after)
         sid = step_id(name, self.ids)
         step: dict[str, Any] = {"id": sid}
         if after:
@@ -231,9 +237,11 @@ class _Builder:
             spec = template.get("statusCheck")
             if not spec:
                 raise refuse([*where, "statusCheck"], "a StatusCheck template needs statusCheck")
-            probe = status_check_probe(sid, spec, deadline, [*where, "statusCheck"], self.notes)
-            if template.get("abortWithStatusCheck"):
-                probe.pop("forSeconds", None)
+            guard = bool(template.get("abortWithStatusCheck"))
+            probe = status_check_probe(
+                sid, spec, deadline, [*where, "statusCheck"], self.notes, stop_condition=guard
+            )
+            if guard:
                 self.stop_conditions.append(probe)
                 self.ids.discard(sid)
                 self.notes.add(

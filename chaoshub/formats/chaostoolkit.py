@@ -467,7 +467,7 @@ def import_experiment(doc: dict[str, Any], notes: Notes, agent: str | None) -> d
     title = str(doc["title"])
     return {
         "kind": "Workflow",
-        "name": re.sub(r"[/\s]+", "-", title.strip())[:200] or "experiment",
+        "name": title.strip().replace("/", "-")[:200] or "experiment",
         "description": str(doc.get("description") or "")[:4000],
         **({"steadyState": steady} if steady else {}),
         "steps": steps,
