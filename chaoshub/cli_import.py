@@ -88,3 +88,82 @@ def import_(
             raise UsageProblem(f"{file}: {where + ': ' if where else ''}{exc.message}") from None
         result = imported.to_dict()
     click.echo(render(result, output), nl=False)
+
+
+SAVED = """query($id: ID!) {
+  experiment(id: $id) { name description faultType backend params selector durationSeconds }
+  workflow(id: $id) { document } }"""
+
+
+def hub_document(value: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """(kind, document) of a hub document read from a file: Experiment, Workflow, Schedule,
+    or a single fault (no kind, or kind: Run) as an Experiment."""
+    if not isinstance(value, dict):
+        raise UsageProblem(f"{where}: expected a hub document (a mapping)")
+    kind = value.get("kind", "Run")
+    if kind == "Run":
+        name = Path(where).stem
+        return "Experiment", {
+            "kind": "Experiment",
+            "name": name,
+            **{k: v for k, v in value.items() if k != "kind"},
+        }
+    if kind not in ("Experiment", "Workflow", "Schedule"):
+        raise UsageProblem(
+            f"{where}: kind: {kind!r} is not a hub document (Experiment, Workflow, Schedule)"
+        )
+    return str(kind), value
+
+
+@click.command("export")
+@click.argument("source")
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["hub", "chaos-mesh", "litmus"]),
+    required=True,
+    help="the format to write",
+)
+@click.option("--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--url", envvar="CHAOSHUB_URL", default="http://127.0.0.1:8080", show_default=True)
+@click.option(
+    "--token", envvar="CHAOSHUB_TOKEN", help="API token (for a saved experiment or workflow)"
+)
+def export_(source: str, target: str, output: str, url: str, token: str | None) -> None:
+    """Write a hub experiment or workflow (a saved one's ID, or a hub document FILE) as a Chaos
+    Mesh or Litmus document where the tool has an equivalent (else say why not), or as the
+    hub's own YAML."""
+    from chaoshub.cli_documents import load_yaml
+    from chaoshub.formats.export import export
+
+    file = Path(source)
+    if file.is_file():
+        kind, document = hub_document(load_yaml(file), source)
+    else:
+        if not token:
+            raise UsageProblem(f"{source}: no such file; to export a saved one, give --token")
+        with Hub(url, token) as hub:
+            found = hub.call(SAVED, {"id": source})
+        if found.get("experiment"):
+            kind, document = (
+                "Experiment",
+                {
+                    "kind": "Experiment",
+                    **{k: v for k, v in found["experiment"].items() if v is not None},
+                },
+            )
+        elif found.get("workflow"):
+            kind, document = "Workflow", found["workflow"]["document"]
+        else:
+            raise UsageProblem(f"{source}: no such file, experiment or workflow")
+    try:
+        written = export(kind, document, target)
+    except InvalidInput as exc:
+        where = field_path(exc.field)
+        raise UsageProblem(
+            f"{source}: cannot write it for {target}: {where + ': ' if where else ''}{exc.message}"
+        ) from None
+    click.echo(
+        json.dumps(written, indent=2) if output == "json" else formats.dump(written),
+        nl=output == "json",
+    )

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaoshub import catalog
+from chaoshub.errors import HubError
 from chaoshub.formats.base import (
     ANY,
     Bool,
@@ -32,6 +34,7 @@ from chaoshub.formats.base import (
 )
 
 API_VERSION = "chaos-mesh.org/v1alpha1"
+KEEP = "keep_resources"
 ADAPTER = "chaos-mesh"
 
 METADATA: dict[str, Any] = {
@@ -204,8 +207,7 @@ def pod_selector(
         out["namespaces"] = list(sel["namespaces"])
     if containers and spec.get("containerNames"):
         out["containers"] = list(spec["containerNames"])
-    if spec.get("mode") is not None:
-        out["mode"] = one_of(spec["mode"], MODES, [*where, "mode"])
+    out["mode"] = one_of(spec.get("mode", "all"), MODES, [*where, "mode"])
     if spec.get("value") not in (None, ""):
         out["value"] = str(spec["value"])
     if spec.get("remoteCluster"):
@@ -227,11 +229,12 @@ def _network(spec: dict[str, Any], path: Path, notes: Notes) -> tuple[str, dict[
     where = list(path)
     actions = ("netem", "delay", "loss", "duplicate", "corrupt", "partition", "bandwidth", "rate")
     action = one_of(spec.get("action"), actions, [*where, "action"])
-    params: dict[str, Any] = {}
-    if spec.get("direction") is not None:
-        params["direction"] = one_of(
-            spec["direction"], ("to", "from", "both"), [*where, "direction"]
+    # Chaos Mesh's default, said: the hub's own default differs for partition
+    params: dict[str, Any] = {
+        "direction": one_of(
+            spec.get("direction", "to"), ("to", "from", "both"), [*where, "direction"]
         )
+    }
     if spec.get("externalTargets"):
         params["external_targets"] = list(spec["externalTargets"])
     if spec.get("device"):
@@ -449,6 +452,17 @@ FAULTS = {
 }
 
 
+def with_defaults(fault_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the catalog's defaults written out, so the document says every value
+    the tool will be given (and an export gives the tool the same); ``keep_resources`` is
+    the hub's own and stays out unless set."""
+    try:
+        filled = catalog.load().get(fault_id).validate_params(params)
+    except HubError:
+        return params  # the hub's checks name what is wrong, after the mapping
+    return {k: v for k, v in filled.items() if not (k == KEEP and v is False)}
+
+
 def fault(
     kind: str,
     spec: dict[str, Any],
@@ -462,6 +476,7 @@ def fault(
     spec's own."""
     where = list(path)
     name, params = FAULTS[kind](spec, where, notes)
+    params = with_defaults(f"{ADAPTER}/{name}", params)
     out: dict[str, Any] = {
         "faultType": f"{ADAPTER}/{name}",
         "backend": backend,

@@ -123,8 +123,8 @@ def status_check_probe(
     if not http or not http.get("url"):
         raise refuse([*where, "http", "url"], f"a {kind} status check needs http.url")
     block: dict[str, Any] = {"url": http["url"]}
-    if http.get("method"):
-        block["method"] = one_of(http["method"], ("GET", "POST"), [*where, "http", "method"])
+    if one_of(http.get("method", "GET"), ("GET", "POST"), [*where, "http", "method"]) == "POST":
+        block["method"] = "POST"
     if http.get("headers"):
         block["headers"] = {k: ", ".join(v) for k, v in http["headers"].items()}
     if http.get("body"):

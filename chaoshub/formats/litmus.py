@@ -48,6 +48,7 @@ from chaoshub.formats.base import (
 
 API_VERSION = "litmuschaos.io/v1alpha1"
 ADAPTER = "litmus"
+KEEP = "keep_resources"
 NODE_FAULTS = ("node-cpu-hog", "node-drain")
 
 RUN_PROPERTIES: dict[str, Any] = {

@@ -111,7 +111,7 @@ def test_without_a_backend_the_adapters_name_is_assumed_and_said() -> None:
     result = imported("cm-network-loss.yaml")
     assert result.document["backend"] == "chaos-mesh"
     assert any("--backend" in n.why for n in result.notes)
-    assert result.document["params"] == {"loss": 25, "correlation": 10}
+    assert result.document["params"] == {"direction": "to", "loss": 25, "correlation": 10}
 
 
 def test_a_chaos_mesh_workflow_becomes_after_chains_siblings_waits_probes_and_a_stop_condition() -> (
