@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from chaoshub import catalog
 from chaoshub.errors import HubError, InvalidInput
+from chaoshub.formats.hub import ExperimentDocument, ScheduleDocument
 from chaoshub.lifecycle import TimeControl
+from chaoshub.probes.base import parse_spec
 from chaoshub.schedules.timing import Timetable
-from chaoshub.services.schedules import POLICIES
 from chaoshub.workflows.document import parse_workflow
 
 if TYPE_CHECKING:
@@ -24,30 +25,6 @@ if TYPE_CHECKING:
 
     from chaoshub.runtime import Runtime
     from chaoshub.services.auth import Actor
-
-#: the keys of an Experiment document
-EXPERIMENT_KEYS = (
-    "kind",
-    "name",
-    "description",
-    "faultType",
-    "backend",
-    "selector",
-    "params",
-    "durationSeconds",
-)
-SCHEDULE_KEYS = (
-    "kind",
-    "name",
-    "description",
-    "cron",
-    "timeZone",
-    "concurrencyPolicy",
-    "startingDeadlineSeconds",
-    "blackouts",
-    "experiment",
-    "workflow",
-)
 
 
 def _prefixed(exc: InvalidInput, prefix: list[str]) -> InvalidInput:
@@ -74,9 +51,10 @@ def fault_offline(fault: dict[str, Any], prefix: list[str]) -> None:
 
 
 def experiment_offline(doc: dict[str, Any], prefix: list[str]) -> None:
-    extra = sorted(set(doc) - set(EXPERIMENT_KEYS))
-    if extra:
-        raise InvalidInput(f"unknown field {extra[0]!r}", field=[*prefix, extra[0]])
+    try:
+        parse_spec(ExperimentDocument, doc, [])
+    except InvalidInput as exc:
+        raise _prefixed(exc, prefix) from None
     fault_offline(doc, prefix)
 
 
@@ -92,12 +70,8 @@ def workflow_offline(doc: dict[str, Any], prefix: list[str]) -> None:
 
 
 def schedule_offline(doc: dict[str, Any]) -> None:
-    extra = sorted(set(doc) - set(SCHEDULE_KEYS))
-    if extra:
-        raise InvalidInput(f"unknown field {extra[0]!r}", field=[extra[0]])
+    parse_spec(ScheduleDocument, doc, [])
     Timetable.parse(str(doc.get("cron")), str(doc.get("timeZone") or "UTC"), doc.get("blackouts"))
-    if doc.get("concurrencyPolicy", "forbid") not in POLICIES:
-        raise InvalidInput(f"one of {', '.join(POLICIES)}", field=["concurrencyPolicy"])
     if "workflow" in doc:
         workflow_offline(doc["workflow"], ["workflow"])
     else:
