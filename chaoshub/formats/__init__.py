@@ -12,7 +12,7 @@ checks refuse what was mapped.
 |---|---|
 | ``chaos-mesh`` | PodChaos, NetworkChaos, StressChaos, IOChaos, TimeChaos, DNSChaos, |
 |  | HTTPChaos, Workflow, Schedule, PhysicalMachineChaos (chaosd's attacks) |
-| ``litmus`` | ChaosEngine (with probes) |
+| ``litmus`` | ChaosEngine (with probes), an Argo Workflow of ChaosEngines in sequence |
 | ``chaostoolkit`` | an experiment (JSON or YAML) |
 """
 
@@ -63,6 +63,8 @@ def _chaos_mesh(doc: dict[str, Any], notes: Notes, options: Options) -> tuple[st
 def _litmus(doc: dict[str, Any], notes: Notes, options: Options) -> tuple[str, dict[str, Any]]:
     from chaoshub.formats import litmus
 
+    if str(doc.get("apiVersion") or "").startswith("argoproj.io/"):
+        return litmus.import_argo(doc, notes, options.backend, options.agent)
     return litmus.import_engine(doc, notes, options.backend, options.agent)
 
 
@@ -89,7 +91,7 @@ def detect(doc: Any) -> str:
     api = str(doc.get("apiVersion") or "")
     if api.startswith("chaos-mesh.org/"):
         return "chaos-mesh"
-    if api.startswith("litmuschaos.io/"):
+    if api.startswith(("litmuschaos.io/", "argoproj.io/")):
         return "litmus"
     if "method" in doc or "steady-state-hypothesis" in doc:
         return "chaostoolkit"

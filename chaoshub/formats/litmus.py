@@ -23,11 +23,14 @@ allow-listed script. Each difference is a note.
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any
 
+import yaml
+
 from chaoshub import catalog
-from chaoshub.errors import HubError
+from chaoshub.errors import HubError, InvalidInput
 from chaoshub.formats.base import (
     ANY,
     Bool,
@@ -39,6 +42,7 @@ from chaoshub.formats.base import (
     Path,
     Str,
     check,
+    dotted,
     go_seconds,
     number,
     one_of,
@@ -598,3 +602,166 @@ def import_engine(
             out[key] = probes
     out["steps"] = steps
     return "Workflow", out
+
+
+# -- an Argo workflow of ChaosEngines (a Litmus "chaos experiment" manifest) -------------------
+
+ARGO_API = "argoproj.io/v1alpha1"
+ARGO_TEMPLATE: dict[str, Any] = {
+    "name": Str,
+    "steps": ListOf(ListOf({"name": Str, "template": Str, "arguments": ANY, "when": Str})),
+    "inputs": {
+        "artifacts": ListOf({"name": Str, "path": Str, "raw": {"data": Str}}),
+        "parameters": ANY,
+    },
+    "outputs": ANY,
+    "container": ANY,
+    "script": ANY,
+    "metadata": {"labels": MapOf(Str), "annotations": MapOf(Str)},
+    "activeDeadlineSeconds": IntOrStr,
+    "retryStrategy": ANY,
+    "serviceAccountName": Str,
+}
+ARGO_SPEC: dict[str, Any] = {
+    "entrypoint": Str,
+    "arguments": ANY,
+    "serviceAccountName": Str,
+    "securityContext": ANY,
+    "podGC": ANY,
+    "ttlStrategy": ANY,
+    "activeDeadlineSeconds": Int,
+    "templates": ListOf(ARGO_TEMPLATE),
+}
+
+
+def _engines_of(
+    template: dict[str, Any], path: list[str | int]
+) -> list[tuple[list[str | int], dict[str, Any]]]:
+    found = []
+    for j, artifact in enumerate((template.get("inputs") or {}).get("artifacts") or []):
+        data = (artifact.get("raw") or {}).get("data")
+        if not data:
+            continue
+        where = [*path, "inputs", "artifacts", j, "raw", "data"]
+        try:
+            docs = [d for d in yaml.safe_load_all(data) if d]
+        except yaml.YAMLError as exc:
+            raise refuse(where, f"not valid YAML: {exc}") from None
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("kind") == "ChaosEngine":
+                found.append((where, doc))
+    return found
+
+
+def import_argo(
+    doc: dict[str, Any], notes: Notes, backend: str | None, agent: str | None
+) -> tuple[str, dict[str, Any]]:
+    """An Argo Workflow whose entry runs ChaosEngines one after the other, as one hub workflow."""
+    check(
+        doc,
+        {"apiVersion": Str, "kind": Str, "metadata": METADATA, "spec": ARGO_SPEC, "status": ANY},
+    )
+    if doc.get("kind") != "Workflow":
+        raise refuse(
+            ["kind"], f"the hub imports an Argo Workflow of ChaosEngines, not {doc.get('kind')!r}"
+        )
+    spec = doc.get("spec") or {}
+    templates = {t.get("name"): (i, t) for i, t in enumerate(spec.get("templates") or [])}
+    entry = spec.get("entrypoint")
+    if entry not in templates:
+        raise refuse(["spec", "entrypoint"], f"no template named {entry!r}")
+    e_index, e_template = templates[entry]
+    if not e_template.get("steps"):
+        raise refuse(
+            ["spec", "templates", e_index, "steps"], "the entry template runs steps in sequence"
+        )
+    steps: list[dict[str, Any]] = []
+    placed: dict[str, list[dict[str, Any]]] = {"steadyState": [], "stopConditions": []}
+    seen: set[str] = set()
+    name = (
+        (doc.get("metadata") or {}).get("name")
+        or (doc.get("metadata") or {}).get("generateName")
+        or "litmus"
+    )
+    for k, group in enumerate(e_template["steps"]):
+        gpath: list[str | int] = ["spec", "templates", e_index, "steps", k]
+        if len(group) != 1:
+            raise refuse(gpath, "the hub imports a plain sequence of steps: one step per group")
+        step = group[0]
+        if step.get("when"):
+            raise refuse([*gpath, 0, "when"], "a conditional Argo step has no hub equivalent")
+        if step.get("template") not in templates:
+            raise refuse([*gpath, 0, "template"], f"no template named {step.get('template')!r}")
+        t_index, template = templates[step["template"]]
+        tpath: list[str | int] = ["spec", "templates", t_index]
+        engines = _engines_of(template, tpath)
+        if not engines:
+            if template.get("steps"):
+                raise refuse([*tpath, "steps"], "nested steps are not a plain sequence")
+            notes.add(
+                tpath,
+                f"{step['template']}: not a ChaosEngine (installing and cleaning up chaos "
+                "resources is the backend's Litmus installation's job)",
+            )
+            continue
+        for where, engine in engines:
+            inner = Notes()
+            try:
+                _kind, hub = import_engine(engine, inner, backend or ADAPTER, agent)
+            except InvalidInput as exc:
+                exc.field = [*(str(p) for p in where), *exc.field]
+                raise
+            for note in inner.items:
+                notes.items.append(type(note)(f"{dotted(where)}: {note.path}", note.why))
+            faults = (
+                [s["fault"] for s in hub["steps"]]
+                if _kind == "Workflow"
+                else [
+                    {
+                        k: v
+                        for k, v in hub.items()
+                        if k in ("faultType", "backend", "selector", "params", "durationSeconds")
+                    }
+                ]
+            )
+            for key in placed:
+                for probe in hub.get(key) or []:
+                    if probe["name"] not in seen:
+                        seen.add(probe["name"])
+                        placed[key].append(probe)
+            for fault in faults:
+                sid = str(
+                    engine.get("metadata", {}).get("name") or fault["faultType"].split("/")[1]
+                )
+                sid = _unique(sid, {s["id"] for s in steps})
+                entry_step: dict[str, Any] = {"id": sid, "fault": fault}
+                if steps:
+                    entry_step["after"] = [steps[-1]["id"]]
+                steps.append(entry_step)
+    if not steps:
+        raise refuse(["spec", "templates", e_index, "steps"], "no step runs a ChaosEngine")
+    if backend is None:
+        notes.add(["kind"], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
+    if placed["steadyState"] or placed["stopConditions"]:
+        notes.add(
+            ["spec"],
+            "each engine's probes are the whole workflow's steady state and stop conditions",
+        )
+    out: dict[str, Any] = {
+        "kind": "Workflow",
+        "name": name,
+        "description": "imported from a Litmus Argo workflow",
+    }
+    for key, probes in placed.items():
+        if probes:
+            out[key] = probes
+    out["steps"] = steps
+    return "Workflow", out
+
+
+def _unique(sid: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9_-]+", "-", sid.lower()).strip("-")[:56] or "fault"
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate

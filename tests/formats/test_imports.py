@@ -61,6 +61,7 @@ def notes(result: formats.Imported) -> dict[str, str]:
         ("cm-schedule-workflow.yaml", "Schedule", None),
         ("cm-workflow.yaml", "Workflow", None),
         ("litmus-engine-probes.yaml", "Workflow", None),
+        ("litmus-argo-workflow.yaml", "Workflow", None),
         ("ctk-experiment.json", "Workflow", None),
         ("ctk-experiment.yaml", "Workflow", None),
     ],
@@ -208,6 +209,40 @@ def test_litmus_probes_land_by_mode_and_what_differs_is_said() -> None:
     assert "k8sProbe" in said["spec.experiments[0].spec.probe[4]"]
     assert "stopOnFailure" in said["spec.experiments[0].spec.probe[2].mode"]
     assert "LIB_IMAGE" in said["spec.experiments[0].spec.components.env[4]"]
+
+
+def test_an_argo_workflow_of_chaos_engines_is_their_faults_in_sequence() -> None:
+    result = imported("litmus-argo-workflow.yaml", backend="east")
+    doc = result.document
+    assert [(s["id"], s.get("after")) for s in doc["steps"]] == [
+        ("pod-delete-cart", None),
+        ("pod-cpu-hog-cart", ["pod-delete-cart"]),
+    ]
+    assert [s["fault"]["faultType"] for s in doc["steps"]] == [
+        "litmus/pod-delete",
+        "litmus/pod-cpu-hog",
+    ]
+    assert [p["name"] for p in doc["steadyState"]] == ["cart-up"]
+    said = notes(result)
+    assert "install-chaos-faults" in said["spec.templates[1]"]
+
+
+def test_an_argo_workflow_that_is_not_a_plain_sequence_is_refused() -> None:
+    doc = load("litmus-argo-workflow.yaml")
+    steps = doc["spec"]["templates"][0]["steps"]
+    steps[1].append(steps[2].pop())  # two engines in parallel
+    with pytest.raises(InvalidInput) as refused:
+        import_document(doc)
+    assert refused.value.field == ["spec", "templates", "0", "steps", "1"]
+    assert "plain sequence" in refused.value.message
+    doc = load("litmus-argo-workflow.yaml")
+    artifact = doc["spec"]["templates"][2]["inputs"]["artifacts"][0]["raw"]
+    artifact["data"] = artifact["data"].replace("engineState", "engineStat")
+    with pytest.raises(InvalidInput) as refused:
+        import_document(doc)
+    assert formats.base.dotted(refused.value.field) == (
+        "spec.templates[2].inputs.artifacts[0].raw.data.spec.engineStat"
+    )
 
 
 def test_chaos_toolkit_tolerances_become_expectations_and_python_providers_are_said() -> None:
