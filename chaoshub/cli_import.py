@@ -34,7 +34,9 @@ def render(result: dict[str, Any], output: str) -> str:
     if output == "json":
         return json.dumps(result, indent=2) + "\n"
     head = [f"# imported from {result['source']} as a hub {result['kind']}"]
-    head += [f"# not mapped: {n['path']}: {n['why']}" for n in result["notes"]]
+    head += [
+        f"# not mapped: {n['path'] + ': ' if n['path'] else ''}{n['why']}" for n in result["notes"]
+    ]
     created = result.get("created") or {}
     head += [f"# created {kind} {ident}" for kind, ident in created.items()]
     return "\n".join(head) + "\n" + formats.dump(result["document"])

@@ -510,7 +510,7 @@ def import_chaos(doc: dict[str, Any], notes: Notes, backend: str | None) -> dict
     envelope(doc, SPECS[str(kind)])
     chosen = backend or ADAPTER
     if backend is None:
-        notes.add(["kind"], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
+        notes.add([], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
     meta = doc.get("metadata") or {}
     if doc.get("status"):
         notes.add(["status"], "the tool's status of that object is not imported")

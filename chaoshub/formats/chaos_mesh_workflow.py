@@ -304,7 +304,7 @@ def _reached(builder: _Builder, entry: str) -> set[str]:
 
 def _backend(backend: str | None, notes: Notes) -> str:
     if backend is None:
-        notes.add(["kind"], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
+        notes.add([], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
     return backend or ADAPTER
 
 

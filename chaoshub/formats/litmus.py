@@ -538,7 +538,7 @@ def import_engine(
     if not spec.get("experiments"):
         raise refuse(["spec", "experiments"], "a ChaosEngine needs experiments")
     if backend is None:
-        notes.add(["kind"], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
+        notes.add([], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
     chosen = backend or ADAPTER
     if spec.get("engineState") == "stop":
         notes.add(["spec", "engineState"], "a stopped engine: the hub document runs when started")
@@ -741,7 +741,7 @@ def import_argo(
     if not steps:
         raise refuse(["spec", "templates", e_index, "steps"], "no step runs a ChaosEngine")
     if backend is None:
-        notes.add(["kind"], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
+        notes.add([], f"no backend given: {ADAPTER!r} assumed (choose one with --backend)")
     if placed["steadyState"] or placed["stopConditions"]:
         notes.add(
             ["spec"],

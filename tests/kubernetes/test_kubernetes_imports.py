@@ -218,3 +218,24 @@ def test_a_bad_document_is_refused_by_the_mutation_naming_the_field_and_nothing_
     assert no_backend["__typename"] in ("NotFoundError", "InvalidInputError"), no_backend
     assert no_backend["field"] == ["backend"]
     assert hub.gql("{ experiments { id } }")["experiments"] == before
+
+
+def test_an_imported_schedule_is_stored_with_the_experiment_it_starts(hub: Hub) -> None:
+    text = (DOCS / "cm-schedule.yaml").read_text()
+    result = _import(hub, text, create=True, backend="mesh-shop")
+    assert result["__typename"] == "ImportedDocument", result
+    assert set(result["created"]) == {"Experiment", "Schedule"}
+    query = """query($id: ID!) { schedule(id: $id) { name cron timeZone concurrencyPolicy
+      startingDeadlineSeconds experimentId targetName nextFireAt } }"""
+    schedule = hub.gql(query, id=result["created"]["Schedule"])["schedule"]
+    assert schedule["experimentId"] == result["created"]["Experiment"]
+    assert (schedule["cron"], schedule["timeZone"], schedule["concurrencyPolicy"]) == (
+        "0 2 * * *",
+        "UTC",
+        "forbid",
+    )
+    assert schedule["startingDeadlineSeconds"] == 300 and schedule["nextFireAt"]
+    again = _import(hub, text, create=True, backend="mesh-shop")  # the same names: refused whole
+    assert again["__typename"] == "ConflictError", again
+    names = [e["name"] for e in hub.gql("{ experiments { name } }")["experiments"]]
+    assert names.count("nightly-cart-delay") == 1

@@ -148,9 +148,7 @@ export function ImportPage() {
                 <Table.Tbody>
                   {result.notes.map((n, i) => (
                     <Table.Tr key={i}>
-                      <Table.Td>
-                        <Code>{n.path}</Code>
-                      </Table.Td>
+                      <Table.Td>{n.path ? <Code>{n.path}</Code> : <Text size="sm" c="dimmed">the whole document</Text>}</Table.Td>
                       <Table.Td>{n.why}</Table.Td>
                     </Table.Tr>
                   ))}
