@@ -135,7 +135,8 @@ def import_document(
     kind, document = FORMATS[chosen](doc, notes, options or Options())
     if validate:
         checks.offline(kind, document)
-    source = f"{chosen} {doc.get('kind') or 'experiment'}"
+    argo = str(doc.get("apiVersion") or "").startswith("argoproj.io/")
+    source = f"{chosen} {'Argo ' if argo else ''}{doc.get('kind') or 'experiment'}"
     return Imported(kind, document, source, notes.items)
 
 

@@ -105,8 +105,9 @@ def with_hub(rt: Runtime, s: Session, actor: Actor, kind: str, doc: dict[str, An
         )
         try:
             validate_spec(rt, s, spec, actor)
-        except InvalidInput as exc:
-            raise _prefixed(exc, prefix) from None
+        except HubError as exc:  # a missing backend is NotFound: named under the prefix too
+            exc.field = [*prefix, *exc.field]
+            raise
 
     def workflow(d: dict[str, Any], prefix: list[str]) -> None:
         issues = workflows.validate(rt, s, actor, d)

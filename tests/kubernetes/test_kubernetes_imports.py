@@ -239,3 +239,5 @@ def test_an_imported_schedule_is_stored_with_the_experiment_it_starts(hub: Hub) 
     assert again["__typename"] == "ConflictError", again
     names = [e["name"] for e in hub.gql("{ experiments { name } }")["experiments"]]
     assert names.count("nightly-cart-delay") == 1
+    elsewhere = _import(hub, text, create=True, backend="nope")
+    assert elsewhere["field"] == ["experiment", "backend"], elsewhere
