@@ -12,6 +12,7 @@ checks refuse what was mapped.
 |---|---|
 | ``chaos-mesh`` | PodChaos, NetworkChaos, StressChaos, IOChaos, TimeChaos, DNSChaos, |
 |  | HTTPChaos, Workflow, Schedule, PhysicalMachineChaos (chaosd's attacks) |
+| ``chaosd`` | an attack body as chaosd's server takes it, with its ``kind`` (network, stress, process, disk) |
 | ``litmus`` | ChaosEngine (with probes), an Argo Workflow of ChaosEngines in sequence |
 | ``chaostoolkit`` | an experiment (JSON or YAML) |
 """
@@ -76,9 +77,16 @@ def _chaostoolkit(
     return "Workflow", chaostoolkit.import_experiment(doc, notes, options.agent)
 
 
+def _chaosd(doc: dict[str, Any], notes: Notes, options: Options) -> tuple[str, dict[str, Any]]:
+    from chaoshub.formats import chaosd
+
+    return "Experiment", chaosd.import_attack(doc, notes, options.backend, options.agent)
+
+
 #: every format, by the name ``--format`` and ``importDocument(format:)`` take
 FORMATS: dict[str, Importer] = {
     "chaos-mesh": _chaos_mesh,
+    "chaosd": _chaosd,
     "litmus": _litmus,
     "chaostoolkit": _chaostoolkit,
 }
@@ -95,6 +103,8 @@ def detect(doc: Any) -> str:
         return "litmus"
     if "method" in doc or "steady-state-hypothesis" in doc:
         return "chaostoolkit"
+    if not api and doc.get("kind") in ("network", "stress", "process", "disk"):
+        return "chaosd"
     if api:
         raise InvalidInput(
             f"no importer for apiVersion {api!r} (chaos-mesh.org/v1alpha1 or "

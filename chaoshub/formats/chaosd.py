@@ -33,6 +33,7 @@ from chaoshub.formats.base import (
     Notes,
     Path,
     Str,
+    check,
     go_seconds,
     number,
     one_of,
@@ -351,4 +352,85 @@ def import_physical(
             "the hub holds a fault for a duration and then recovers it: give duration",
         )
     out["durationSeconds"] = whole(go_seconds(spec["duration"], ["spec", "duration"]))
+    return out
+
+
+# -- chaosd's own attack bodies (what ``POST /api/attack/<kind>`` takes) ------------------------
+
+#: chaosd's attack kinds and actions, as the PhysicalMachineChaos action of the same attack
+ATTACKS: dict[tuple[str, str], str] = {
+    **{
+        ("network", a): f"network-{a}"
+        for a in ("delay", "loss", "corrupt", "duplicate", "partition", "bandwidth")
+    },
+    ("stress", "cpu"): "stress-cpu",
+    ("stress", "mem"): "stress-mem",
+    ("process", "kill"): "process",
+    ("process", "stop"): "process",
+    ("disk", "fill"): "disk-fill",
+}
+#: the fields chaosd's server adds to every attack (``pkg/core/common.go``)
+ATTACK_COMMON: dict[str, Any] = {
+    "kind": Str,
+    "action": Str,
+    "uid": Str,
+    "schedule": Str,
+    "duration": Str,
+}
+#: chaosd's own name of a field where PhysicalMachineChaos differs
+ATTACK_NAMES = {"fallocate": "fill-by-fallocate"}
+
+
+def import_attack(
+    doc: dict[str, Any], notes: Notes, backend: str | None, agent: str | None
+) -> dict[str, Any]:
+    """One chaosd attack body (``kind`` as chaosd stores it beside the body: network, stress,
+    process, disk), e.g. ``{"kind": "network", "action": "delay", "device": "eth0",
+    "latency": "10ms", "duration": "30s"}``, as a hub experiment on the native agent."""
+    kind = str(doc.get("kind"))
+    action = str(doc.get("action", "kill" if kind == "process" else ""))
+    if (kind, action) not in ATTACKS:
+        known = ", ".join(sorted({f"{k} {a}" for k, a in ATTACKS}))
+        where = ["kind"] if kind not in {k for k, _ in ATTACKS} else ["action"]
+        raise refuse(
+            where, f"the native agent has no chaosd {kind} {action} attack (it has: {known})"
+        )
+    physical = ATTACKS[(kind, action)]
+    body_shape = {**ATTACK_COMMON, **{k: v for k, v in ACTIONS[physical].items()}}
+    if kind == "disk":
+        body_shape["fallocate"] = body_shape.pop("fill-by-fallocate")
+    if kind == "process" and action == "stop":
+        body_shape.pop("signal", None)  # chaosd's stop sends SIGSTOP itself
+    check(doc, body_shape)
+    if doc.get("schedule"):
+        raise refuse(
+            ["schedule"], "a repeated attack is a hub Schedule: import it once and schedule it"
+        )
+    if doc.get("uid"):
+        notes.add(["uid"], "the hub names its runs itself")
+    body = {ATTACK_NAMES.get(k, k): v for k, v in doc.items() if k not in ATTACK_COMMON}
+    if kind == "process" and action == "stop":
+        body["signal"] = SIGSTOP
+    name, params, extra = _fault(physical, body, [], notes)
+    chosen = agent or "local"
+    if agent is None:
+        notes.add([], "no agent given: 'local' assumed (choose with --agent)")
+    out: dict[str, Any] = {
+        "kind": "Experiment",
+        "name": f"chaosd-{kind}-{action}",
+        "description": f"imported from a chaosd {kind} {action} attack",
+        "faultType": f"{ADAPTER}/{name}",
+        "backend": backend or ADAPTER,
+        "selector": {"agents": [chosen], **extra},
+        "params": params,
+    }
+    if name == "process-kill":
+        return out
+    if not doc.get("duration"):
+        raise refuse(
+            ["duration"],
+            "the hub holds a fault for a duration and then recovers it: give duration (chaosd "
+            "ignores it without a schedule and holds the attack until it is recovered)",
+        )
+    out["durationSeconds"] = whole(go_seconds(doc["duration"], ["duration"]))
     return out

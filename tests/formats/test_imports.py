@@ -55,6 +55,7 @@ def notes(result: formats.Imported) -> dict[str, str]:
         ("chaosd-loss.yaml", "Experiment", "native/network-loss"),
         ("chaosd-process.yaml", "Experiment", "native/process-pause"),
         ("chaosd-stress.yaml", "Experiment", "native/memory-stress"),
+        ("chaosd-attack-delay.json", "Experiment", "native/network-delay"),
         ("litmus-engine-plain.yaml", "Experiment", "litmus/pod-cpu-hog"),
         ("litmus-engine-nodes.yaml", "Experiment", "litmus/node-drain"),
         ("cm-schedule.yaml", "Schedule", None),
@@ -341,6 +342,9 @@ BAD: list[tuple[str, str, Any, str, str]] = [
         "spec.network-loss.hostname",
         "more traffic",
     ),
+    ("chaosd-attack-delay.json", "ipaddress", "10.0.0.1", "ipaddress", "unknown field"),
+    ("chaosd-attack-delay.json", "schedule", "@every 1m", "schedule", "hub Schedule"),
+    ("chaosd-attack-delay.json", "action", "flood", "action", "no chaosd network flood"),
     ("chaosd-process.yaml", "spec.process.signal", None, "spec.process.signal", "signal 0"),
     ("chaosd-process.yaml", "spec.action", "clock", "spec.action", "no clock fault"),
     (

@@ -241,3 +241,34 @@ def test_an_imported_schedule_is_stored_with_the_experiment_it_starts(hub: Hub) 
     assert names.count("nightly-cart-delay") == 1
     elsewhere = _import(hub, text, create=True, backend="nope")
     assert elsewhere["field"] == ["experiment", "backend"], elsewhere
+
+
+def test_an_imported_chaosd_attack_pauses_a_process_on_the_agent(hub: Hub, tmp_path: Path) -> None:
+    sleeper = subprocess.Popen(["sleep", "600"])
+    try:
+        attack = {
+            "kind": "process",
+            "action": "stop",
+            "process": str(sleeper.pid),
+            "duration": "3s",
+        }
+        result = _import(hub, json.dumps(attack), create=True, agent="local")
+        assert result["__typename"] == "ImportedDocument", result
+        assert result["document"]["faultType"] == "native/process-pause"
+        started = hub.gql(Q.START_RUN, input={"experimentId": result["created"]["Experiment"]})
+        run_id = started["startRun"]["id"]
+
+        def state() -> str:
+            return Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+        wait_for(lambda: state() == "T", 60, what="the process stopped by the imported attack")
+        done = wait_for(
+            lambda: r if (r := hub.gql(Q.RUN, id=run_id)["run"])["phase"] == "completed" else None,
+            60,
+            what="the attack's run completed",
+        )
+        assert done["targets"][0]["phase"] == "recovered"
+        assert state() in ("S", "R"), "recovered: the process runs again"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
