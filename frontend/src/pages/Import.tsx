@@ -26,7 +26,8 @@ type Imported = {
 
 const FORMATS = [
   { value: 'auto', label: 'told by the document' },
-  { value: 'chaos-mesh', label: 'Chaos Mesh (and chaosd attacks)' },
+  { value: 'chaos-mesh', label: 'Chaos Mesh (and PhysicalMachineChaos)' },
+  { value: 'chaosd', label: 'chaosd attack' },
   { value: 'litmus', label: 'Litmus ChaosEngine or Argo workflow' },
   { value: 'chaostoolkit', label: 'Chaos Toolkit experiment' },
 ];
