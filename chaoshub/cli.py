@@ -17,6 +17,7 @@ import click
 
 from chaoshub import __version__
 from chaoshub.cli_documents import UsageProblem
+from chaoshub.cli_import import export_, import_
 from chaoshub.cli_run import run
 from chaoshub.cli_validate import validate
 from chaoshub.config import Settings, set_settings
@@ -67,6 +68,8 @@ def main() -> None:
 
 main.add_command(run)
 main.add_command(validate)
+main.add_command(import_)
+main.add_command(export_)
 
 
 # -- serving ---------------------------------------------------------------------------------------

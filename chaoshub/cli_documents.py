@@ -20,7 +20,11 @@ import yaml
 RUN = "Run"
 WORKFLOW = "Workflow"
 THRESHOLD_SEARCH = "ThresholdSearch"
-KINDS = (RUN, WORKFLOW, THRESHOLD_SEARCH)
+#: a saved experiment's document (``chaoshub import`` writes them): run as one fault
+EXPERIMENT = "Experiment"
+KINDS = (RUN, WORKFLOW, THRESHOLD_SEARCH, EXPERIMENT)
+#: what an Experiment document says beyond a single fault (its name is the saved one's)
+EXPERIMENT_ONLY = {"name", "description"}
 #: the keys of a single-fault file (``startRun``'s input)
 RUN_KEYS = {"experimentId", "faultType", "backend", "params", "selector", "durationSeconds"}
 
@@ -74,11 +78,14 @@ def parse_document(file: Path, value: Any) -> Document:
     kind = value.get("kind", RUN)
     if kind not in KINDS:
         raise UsageProblem(
-            f"{file}: kind: unknown kind {kind!r} (expected Workflow, ThresholdSearch or Run)"
+            f"{file}: kind: unknown kind {kind!r} "
+            "(expected Workflow, ThresholdSearch, Experiment or Run)"
         )
     if kind in (WORKFLOW, THRESHOLD_SEARCH):
         return Document(kind, value)
     body = {k: v for k, v in value.items() if k != "kind"}
+    if kind == EXPERIMENT:
+        body = {k: v for k, v in body.items() if k not in EXPERIMENT_ONLY}
     unknown = sorted(set(body) - RUN_KEYS, key=str)
     if unknown:
         raise UsageProblem(

@@ -119,11 +119,13 @@ def test_the_example_in_the_repository_is_a_workflow() -> None:
     ("value", "said"),
     [
         (
-            {"kind": "Experiment"},
-            "kind: unknown kind 'Experiment' (expected Workflow, ThresholdSearch or Run)",
+            {"kind": "Experimnt"},
+            "kind: unknown kind 'Experimnt' "
+            "(expected Workflow, ThresholdSearch, Experiment or Run)",
         ),
         ({"kind": "workflow"}, "kind: unknown kind 'workflow'"),
         ({"faultTyp": "x"}, "unknown key 'faultTyp'"),
+        ({"kind": "Experiment", "nme": "x"}, "unknown key 'nme'"),
         (["a", "list"], "expected a mapping"),
         ("text", "expected a mapping"),
     ],

@@ -88,6 +88,7 @@ def test_the_wheel_installs_one_import_name_with_its_data(built: Built) -> None:
     for path in (
         "chaoshub/py.typed",
         "chaoshub/catalog/schema.json",
+        "chaoshub/formats/schemas/chaoshub.json",
         "chaoshub/store/migrations/env.py",
         "chaoshub/store/migrations/script.py.mako",
     ):

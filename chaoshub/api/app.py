@@ -249,6 +249,19 @@ def create_app(
         body = await to_thread.run_sync(generate_latest)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/schemas/{name}")
+    async def document_schema(name: str) -> Response:
+        """The JSON Schema of the hub's documents (chaoshub.json) or of one kind
+        (Workflow.json...), for editors; public, like the catalog it is made from."""
+        from chaoshub.formats.schema import DOCUMENT_KINDS, published
+
+        kind = name.removesuffix(".json")
+        if not name.endswith(".json") or kind not in ("chaoshub", *DOCUMENT_KINDS):
+            known = ", ".join(f"{k}.json" for k in ("chaoshub", *DOCUMENT_KINDS))
+            return JSONResponse({"error": f"no schema {name!r} (known: {known})"}, status_code=404)
+        schema = published(None if kind == "chaoshub" else kind)
+        return JSONResponse(schema, media_type="application/schema+json")
+
     async def _agent_call(request: Request, action: str, fn: Callable[..., Any]) -> Response:
         try:
             body = await request.json()

@@ -41,6 +41,7 @@ TOOL_MUTATIONS = frozenset(
         "createBackend",
         "updateBackend",
         "forceReleaseRun",
+        "importDocument",
     }
 )
 

@@ -22,6 +22,7 @@ from chaoshub.api.event_sinks import EventSinkMutation, EventSinkQuery
 from chaoshub.api.events import EventQuery, EventSubscription
 from chaoshub.api.experiments import ExperimentMutation, ExperimentQuery
 from chaoshub.api.fleet import FleetMutation, FleetQuery
+from chaoshub.api.imports import ImportMutation
 from chaoshub.api.runs import RunMutation, RunQuery, RunSubscription
 from chaoshub.api.schedules import ScheduleMutation, ScheduleQuery
 from chaoshub.api.thresholds import ThresholdMutation, ThresholdQuery
@@ -49,6 +50,7 @@ MUTATIONS: tuple[type, ...] = (
     ScheduleMutation,
     ThresholdMutation,
     EventSinkMutation,
+    ImportMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (
     RunSubscription,

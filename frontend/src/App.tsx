@@ -11,6 +11,7 @@ import { SignInPage } from './pages/SignIn';
 const CatalogPage = lazy(() => import('./pages/Catalog').then((m) => ({ default: m.CatalogPage })));
 const ExperimentsPage = lazy(() => import('./pages/Experiments').then((m) => ({ default: m.ExperimentsPage })));
 const FaultPage = lazy(() => import('./pages/Fault').then((m) => ({ default: m.FaultPage })));
+const ImportPage = lazy(() => import('./pages/Import').then((m) => ({ default: m.ImportPage })));
 const FleetPage = lazy(() => import('./pages/Fleet').then((m) => ({ default: m.FleetPage })));
 const NewExperimentPage = lazy(() => import('./pages/NewExperiment').then((m) => ({ default: m.NewExperimentPage })));
 const RunPage = lazy(() => import('./pages/Run').then((m) => ({ default: m.RunPage })));
@@ -51,6 +52,7 @@ export function App() {
             <Route path="/workflow-runs" element={<WorkflowRunsPage />} />
             <Route path="/workflow-runs/:id" element={<WorkflowRunPage />} />
             <Route path="/fleet" element={<FleetPage />} />
+            <Route path="/import" element={<ImportPage />} />
             <Route path="/tokens" element={<TokensPage />} />
             <Route path="*" element={<Navigate to="/runs" replace />} />
           </Routes>

@@ -1,6 +1,6 @@
 import { ActionIcon, Anchor, AppShell, Badge, Burger, Button, Group, NavLink, Text, Title, Tooltip } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { IconBook2, IconFlask, IconHierarchy2, IconTimeline, IconKey, IconListDetails, IconLogout, IconPlus, IconServer } from '@tabler/icons-react';
+import { IconBook2, IconFileImport, IconFlask, IconHierarchy2, IconTimeline, IconKey, IconListDetails, IconLogout, IconPlus, IconServer } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'react-router-dom';
 import { useEffect } from 'react';
@@ -80,6 +80,9 @@ export function Shell({ children }: { children: ReactNode }) {
             leftSection={<IconPlus size={18} />}
             active={pathname === '/experiments/new'}
           />
+        )}
+        {canOperate && (
+          <NavLink component={Link} onClick={close} to="/import" label="Import" leftSection={<IconFileImport size={18} />} active={pathname === '/import'} />
         )}
         {isAdmin && (
           <NavLink component={Link} onClick={close} to="/tokens" label="API tokens" leftSection={<IconKey size={18} />} active={pathname === '/tokens'} />
