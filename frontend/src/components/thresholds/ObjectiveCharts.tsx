@@ -1,0 +1,119 @@
+// Loaded on its own (React.lazy): the charting library stays out of the page's first chunk.
+import { Badge, Group, Paper, SimpleGrid, Text, Title } from '@mantine/core';
+import { CartesianGrid, ReferenceArea, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { num, OUTCOME_COLOR, objectivesOf, type ObjectiveKey, type ThresholdSearch } from '../../api/thresholds';
+
+const OTHER = '#868e96';
+
+type Point = { x: number; y: number; outcome: string; held: boolean };
+
+const fmt = (v: number) => num(v);
+
+function ObjectiveChart({
+  objective,
+  search,
+  heldMax,
+  brokeMin,
+  range,
+  unit,
+}: {
+  objective: ObjectiveKey;
+  search: Pick<ThresholdSearch, 'trials' | 'param'>;
+  heldMax: number | null;
+  brokeMin: number | null;
+  range: [number, number] | null;
+  unit: string;
+}) {
+  const points: Point[] = [];
+  for (const t of search.trials) {
+    const o = t.slo.find((s) => s.probe === objective.probe)?.objectives.find((x) => x.metric === objective.metric);
+    if (o?.value != null) points.push({ x: t.magnitude, y: o.value, outcome: t.outcome, held: o.held });
+  }
+  const ys = [...points.map((p) => p.y), objective.target];
+  const lo = Math.min(...ys);
+  const hi = Math.max(...ys);
+  const pad = (hi - lo || Math.abs(hi) || 1) * 0.1;
+  const yDomain: [number, number] = [lo - pad < 0 && lo >= 0 ? 0 : lo - pad, hi + pad];
+  const xs = points.map((p) => p.x);
+  const xDomain: [number, number] = range ?? [Math.min(...xs, 0), Math.max(...xs, 1)];
+  const groups = [
+    { name: 'held', data: points.filter((p) => p.outcome === 'held'), color: OUTCOME_COLOR.held },
+    { name: 'broke', data: points.filter((p) => p.outcome === 'broke'), color: OUTCOME_COLOR.broke },
+    { name: 'other', data: points.filter((p) => p.outcome !== 'held' && p.outcome !== 'broke'), color: OTHER },
+  ];
+  const xLabel = `${search.param}${unit ? ` (${unit})` : ''}`;
+  return (
+    <Paper withBorder p="sm" data-testid="objective-chart" data-objective={`${objective.probe}:${objective.metric}`} data-points={points.length}>
+      <Group justify="space-between" gap="xs" mb={4} wrap="nowrap">
+        <div style={{ minWidth: 0 }}>
+          <Title order={5} style={{ wordBreak: 'break-word' }}>
+            {objective.metric}
+          </Title>
+          <Text size="xs" c="dimmed">
+            {objective.probe} · objective {objective.comparator} {fmt(objective.target)} · x: {xLabel}
+          </Text>
+        </div>
+        <Badge variant="outline" color="gray" style={{ flexShrink: 0 }}>
+          {points.length} point{points.length === 1 ? '' : 's'}
+        </Badge>
+      </Group>
+      {points.length === 0 ? (
+        <Text size="sm" c="dimmed">
+          No trial has a value for this objective yet.
+        </Text>
+      ) : (
+        <ResponsiveContainer width="100%" height={220}>
+          <ScatterChart margin={{ left: 0, right: 16, top: 12, bottom: 8 }}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <XAxis type="number" dataKey="x" name={search.param} domain={xDomain} tickFormatter={fmt} allowDataOverflow />
+            <YAxis type="number" dataKey="y" name={objective.metric} width={52} domain={yDomain} tickFormatter={(v: number) => fmt(Number(v.toPrecision(3)))} />
+            {heldMax != null && brokeMin != null && (
+              <ReferenceArea x1={Math.min(heldMax, brokeMin)} x2={Math.max(heldMax, brokeMin)} fill="#fab005" fillOpacity={0.25} stroke="#f08c00" strokeDasharray="4 3" ifOverflow="extendDomain" />
+            )}
+            <ReferenceLine y={objective.target} stroke="#e8590c" strokeDasharray="6 4" label={{ value: `limit ${objective.comparator} ${fmt(objective.target)}`, position: 'insideTopRight', fontSize: 11, fill: '#e8590c' }} />
+            <Tooltip
+              cursor={{ strokeDasharray: '3 3' }}
+              formatter={(v, name) => [fmt(Number(v)), name === search.param ? xLabel : String(name)]}
+            />
+            {groups.map((g) =>
+              g.data.length ? <Scatter key={g.name} name={g.name} data={g.data} fill={g.color} isAnimationActive={false} /> : null,
+            )}
+          </ScatterChart>
+        </ResponsiveContainer>
+      )}
+    </Paper>
+  );
+}
+
+/** One magnitude-vs-objective chart per objective: each trial a point (green held, red broke),
+ * the objective's limit a dashed line, the threshold band shaded. */
+export default function ObjectiveCharts({
+  search,
+  heldMax,
+  brokeMin,
+  range,
+  unit,
+}: {
+  search: Pick<ThresholdSearch, 'trials' | 'param'>;
+  heldMax: number | null;
+  brokeMin: number | null;
+  range: [number, number] | null;
+  unit: string;
+}) {
+  const objectives = objectivesOf(search);
+  if (!objectives.length)
+    return (
+      <Paper withBorder p="md">
+        <Text size="sm" c="dimmed">
+          The charts appear once a trial has been judged.
+        </Text>
+      </Paper>
+    );
+  return (
+    <SimpleGrid cols={{ base: 1, md: 2 }} data-testid="objective-charts">
+      {objectives.map((o) => (
+        <ObjectiveChart key={`${o.probe}:${o.metric}`} objective={o} search={search} heldMax={heldMax} brokeMin={brokeMin} range={range} unit={unit} />
+      ))}
+    </SimpleGrid>
+  );
+}
