@@ -19,7 +19,8 @@ import yaml
 
 RUN = "Run"
 WORKFLOW = "Workflow"
-KINDS = (RUN, WORKFLOW)
+THRESHOLD_SEARCH = "ThresholdSearch"
+KINDS = (RUN, WORKFLOW, THRESHOLD_SEARCH)
 #: the keys of a single-fault file (``startRun``'s input)
 RUN_KEYS = {"experimentId", "faultType", "backend", "params", "selector", "durationSeconds"}
 
@@ -41,6 +42,10 @@ class Document:
     @property
     def is_workflow(self) -> bool:
         return self.kind == WORKFLOW
+
+    @property
+    def is_search(self) -> bool:
+        return self.kind == THRESHOLD_SEARCH
 
 
 def load_yaml(file: Path) -> Any:
@@ -69,10 +74,10 @@ def parse_document(file: Path, value: Any) -> Document:
     kind = value.get("kind", RUN)
     if kind not in KINDS:
         raise UsageProblem(
-            f"{file}: kind: unknown kind {kind!r} (expected {' or '.join(reversed(KINDS))})"
+            f"{file}: kind: unknown kind {kind!r} (expected Workflow, ThresholdSearch or Run)"
         )
-    if kind == WORKFLOW:
-        return Document(WORKFLOW, value)
+    if kind in (WORKFLOW, THRESHOLD_SEARCH):
+        return Document(kind, value)
     body = {k: v for k, v in value.items() if k != "kind"}
     unknown = sorted(set(body) - RUN_KEYS, key=str)
     if unknown:

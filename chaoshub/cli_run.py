@@ -1,8 +1,10 @@
 """``chaoshub run FILE``: start a run or a workflow from a YAML file, for pipelines.
 
-The file says which (:mod:`chaoshub.cli_documents`): ``kind: Workflow`` is a workflow; no
-``kind`` (or ``kind: Run``) is one fault. With ``--wait`` the command follows it to its
-end, printing each change, and its exit status is the answer a pipeline needs:
+The file says which (:mod:`chaoshub.cli_documents`): ``kind: Workflow`` is a workflow;
+``kind: ThresholdSearch`` a threshold search (:mod:`chaoshub.cli_threshold`: exit 0 when it
+found a threshold, 1 when not, saying why); no ``kind`` (or ``kind: Run``) is one fault.
+With ``--wait`` the command follows it to its end, printing each change, and its exit
+status is the answer a pipeline needs:
 
 - 0: it passed (a workflow: verdict ``pass``; a single fault: completed with a passing or
   no verdict);
@@ -28,7 +30,7 @@ from typing import Any
 
 import click
 
-from chaoshub import cli_junit, cli_workflow
+from chaoshub import cli_junit, cli_threshold, cli_workflow
 from chaoshub.cli_documents import Document, UsageProblem, read_document
 from chaoshub.cli_hub import FollowTimeout, Hub
 from chaoshub.cli_progress import (
@@ -107,8 +109,9 @@ def run(
     junit: Path | None,
     output: str,
 ) -> None:
-    """Start a workflow (kind: Workflow) or a single fault from a YAML file; with --wait,
-    follow it and exit 0 only when it passes (for pipelines).
+    """Start a workflow (kind: Workflow), a threshold search (kind: ThresholdSearch) or a
+    single fault from a YAML file; with --wait, follow it and exit 0 only when it passes
+    (a search: when it found a threshold), for pipelines.
 
     A single-fault file holds `experimentId: ID`, or `faultType`, `backend`, `params`,
     `selector` and `durationSeconds`. Exit status 1: it did not pass; 2: it could not run
@@ -123,7 +126,11 @@ def run(
         click.echo(line, err=as_json)
 
     with Hub(url, token) as hub:
-        if document.is_workflow:
+        if document.is_search:
+            if junit is not None:
+                raise UsageProblem("--junit is for workflows and single faults, not searches")
+            status = _search(hub, document, wait, timeout, as_json, say)
+        elif document.is_workflow:
             status = _workflow(hub, document, wait, timeout, junit, as_json, say)
         else:
             status = _single(hub, document, wait, timeout, junit, as_json, say)
@@ -132,6 +139,39 @@ def run(
 
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _search(
+    hub: Hub,
+    document: Document,
+    wait: bool,
+    timeout: float | None,
+    as_json: bool,
+    say: Callable[[str], None],
+) -> int:
+    started = cli_threshold.start(hub, document)
+    search_id = started["id"]
+    say(cli_threshold.started_line(started))
+    if not wait:
+        if as_json:
+            _print_json(started)
+        return 0
+    try:
+        final, finished = cli_threshold.follow(hub, search_id, say, timeout)
+    except KeyboardInterrupt:
+        click.echo(f"threshold search {search_id}: abort requested", err=True)
+        return EXIT_INTERRUPTED
+    if not finished:
+        click.echo(
+            f"threshold search {search_id} did not end within {timeout:.0f}s; it is "
+            f"{final['phase']}",
+            err=True,
+        )
+    for line in cli_threshold.summary(final):
+        say(line)
+    if as_json:
+        _print_json(final)
+    return cli_threshold.search_exit(final) if finished else 1
 
 
 def _workflow(

@@ -24,6 +24,8 @@ from chaoshub.cli_run import hub_options
 
 VALIDATE = """query($document: JSON!) { validateWorkflow(document: $document) {
   field message code } }"""
+VALIDATE_SEARCH = """query($document: JSON!) { validateThresholdSearch(document: $document) {
+  field message code } }"""
 EXPERIMENT = """query($id: ID!) { experiment(id: $id) {
   faultType backend params selector durationSeconds } }"""
 #: the path of the fault inside the one-step workflow a single fault is checked as
@@ -52,6 +54,10 @@ def issues_of(hub: Hub, document: Document) -> list[dict[str, Any]]:
     """What is wrong with ``document`` (empty: nothing)."""
     if document.is_workflow:
         return list(hub.call(VALIDATE, {"document": document.body})["validateWorkflow"])
+    if document.is_search:
+        return list(
+            hub.call(VALIDATE_SEARCH, {"document": document.body})["validateThresholdSearch"]
+        )
     fault = document.body
     if "experimentId" in fault:
         found = hub.call(EXPERIMENT, {"id": str(fault["experimentId"])})["experiment"]
@@ -77,15 +83,21 @@ def issue_line(issue: dict[str, Any]) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @hub_options
 def validate(file: Path, url: str, token: str) -> None:
-    """Check a workflow (kind: Workflow) or single-fault file without running it: each
-    issue as `field.path: message`. Exit status 0 valid, 1 not valid, 2 the file could not
-    be read or the hub not asked."""
+    """Check a workflow (kind: Workflow), threshold search (kind: ThresholdSearch) or
+    single-fault file without running it: each issue as `field.path: message`. Exit status
+    0 valid, 1 not valid, 2 the file could not be read or the hub not asked."""
     document = read_document(file)
     with Hub(url, token) as hub:
         issues = issues_of(hub, document)
     for issue in issues:
         click.echo(issue_line(issue))
     if not issues:
-        what = "workflow" if document.is_workflow else "single fault"
+        what = (
+            "workflow"
+            if document.is_workflow
+            else "threshold search"
+            if document.is_search
+            else "single fault"
+        )
         click.echo(f"{file}: a valid {what}")
     sys.exit(1 if issues else 0)

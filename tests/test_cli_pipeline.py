@@ -118,7 +118,10 @@ def test_the_example_in_the_repository_is_a_workflow() -> None:
 @pytest.mark.parametrize(
     ("value", "said"),
     [
-        ({"kind": "Experiment"}, "kind: unknown kind 'Experiment' (expected Workflow or Run)"),
+        (
+            {"kind": "Experiment"},
+            "kind: unknown kind 'Experiment' (expected Workflow, ThresholdSearch or Run)",
+        ),
         ({"kind": "workflow"}, "kind: unknown kind 'workflow'"),
         ({"faultTyp": "x"}, "unknown key 'faultTyp'"),
         (["a", "list"], "expected a mapping"),

@@ -103,7 +103,7 @@ def test_kind_run_is_a_single_fault_and_an_unknown_kind_is_refused(
     assert unknown.returncode == 2, unknown
     assert unknown.stderr.strip().splitlines() == [
         f"Error: {tmp_path / 'fault-pass.yaml'}: kind: unknown kind 'Chaos' "
-        "(expected Workflow or Run)"
+        "(expected Workflow, ThresholdSearch or Run)"
     ]
 
 

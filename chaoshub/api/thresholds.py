@@ -121,3 +121,40 @@ class ThresholdMutation:
         return await mutate(
             info, "abortThresholdSearch", "operator", {"id": str(id), "reason": reason}, fn
         )
+
+    @strawberry.mutation(
+        description="Pause a threshold search: no next trial starts, and a trial under way is "
+        "interrupted (its workflow run paused, or aborted when it cannot pause; its fault "
+        "recovered either way). The interrupted trial is re-run from scratch on resume."
+    )
+    async def pause_threshold_search(
+        self, info: strawberry.Info, id: strawberry.ID
+    ) -> ThresholdSearchResult:
+        c = ctx(info)
+
+        def fn(s: Session, a: Actor) -> Outcome:
+            row, woken = svc.pause(c.runtime, s, a, str(id))
+            hooks: list[Any] = []
+            if woken is not None:
+                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
+            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
+
+        return await mutate(info, "pauseThresholdSearch", "operator", {"id": str(id)}, fn)
+
+    @strawberry.mutation(
+        description="Resume a paused threshold search: a trial the pause interrupted is ended "
+        "unused and its magnitude re-run from scratch, then the search goes on"
+    )
+    async def resume_threshold_search(
+        self, info: strawberry.Info, id: strawberry.ID
+    ) -> ThresholdSearchResult:
+        c = ctx(info)
+
+        def fn(s: Session, a: Actor) -> Outcome:
+            row, woken = svc.resume(s, a, str(id))
+            hooks: list[Any] = []
+            if woken is not None:
+                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
+            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
+
+        return await mutate(info, "resumeThresholdSearch", "operator", {"id": str(id)}, fn)

@@ -6,7 +6,11 @@ free is claimed (:class:`~chaoshub.execution.lease.Lease`, as a workflow run's) 
 one pass, in one transaction:
 
 - while the current trial's workflow run is active, nothing (an abort asked of the search
-  is passed on to it);
+  is passed on to it, and a pause: see :mod:`chaoshub.services.thresholds`);
+- an inconclusive trial (its fault never in place, or no sample in its window, as when the
+  worker sampling it was killed) is run again, up to :data:`MAX_INCONCLUSIVE` in a row;
+- a paused search starts no trial; a trial it interrupted is kept as ``interrupted`` (never
+  counted) and its magnitude re-run from scratch once the search is resumed;
 - once it has ended, its samples are evaluated (:mod:`.trials`) and the trial is appended
   to the stored trials; then the next magnitude is decided (:mod:`.search`) and its
   workflow run is created, its id stored on the search in the same commit, or the search
@@ -21,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -33,17 +38,40 @@ from chaoshub.execution.reconciler import WORKFLOW
 from chaoshub.lifecycle import DesiredState, Phase
 from chaoshub.runtime import Runtime
 from chaoshub.services import events
+from chaoshub.services import thresholds as thresholds_svc
 from chaoshub.services import workflows as workflows_svc
 from chaoshub.services.auth import Actor
 from chaoshub.store.models import ThresholdSearch, WorkflowRun
 from chaoshub.thresholds.document import ThresholdSearch as SearchDoc
 from chaoshub.thresholds.document import parse_search
 from chaoshub.thresholds.search import next_magnitude, result
-from chaoshub.thresholds.trials import INCONCLUSIVE, STOPPED, evaluate, workflow_document
+from chaoshub.thresholds.trials import (
+    INCONCLUSIVE,
+    INTERRUPTED,
+    STOPPED,
+    evaluate,
+    workflow_document,
+)
 
 log = logging.getLogger("chaoshub.thresholds")
 
 Dispatch = Callable[[str, str, str], None]
+#: an inconclusive trial (the fault never in place, no sample in its window: e.g. the worker
+#: sampling it was killed) is run again; this many in a row at one magnitude fail the search
+MAX_INCONCLUSIVE = 2
+
+
+def _inconclusive_run(trials: list[dict[str, Any]]) -> int:
+    """How many trials at the end of ``trials``, at the last one's magnitude, were
+    inconclusive in a row."""
+    n = 0
+    for trial in reversed(trials):
+        if trial.get("outcome") != INCONCLUSIVE or trial.get("magnitude") != trials[-1].get(
+            "magnitude"
+        ):
+            break
+        n += 1
+    return n
 
 
 def now() -> datetime:
@@ -104,21 +132,39 @@ def _pass(
     search = parse_search(row.document)
     assert search is not None
     stopping = row.desired_state == DesiredState.STOP.value
+    pausing = row.desired_state == DesiredState.PAUSE.value
     if row.current_workflow_run_id:
         wr = s.get(WorkflowRun, row.current_workflow_run_id)
         if wr is not None and not Phase(wr.phase).terminal:
+            woken: str | None = None
             if stopping and wr.desired_state != DesiredState.STOP.value:
                 actor = Actor(name=f"threshold search {row.id}", role="admin")
                 workflows_svc.abort(s, actor, wr.id, f"threshold search {row.id} aborted")
                 woken = wr.id
-                hooks.append(lambda: dispatch(woken, WORKFLOW, "workflow"))
+            elif pausing:
+                woken = thresholds_svc.interrupt(rt, s, row)
+            elif row.phase == Phase.PAUSED.value:
+                # resumed: the interrupted trial's workflow run ends, its samples unused
+                woken = thresholds_svc.end_interrupted(s, row)
+            if woken is not None:
+                wake = woken
+                hooks.append(lambda: dispatch(wake, WORKFLOW, "workflow"))
             return
+        # a trial whose workflow run ended while the search was paused was interrupted by
+        # the pause, unless it had completed first
+        interrupted = row.phase == Phase.PAUSED.value and (
+            wr is None or wr.phase != Phase.COMPLETED.value
+        )
         trial = {
             "magnitude": row.current_magnitude,
             "workflowRunId": row.current_workflow_run_id,
             "startedAt": row.current_started_at.isoformat() if row.current_started_at else None,
             "endedAt": (wr.ended_at or now()).isoformat() if wr is not None else None,
-            **evaluate(s, search, wr),
+            **(
+                {"outcome": INTERRUPTED, "reason": thresholds_svc.INTERRUPTED_BY_PAUSE}
+                if interrupted
+                else evaluate(s, search, wr)
+            ),
         }
         row.trials = [*(row.trials or []), trial]
         row.current_workflow_run_id = None
@@ -134,7 +180,7 @@ def _pass(
         if trial["outcome"] == STOPPED:
             _finish(s, row, search, Phase.ABORTED, f"the search was stopped: {trial['reason']}")
             return
-        if wr is not None and wr.phase == Phase.ABORTED.value and not stopping:
+        if not interrupted and wr is not None and wr.phase == Phase.ABORTED.value and not stopping:
             # halt-all, or a person aborting the trial itself: the search stops with it
             _finish(
                 s,
@@ -145,18 +191,33 @@ def _pass(
             )
             return
         if trial["outcome"] == INCONCLUSIVE and not stopping:
-            _finish(
+            tries = _inconclusive_run(list(row.trials))
+            if tries >= MAX_INCONCLUSIVE:
+                _finish(
+                    s,
+                    row,
+                    search,
+                    Phase.FAILED,
+                    f"the trial at {search.param}={trial['magnitude']:g} was inconclusive "
+                    f"{tries} times in a row: {trial['reason']}",
+                )
+                return
+            # e.g. its worker was killed while it sampled: the magnitude is tried again
+            events.record(
                 s,
-                row,
-                search,
-                Phase.FAILED,
-                f"the trial at {search.param}={trial['magnitude']:g} was inconclusive: "
-                f"{trial['reason']}",
+                "trial",
+                f"{search.param}={trial['magnitude']:g} is tried again: its trial was inconclusive",
+                run_id=row.id,
             )
-            return
     if stopping:
         _finish(s, row, search, Phase.ABORTED, "aborted on request")
         return
+    if pausing:
+        thresholds_svc.interrupt(rt, s, row)  # no trial runs: the search is paused
+        return
+    if row.phase == Phase.PAUSED.value:
+        row.phase = Phase.RUNNING.value
+        events.record(s, "phase", "resumed: the next trial starts", run_id=row.id)
     magnitude = next_magnitude(search, list(row.trials or []))
     if magnitude is None:
         _finish(s, row, search, Phase.COMPLETED, "decided")

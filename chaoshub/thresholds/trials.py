@@ -24,8 +24,8 @@ end). Over them:
 
 A metric with no sample to compute it from breaks its objective. The trial *held* when
 every objective of every SLO held, *broke* otherwise; it is *inconclusive* when the fault
-was never in place or no sample fell inside the window, and *stopped* when a stop condition
-breached.
+was never in place or no sample fell inside the window (never counted: the driver runs the
+magnitude again), and *stopped* when a stop condition breached.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ from chaoshub.workflows.document import FAULT_MARGIN_SECONDS
 INJECT_MARGIN_SECONDS = 2.0
 INCONCLUSIVE = "inconclusive"
 STOPPED = "stopped"
+#: a trial a pause of the search cut short: kept, never counted, re-run on resume
+INTERRUPTED = "interrupted"
 
 
 def magnitude_value(search: ThresholdSearch, m: float) -> int | float:

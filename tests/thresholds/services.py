@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "toxiproxy"))
 
@@ -20,24 +23,61 @@ from toxiproxy_peers import FakeToxiproxy, Upstream, fake_toxiproxy
 
 CLIENT_TIMEOUT = 0.5
 
-__all__ = ["CLIENT_TIMEOUT", "Checkout", "FakeToxiproxy", "Upstream", "checkout", "fake_toxiproxy"]
+__all__ = [
+    "CLIENT_TIMEOUT",
+    "Checkout",
+    "FakeToxiproxy",
+    "Upstream",
+    "checkout",
+    "fake_toxiproxy",
+    "proxy",
+    "toxics",
+]
+
+
+@contextmanager
+def proxy(toxiproxy: FakeToxiproxy, name: str) -> Iterator[tuple[str, int]]:
+    """A proxy ``name`` in front of a fresh upstream: its name and loopback port; deleted
+    (and the upstream stopped) on the way out."""
+    with Upstream() as upstream, httpx.Client(base_url=toxiproxy.url, timeout=10) as api:
+        body = {"name": name, "listen": "127.0.0.1:0", "upstream": upstream.address}
+        created = api.post("/proxies", json=body)
+        assert created.status_code == 201, created.text
+        try:
+            yield name, int(created.json()["listen"].rsplit(":", 1)[1])
+        finally:
+            api.delete(f"/proxies/{name}")
+
+
+def toxics(toxiproxy: FakeToxiproxy, name: str) -> list[Any]:
+    """The toxics in place on proxy ``name``."""
+    answer = httpx.get(f"{toxiproxy.url}/proxies/{name}/toxics", timeout=10)
+    answer.raise_for_status()
+    return answer.json()  # type: ignore[no-any-return]
 
 
 @dataclass
 class Checkout:
     url: str
     server: ThreadingHTTPServer
+    #: the client timeout to ``payments``, in seconds: a test may change it at any moment
+    #: (a service that flips), and the next request uses the new one
+    client_timeout: float = CLIENT_TIMEOUT
 
 
 @contextmanager
-def checkout(dependency_port: int) -> Iterator[Checkout]:
-    """``GET /checkout``: 200 when ``payments`` answered within the client timeout, else 503."""
+def checkout(dependency_port: int, port: int = 0) -> Iterator[Checkout]:
+    """``GET /checkout``: 200 when ``payments`` answered within the client timeout, else 503.
+    Served on 127.0.0.1:``port`` (0: a free one)."""
+
+    made: list[Checkout] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             try:
                 with urllib.request.urlopen(
-                    f"http://127.0.0.1:{dependency_port}/bytes/2", timeout=CLIENT_TIMEOUT
+                    f"http://127.0.0.1:{dependency_port}/bytes/2",
+                    timeout=made[0].client_timeout,
                 ) as answer:
                     answer.read()
                 status = 200
@@ -50,12 +90,13 @@ def checkout(dependency_port: int) -> Iterator[Checkout]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    made.append(Checkout(f"http://127.0.0.1:{server.server_address[1]}/checkout", server))
     try:
-        yield Checkout(f"http://127.0.0.1:{server.server_address[1]}/checkout", server)
+        yield made[0]
     finally:
         server.shutdown()
         server.server_close()

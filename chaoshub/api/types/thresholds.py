@@ -34,7 +34,10 @@ class SloResult:
 class Trial:
     magnitude: float
     workflow_run_id: str | None
-    outcome: str = strawberry.field(description="held | broke | inconclusive | stopped")
+    outcome: str = strawberry.field(
+        description="held | broke | inconclusive | stopped | interrupted (by a pause: "
+        "never counted, its magnitude re-run on resume)"
+    )
     reason: str
     started_at: str | None
     ended_at: str | None
@@ -82,7 +85,9 @@ class ThresholdResult:
 class ThresholdSearch:
     id: strawberry.ID
     name: str
-    phase: str = strawberry.field(description="pending | running | completed | aborted | failed")
+    phase: str = strawberry.field(
+        description="pending | running | paused | completed | aborted | failed"
+    )
     desired_state: str
     param: str
     strategy: str
