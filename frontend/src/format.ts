@@ -55,3 +55,10 @@ export function span(from: string | null | undefined, to?: string | null, now: n
   if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
   return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ''}`;
 }
+
+/** How far ``at`` is from now, to the second when it is near: "in 3 s", "12 s ago", "in 2 hours". */
+export function fromNow(at: string, now: number = Date.now()): string {
+  const s = Math.round((new Date(at).getTime() - now) / 1000);
+  if (Math.abs(s) < 90) return s >= 0 ? `in ${s} s` : `${-s} s ago`;
+  return dayjs(at).fromNow();
+}

@@ -4,6 +4,7 @@ Toxiproxy with a 500 ms client timeout. A search pasted on the start page (a ref
 on its path first, then fixed) is started from the console; its page follows it live to its
 end and shows each trial in the table, one magnitude-vs-objective chart per objective with
 the limit drawn, and the threshold band at the client timeout; on a desktop and on a phone.
+A running search is paused, resumed and aborted from its page, with nothing left injected.
 
 Screenshots go to ``artifacts/screenshots/threshold-*.png``."""
 
@@ -14,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from playwright.sync_api import expect
@@ -24,9 +24,10 @@ from tests.thresholds.services import (
     CLIENT_TIMEOUT,
     Checkout,
     FakeToxiproxy,
-    Upstream,
     checkout,
     fake_toxiproxy,
+    proxy,
+    toxics,
 )
 from tests.ui.conftest import goto, shot, sign_in
 
@@ -54,15 +55,8 @@ def toxiproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeToxiprox
 @pytest.fixture(scope="module")
 def payments(toxiproxy: FakeToxiproxy) -> Iterator[tuple[str, int]]:
     """The proxy in front of the dependency: its name and port."""
-    with Upstream() as upstream, httpx.Client(base_url=toxiproxy.url, timeout=10) as api:
-        name = f"payments-{uuid.uuid4().hex[:6]}"
-        body = {"name": name, "listen": "127.0.0.1:0", "upstream": upstream.address}
-        created = api.post("/proxies", json=body)
-        assert created.status_code == 201, created.text
-        try:
-            yield name, int(created.json()["listen"].rsplit(":", 1)[1])
-        finally:
-            api.delete(f"/proxies/{name}")
+    with proxy(toxiproxy, f"payments-{uuid.uuid4().hex[:6]}") as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +98,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory, toxiproxy: FakeToxiproxy) -> I
         finally:
             hub.quiet()
             hub.gql.close()
-
-
-def toxics(toxiproxy: FakeToxiproxy, proxy: str) -> list[Any]:
-    return httpx.get(f"{toxiproxy.url}/proxies/{proxy}/toxics", timeout=10).json()  # type: ignore[no-any-return]
 
 
 def document(name: str, service: Checkout, proxy: str, param: str = "latency") -> str:
@@ -158,7 +148,8 @@ def test_a_search_started_from_the_console_shows_its_trials_charts_and_band(
     text.fill(document(name, service, proxy, param="stream"))
     expect(page.get_by_test_id("validity")).to_have_text(re.compile(r"issue"), timeout=15_000)
     issue = page.locator('[data-testid="search-issue"][data-field="vary.param"]')
-    expect(issue).to_contain_text("line")
+    expect(issue).to_contain_text("line 12")  # vary's param, as yaml.safe_dump lays it out
+    expect(page.get_by_test_id("yaml-bad-line")).to_have_attribute("data-line", "12")
     expect(page.get_by_test_id("start-search")).to_be_disabled()
     shot(page, "threshold-new-refused-1440")
     # YAML that does not parse says where
@@ -255,13 +246,14 @@ def test_a_search_started_from_the_console_shows_its_trials_charts_and_band(
     expect(row).to_be_visible()
     shot(page, "threshold-list-1440")
     goto(page, f"{hub.url}/threshold-searches/new")
-    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("validity")).to_be_visible()
     page.set_viewport_size(PHONE)
+    page.wait_for_timeout(500)
     no_wider_than_the_phone(page)
     shot(page, "threshold-new-390")
 
 
-def test_a_running_search_is_aborted_from_its_page_and_nothing_stays_injected(
+def test_a_running_search_is_paused_resumed_and_aborted_from_its_page_leaving_nothing_injected(
     hub: Hub, toxiproxy: FakeToxiproxy, payments: tuple[str, int], service: Checkout, page: Any
 ) -> None:
     proxy = payments[0]
@@ -284,10 +276,22 @@ def test_a_running_search_is_aborted_from_its_page_and_nothing_stays_injected(
         goto(page, f"{hub.url}/threshold-searches/{started['id']}")
         expect(page.get_by_test_id("current-trial")).to_be_visible(timeout=60_000)
         wait_for(lambda: toxics(toxiproxy, proxy), 60, 0.3, what="the first trial's fault")
+        # paused: the trial is interrupted and its fault recovered; resumed, a trial runs again
+        page.get_by_test_id("pause-search").click()
+        page.get_by_test_id("confirm-action").click()
+        view = page.get_by_test_id("threshold-search")
+        expect(view).to_have_attribute("data-phase", "paused", timeout=60_000)
+        expect(page.get_by_test_id("paused")).to_contain_text("interrupted")
+        wait_for(lambda: not toxics(toxiproxy, proxy), 60, 0.3, what="the fault recovered")
+        shot(page, "threshold-search-paused-390")
+        page.get_by_test_id("resume-search").click()
+        page.get_by_test_id("confirm-action").click()
+        expect(page.get_by_test_id("current-trial")).to_be_visible(timeout=60_000)
+        wait_for(lambda: toxics(toxiproxy, proxy), 60, 0.3, what="the trial's fault again")
+
         page.get_by_test_id("abort-search").click()
         page.get_by_label("Reason").fill("seen enough")
         page.get_by_test_id("confirm-action").click()
-        view = page.get_by_test_id("threshold-search")
         expect(view).to_have_attribute("data-phase", "aborted", timeout=60_000)
         expect(page.get_by_test_id("search-reasons")).to_contain_text("seen enough")
         expect(page.get_by_test_id("abort-search")).to_have_count(0)

@@ -165,3 +165,7 @@ export function num(v: number | null | undefined): string {
   if (v == null) return '—';
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
 }
+
+export const PAUSE_THRESHOLD_SEARCH = `mutation PauseThresholdSearch($id: ID!) { pauseThresholdSearch(id: $id) ${RESULT} }`;
+
+export const RESUME_THRESHOLD_SEARCH = `mutation ResumeThresholdSearch($id: ID!) { resumeThresholdSearch(id: $id) ${RESULT} }`;

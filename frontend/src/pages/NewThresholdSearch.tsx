@@ -122,19 +122,42 @@ export function NewThresholdSearchPage() {
       <ErrorAlert hubError={hubError} />
       <Grid gutter="md">
         <Grid.Col span={{ base: 12, md: 7 }}>
-          <Textarea
-            ref={area}
-            label="Document (YAML)"
-            value={text}
-            onChange={(e) => setText(e.currentTarget.value)}
-            autosize
-            minRows={18}
-            maxRows={40}
-            spellCheck={false}
-            styles={{ input: { fontFamily: 'monospace', fontSize: 12, whiteSpace: 'pre', overflowX: 'auto' } }}
-            error={parsed.error ? `line ${parsed.error.line ?? '?'}: ${parsed.error.message}` : notMapping ? 'the document must be a mapping (kind, name, fault, vary, …)' : undefined}
-            data-testid="search-yaml"
-          />
+          <Text size="sm" fw={500} mb={4} component="label" htmlFor="search-yaml">
+            Document (YAML)
+          </Text>
+          <div className="yaml-editor">
+            <div className="yaml-gutter" aria-hidden>
+              {text.split('\n').map((_, i) => {
+                const here = located.filter((x) => x.line === i + 1);
+                const bad = here.length > 0 || parsed.error?.line === i + 1;
+                return (
+                  <div key={i} className={bad ? 'yaml-line yaml-line-bad' : 'yaml-line'} title={here.map((x) => x.message).join('\n') || undefined} data-testid={bad ? 'yaml-bad-line' : undefined} data-line={i + 1}>
+                    {i + 1}
+                  </div>
+                );
+              })}
+            </div>
+            <Textarea
+              ref={area}
+              id="search-yaml"
+              value={text}
+              onChange={(e) => setText(e.currentTarget.value)}
+              autosize
+              minRows={18}
+              spellCheck={false}
+              wrap="off"
+              variant="unstyled"
+              style={{ flex: 1, minWidth: 0 }}
+              styles={{ input: { fontFamily: 'monospace', fontSize: 12, lineHeight: '18px', padding: '8px 10px', whiteSpace: 'pre', overflowX: 'auto' } }}
+              aria-invalid={!!parsed.error || notMapping || located.length > 0}
+              data-testid="search-yaml"
+            />
+          </div>
+          {(parsed.error || notMapping) && (
+            <Text size="xs" c="red" mt={4} role="alert">
+              {parsed.error ? `line ${parsed.error.line ?? '?'}: ${parsed.error.message}` : 'the document must be a mapping (kind, name, fault, vary, …)'}
+            </Text>
+          )}
           <Group justify="flex-end" mt="sm">
             <Button color="orange" leftSection={<IconPlayerPlay size={16} />} onClick={onStart} loading={starting} disabled={blocked || !canOperate} data-testid="start-search">
               Start

@@ -9,7 +9,7 @@ import type { HubError } from '../api/types';
 import { useCan } from '../auth';
 import { ErrorAlert } from '../components/ErrorText';
 import { inZone, ScheduleModal } from '../components/schedules/ScheduleForm';
-import { ago, dateTime, seconds, shortId } from '../format';
+import { dateTime, fromNow, seconds, shortId } from '../format';
 import { useLiveRefresh } from '../live';
 import { ScheduleState, TargetLink } from './Schedules';
 
@@ -49,6 +49,8 @@ export function SchedulePage() {
   };
 
   const history = [...schedule.history].reverse();
+  // fetched a moment ago: the times already past are not next any more
+  const next = schedule.nextFireTimes.filter((t) => new Date(t).getTime() > Date.now());
   return (
     <Stack maw={1400} data-testid="schedule" data-enabled={String(schedule.enabled)}>
       <Group justify="space-between" align="flex-start">
@@ -141,12 +143,12 @@ export function SchedulePage() {
             <Text size="sm" c="dimmed">
               None while paused.
             </Text>
-          ) : schedule.nextFireTimes.length ? (
-            schedule.nextFireTimes.map((t) => (
+          ) : next.length ? (
+            next.map((t) => (
               <Text key={t} size="sm" ff="monospace" data-testid="next-fire-time">
                 {inZone(t, schedule.timeZone)}{' '}
                 <Text span size="xs" c="dimmed" ff="inherit">
-                  ({ago(t)})
+                  ({fromNow(t)})
                 </Text>
               </Text>
             ))
@@ -165,13 +167,12 @@ export function SchedulePage() {
         <Text size="xs" c="dimmed" mb="xs">
           Every tick the hub handled, newest first: what fired, and what was skipped, missed or refused, and why.
         </Text>
-        <Table.ScrollContainer minWidth={640} type="native">
+        <Table.ScrollContainer minWidth={340} type="native">
           <Table verticalSpacing={4} data-testid="schedule-history">
             <Table.Thead>
               <Table.Tr>
-                <Table.Th>Tick</Table.Th>
+                <Table.Th>Tick · why</Table.Th>
                 <Table.Th>Outcome</Table.Th>
-                <Table.Th>Why</Table.Th>
                 <Table.Th>Started</Table.Th>
               </Table.Tr>
             </Table.Thead>
@@ -184,14 +185,16 @@ export function SchedulePage() {
                         {inZone(f.scheduledFor, schedule.timeZone)}
                       </Text>
                     </Tooltip>
+                    {f.reason && (
+                      <Text size="xs" c="dimmed" data-testid="fire-reason">
+                        {f.reason}
+                      </Text>
+                    )}
                   </Table.Td>
                   <Table.Td>
                     <Badge color={OUTCOME_COLOR[f.outcome] ?? 'gray'} variant="light">
                       {f.outcome}
                     </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{f.reason}</Text>
                   </Table.Td>
                   <Table.Td>
                     {f.workflowRunId ? (

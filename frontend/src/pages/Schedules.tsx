@@ -1,4 +1,5 @@
 import { Anchor, Badge, Button, Code, Group, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { IconPlus } from '@tabler/icons-react';
 import { useCallback, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
@@ -60,6 +61,8 @@ export function SchedulesPage() {
   const refresh = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
   useLiveRefresh(refresh, { pollMs: 5000 });
   const rows = data?.schedules ?? [];
+  const phone = useMediaQuery('(max-width: 600px)');
+  const now = Date.now();
   return (
     <Stack>
       <Group justify="space-between" align="flex-end">
@@ -76,16 +79,16 @@ export function SchedulesPage() {
         )}
       </Group>
       <ErrorAlert error={error} title="Could not load schedules" />
-      <Table.ScrollContainer minWidth={960}>
+      <Table.ScrollContainer minWidth={phone ? 0 : 960}>
         <Table highlightOnHover verticalSpacing="xs" data-testid="schedules-table">
           <Table.Thead>
             <Table.Tr>
               <Table.Th>Schedule</Table.Th>
-              <Table.Th>Starts</Table.Th>
+              <Table.Th visibleFrom="sm">Starts</Table.Th>
               <Table.Th>When</Table.Th>
-              <Table.Th>Policy</Table.Th>
+              <Table.Th visibleFrom="sm">Policy</Table.Th>
               <Table.Th>State</Table.Th>
-              <Table.Th>Next fire times</Table.Th>
+              <Table.Th visibleFrom="sm">Next fire times</Table.Th>
               <Table.Th>Last fired</Table.Th>
             </Table.Tr>
           </Table.Thead>
@@ -100,7 +103,7 @@ export function SchedulesPage() {
                       {s.name}
                     </Anchor>
                   </Table.Td>
-                  <Table.Td>
+                  <Table.Td visibleFrom="sm">
                     <TargetLink schedule={s} />
                   </Table.Td>
                   <Table.Td>
@@ -110,15 +113,15 @@ export function SchedulesPage() {
                       {s.blackouts.length ? ` · ${s.blackouts.length} blackout${s.blackouts.length === 1 ? '' : 's'}` : ''}
                     </Text>
                   </Table.Td>
-                  <Table.Td>
+                  <Table.Td visibleFrom="sm">
                     <Text size="sm">{s.concurrencyPolicy}</Text>
                   </Table.Td>
                   <Table.Td>
                     <ScheduleState schedule={s} />
                   </Table.Td>
-                  <Table.Td>
+                  <Table.Td visibleFrom="sm">
                     {s.enabled && s.nextFireTimes.length ? (
-                      s.nextFireTimes.map((t) => (
+                      s.nextFireTimes.filter((t) => new Date(t).getTime() > now).map((t) => (
                         <Text key={t} size="xs" ff="monospace" style={{ whiteSpace: 'nowrap' }}>
                           {inZone(t, s.timeZone)}
                         </Text>

@@ -1,11 +1,11 @@
 import { Alert, Anchor, Badge, Button, Code, Group, List, Modal, Paper, Skeleton, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { IconHandStop, IconRepeat } from '@tabler/icons-react';
+import { IconHandStop, IconPlayerPause, IconPlayerPlay, IconRepeat } from '@tabler/icons-react';
 import { lazy, Suspense, useCallback, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { useMutation, useQuery } from 'urql';
 import { stringify } from 'yaml';
 import { asHubError } from '../api/client';
-import { ABORT_THRESHOLD_SEARCH, band, num, objectivesOf, OUTCOME_COLOR, THRESHOLD_SEARCH, varied, type ThresholdSearch } from '../api/thresholds';
+import { ABORT_THRESHOLD_SEARCH, band, num, objectivesOf, OUTCOME_COLOR, PAUSE_THRESHOLD_SEARCH, RESUME_THRESHOLD_SEARCH, THRESHOLD_SEARCH, varied, type ThresholdSearch } from '../api/thresholds';
 import { TERMINAL, type HubError, type JsonSchema } from '../api/types';
 import { useCan } from '../auth';
 import { ErrorAlert } from '../components/ErrorText';
@@ -87,40 +87,91 @@ function BandPanel({ search, unit }: { search: ThresholdSearch; unit: string }) 
   );
 }
 
-function AbortButton({ search, onDone }: { search: ThresholdSearch; onDone: () => void }) {
-  const [open, setOpen] = useState(false);
+type Action = 'pause' | 'resume' | 'abort';
+
+const ACTIONS: Record<Action, { doc: string; field: string; title: string; body: string; confirm: string; color: string }> = {
+  pause: {
+    doc: PAUSE_THRESHOLD_SEARCH,
+    field: 'pauseThresholdSearch',
+    title: 'Pause this threshold search?',
+    body: 'No next trial starts. A trial under way is interrupted and its fault recovered; its magnitude is tried again from scratch on resume.',
+    confirm: 'Pause search',
+    color: 'blue',
+  },
+  resume: {
+    doc: RESUME_THRESHOLD_SEARCH,
+    field: 'resumeThresholdSearch',
+    title: 'Resume this threshold search?',
+    body: 'The interrupted trial (if any) is run again from scratch, then the search goes on.',
+    confirm: 'Resume search',
+    color: 'orange',
+  },
+  abort: {
+    doc: ABORT_THRESHOLD_SEARCH,
+    field: 'abortThresholdSearch',
+    title: 'Abort this threshold search?',
+    body: 'The current trial stops now and its fault is recovered; no further trial starts. The trials so far and their band stay.',
+    confirm: 'Abort search',
+    color: 'red',
+  },
+};
+
+function SearchActions({ search, onDone }: { search: ThresholdSearch; onDone: () => void }) {
+  const [action, setAction] = useState<Action | null>(null);
   const [reason, setReason] = useState('');
   const [hubError, setHubError] = useState<HubError | null>(null);
-  const [{ fetching, error }, abort] = useMutation(ABORT_THRESHOLD_SEARCH);
-  const confirm = async () => {
+  const [{ fetching, error }, execute] = useMutation(action ? ACTIONS[action].doc : ABORT_THRESHOLD_SEARCH);
+  const open = (a: Action) => {
     setHubError(null);
-    const res = await abort({ id: search.id, reason: reason || 'aborted from the console' });
-    const err = asHubError(res.data?.abortThresholdSearch);
+    setReason('');
+    setAction(a);
+  };
+  const confirm = async () => {
+    if (!action) return;
+    setHubError(null);
+    const res = await execute(action === 'abort' ? { id: search.id, reason: reason || 'aborted from the console' } : { id: search.id });
+    const answer = res.data?.[ACTIONS[action].field];
+    const err = asHubError(answer);
     if (err) return setHubError(err);
-    if (res.data?.abortThresholdSearch) {
-      setOpen(false);
+    if (answer) {
+      setAction(null);
       onDone();
     }
   };
+  const info = action ? ACTIONS[action] : null;
   return (
     <>
-      <Button color="red" leftSection={<IconHandStop size={16} />} onClick={() => setOpen(true)} data-testid="abort-search">
-        Abort
-      </Button>
-      <Modal opened={open} onClose={() => setOpen(false)} title="Abort this threshold search?">
-        <Stack>
-          <Text>The current trial stops now and its fault is recovered; no further trial starts. The trials so far and their band stay.</Text>
-          <TextInput label="Reason" placeholder="optional, recorded with your name" value={reason} onChange={(e) => setReason(e.currentTarget.value)} data-autofocus />
-          <ErrorAlert error={error} hubError={hubError} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setOpen(false)}>
-              Cancel
-            </Button>
-            <Button color="red" onClick={confirm} loading={fetching} data-testid="confirm-action">
-              Abort search
-            </Button>
-          </Group>
-        </Stack>
+      {search.desiredState === 'run' && (
+        <Button variant="light" color="blue" leftSection={<IconPlayerPause size={16} />} onClick={() => open('pause')} data-testid="pause-search">
+          Pause
+        </Button>
+      )}
+      {search.desiredState === 'pause' && (
+        <Button variant="light" color="orange" leftSection={<IconPlayerPlay size={16} />} onClick={() => open('resume')} data-testid="resume-search">
+          Resume
+        </Button>
+      )}
+      {search.desiredState !== 'stop' && (
+        <Button color="red" leftSection={<IconHandStop size={16} />} onClick={() => open('abort')} data-testid="abort-search">
+          Abort
+        </Button>
+      )}
+      <Modal opened={!!action} onClose={() => setAction(null)} title={info?.title}>
+        {info && (
+          <Stack>
+            <Text>{info.body}</Text>
+            {action === 'abort' && <TextInput label="Reason" placeholder="optional, recorded with your name" value={reason} onChange={(e) => setReason(e.currentTarget.value)} data-autofocus />}
+            <ErrorAlert error={error} hubError={hubError} />
+            <Group justify="flex-end">
+              <Button variant="default" onClick={() => setAction(null)}>
+                Cancel
+              </Button>
+              <Button color={info.color} onClick={confirm} loading={fetching} data-testid="confirm-action">
+                {info.confirm}
+              </Button>
+            </Group>
+          </Stack>
+        )}
       </Modal>
     </>
   );
@@ -185,11 +236,17 @@ export function ThresholdSearchPage() {
               Edit as new
             </Button>
           )}
-          {canOperate && active && search.desiredState !== 'stop' && <AbortButton search={search} onDone={refresh} />}
+          {canOperate && active && <SearchActions search={search} onDone={refresh} />}
         </Group>
       </Group>
 
-      {active && search.currentMagnitude != null && (
+      {search.phase === 'paused' && (
+        <Alert color="blue" variant="light" p="xs" data-testid="paused">
+          Paused: no trial starts until it is resumed
+          {search.currentMagnitude != null ? `; the trial at ${search.param} = ${num(search.currentMagnitude)}${unit ? ` ${unit}` : ''} was interrupted and is run again from scratch on resume` : ''}.
+        </Alert>
+      )}
+      {active && search.phase !== 'paused' && search.currentMagnitude != null && (
         <Alert color="orange" variant="light" p="xs" data-testid="current-trial">
           Trial {search.trials.length + 1} running at {search.param} = {num(search.currentMagnitude)}
           {unit ? ` ${unit}` : ''}

@@ -1,4 +1,5 @@
 import { Anchor, Badge, Button, Group, MultiSelect, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
+import { useMediaQuery } from '@mantine/hooks';
 import { IconPlus } from '@tabler/icons-react';
 import { useCallback, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
@@ -13,7 +14,7 @@ import { useLiveRefresh } from '../live';
 
 type Data = { thresholdSearches: { totalCount: number; pageInfo: { hasNextPage: boolean }; edges: { node: ThresholdSearchSummary }[] } };
 
-const SEARCH_PHASES = ['pending', 'running', 'completed', 'aborted', 'failed'];
+const SEARCH_PHASES = ['pending', 'running', 'paused', 'completed', 'aborted', 'failed'];
 
 /** The band as words: "475 – 500", "held up to 2000", "broke from 0". */
 export function BandText({ heldMax, brokeMin, found }: { heldMax: number | null; brokeMin: number | null; found?: boolean }) {
@@ -40,6 +41,7 @@ export function ThresholdSearchesPage() {
   const refresh = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
   useLiveRefresh(refresh, { pollMs: 5000 });
   const rows = data?.thresholdSearches.edges.map((e) => e.node) ?? [];
+  const phone = useMediaQuery('(max-width: 600px)');
   const setPhases = (value: string[]) =>
     setParams(
       (cur) => {
@@ -67,18 +69,18 @@ export function ThresholdSearchesPage() {
       </Group>
       <MultiSelect label="Phase" placeholder={phases.length ? undefined : 'any'} data={SEARCH_PHASES} value={phases} onChange={setPhases} clearable maw={360} data-testid="phase-filter" />
       <ErrorAlert error={error} title="Could not load threshold searches" />
-      <Table.ScrollContainer minWidth={900}>
+      <Table.ScrollContainer minWidth={phone ? 0 : 900}>
         <Table highlightOnHover verticalSpacing="xs" data-testid="threshold-searches-table">
           <Table.Thead>
             <Table.Tr>
               <Table.Th>Search</Table.Th>
-              <Table.Th>Fault</Table.Th>
-              <Table.Th>Varies</Table.Th>
+              <Table.Th visibleFrom="sm">Fault</Table.Th>
+              <Table.Th visibleFrom="sm">Varies</Table.Th>
               <Table.Th>Phase</Table.Th>
               <Table.Th>Threshold band</Table.Th>
               <Table.Th>Trials</Table.Th>
-              <Table.Th>Started</Table.Th>
-              <Table.Th>Wall time</Table.Th>
+              <Table.Th visibleFrom="sm">Started</Table.Th>
+              <Table.Th visibleFrom="sm">Wall time</Table.Th>
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
@@ -93,13 +95,13 @@ export function ThresholdSearchesPage() {
                       {s.name}
                     </Anchor>
                   </Table.Td>
-                  <Table.Td>
+                  <Table.Td visibleFrom="sm">
                     <Text size="sm">{v.faultType}</Text>
                     <Text size="xs" c="dimmed">
                       on {v.backend}
                     </Text>
                   </Table.Td>
-                  <Table.Td>
+                  <Table.Td visibleFrom="sm">
                     <Text size="sm" ff="monospace">
                       {s.param}
                     </Text>
@@ -118,7 +120,7 @@ export function ThresholdSearchesPage() {
                       {s.trials.length} / {s.expectedTrials}
                     </Badge>
                   </Table.Td>
-                  <Table.Td>
+                  <Table.Td visibleFrom="sm">
                     <Tooltip label={new Date(s.createdAt).toLocaleString()}>
                       <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
                         {clock(s.createdAt)}{' '}
@@ -128,7 +130,7 @@ export function ThresholdSearchesPage() {
                       </Text>
                     </Tooltip>
                   </Table.Td>
-                  <Table.Td>
+                  <Table.Td visibleFrom="sm">
                     <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
                       {span(s.createdAt, s.endedAt)}
                       {active ? ' …' : ''}

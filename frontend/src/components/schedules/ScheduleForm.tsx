@@ -6,7 +6,7 @@ import { useClient, useMutation, useQuery } from 'urql';
 import { asHubError } from '../../api/client';
 import { CREATE_SCHEDULE, NEXT_FIRE_TIMES, POLICIES, UPDATE_SCHEDULE, type Blackout, type ConcurrencyPolicy, type Schedule } from '../../api/schedules';
 import type { HubError } from '../../api/types';
-import { ago } from '../../format';
+import { fromNow } from '../../format';
 import { ErrorAlert } from '../ErrorText';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -217,7 +217,7 @@ export function ScheduleForm({ target, schedule, onSaved, onCancel }: { target?:
               <Text size="sm" key={t} ff="monospace" data-testid="next-fire-time">
                 {inZone(t, timeZone)}{' '}
                 <Text span size="xs" c="dimmed" ff="inherit">
-                  ({ago(t)})
+                  ({fromNow(t)})
                 </Text>
               </Text>
             ))}

@@ -29,11 +29,9 @@ function ObjectiveChart({
     const o = t.slo.find((s) => s.probe === objective.probe)?.objectives.find((x) => x.metric === objective.metric);
     if (o?.value != null) points.push({ x: t.magnitude, y: o.value, outcome: t.outcome, held: o.held });
   }
-  const ys = [...points.map((p) => p.y), objective.target];
-  const lo = Math.min(...ys);
-  const hi = Math.max(...ys);
-  const pad = (hi - lo || Math.abs(hi) || 1) * 0.1;
-  const yDomain: [number, number] = [lo - pad < 0 && lo >= 0 ? 0 : lo - pad, hi + pad];
+  // from 0 when every value is positive, to a round number above the limit and the values
+  const lowest = Math.min(...points.map((p) => p.y), objective.target);
+  const yDomain: [number | string, number | string] = [lowest >= 0 ? 0 : 'auto', 'auto'];
   const xs = points.map((p) => p.x);
   const xDomain: [number, number] = range ?? [Math.min(...xs, 0), Math.max(...xs, 1)];
   const groups = [
@@ -66,11 +64,11 @@ function ObjectiveChart({
           <ScatterChart margin={{ left: 0, right: 16, top: 12, bottom: 8 }}>
             <CartesianGrid strokeDasharray="3 3" />
             <XAxis type="number" dataKey="x" name={search.param} domain={xDomain} tickFormatter={fmt} allowDataOverflow />
-            <YAxis type="number" dataKey="y" name={objective.metric} width={52} domain={yDomain} tickFormatter={(v: number) => fmt(Number(v.toPrecision(3)))} />
+            <YAxis type="number" dataKey="y" name={objective.metric} width={52} domain={yDomain} tickFormatter={(v: number) => fmt(Number(v.toPrecision(3)))} allowDecimals />
             {heldMax != null && brokeMin != null && (
               <ReferenceArea x1={Math.min(heldMax, brokeMin)} x2={Math.max(heldMax, brokeMin)} fill="#fab005" fillOpacity={0.25} stroke="#f08c00" strokeDasharray="4 3" ifOverflow="extendDomain" />
             )}
-            <ReferenceLine y={objective.target} stroke="#e8590c" strokeDasharray="6 4" label={{ value: `limit ${objective.comparator} ${fmt(objective.target)}`, position: 'insideTopRight', fontSize: 11, fill: '#e8590c' }} />
+            <ReferenceLine y={objective.target} ifOverflow="extendDomain" stroke="#e8590c" strokeDasharray="6 4" label={{ value: `limit ${objective.comparator} ${fmt(objective.target)}`, position: 'insideTopRight', fontSize: 11, fill: '#e8590c' }} />
             <Tooltip
               cursor={{ strokeDasharray: '3 3' }}
               formatter={(v, name) => [fmt(Number(v)), name === search.param ? xLabel : String(name)]}
