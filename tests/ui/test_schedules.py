@@ -275,3 +275,52 @@ def test_a_schedule_made_from_the_experiments_list_fires_its_experiment(
     finally:
         hub.gql(DELETE_SCHEDULE, id=schedule_id)
         hub.quiet()
+
+
+CREATE_TOKEN = """mutation($name: String!) { createApiToken(name: $name, role: "viewer") {
+  __typename ... on CreatedApiToken { token } ... on Error { message } } }"""
+CREATE_SCHEDULE = f"""mutation($in: CreateScheduleInput!) {{ createSchedule(input: $in) {{
+  __typename ... on Schedule {{ id }} {ERROR} }} }}"""
+
+
+def test_a_viewer_sees_schedules_and_threshold_searches_without_action_buttons(
+    hub: Hub, page: Any
+) -> None:
+    flow = saved_workflow(hub)
+    made = hub.gql(
+        CREATE_SCHEDULE,
+        **{
+            "in": {
+                "name": f"ui-viewer-sees-{uuid.uuid4().hex[:6]}",
+                "workflowId": flow["id"],
+                "cron": "0 3 * * *",
+                "timeZone": "Europe/Paris",
+                "blackouts": [{"days": ["sat", "sun"]}],
+                "enabled": False,
+            }
+        },
+    )["createSchedule"]
+    assert made["__typename"] == "Schedule", made
+    token = hub.gql(CREATE_TOKEN, name=f"ui-viewer-{uuid.uuid4().hex[:6]}")["createApiToken"]
+    assert token["__typename"] == "CreatedApiToken", token
+    try:
+        page.set_viewport_size(DESKTOP)
+        sign_in(page, hub.url, token["token"])
+        expect(page.get_by_test_id("role")).to_have_text("viewer")
+        goto(page, f"{hub.url}/schedules")
+        row = page.locator(f'[data-testid="schedule-row"][data-schedule="{made["id"]}"]')
+        expect(row).to_contain_text("Europe/Paris")
+        expect(row.get_by_test_id("schedule-state")).to_have_text("paused")
+        expect(page.get_by_test_id("new-schedule")).to_have_count(0)
+        goto(page, f"{hub.url}/schedules/{made['id']}")
+        expect(page.get_by_test_id("schedule")).to_contain_text("sat, sun")
+        for action in ("pause-schedule", "resume-schedule", "edit-schedule", "delete-schedule"):
+            expect(page.get_by_test_id(action)).to_have_count(0)
+        goto(page, f"{hub.url}/threshold-searches")
+        expect(page.get_by_test_id("threshold-searches-table")).to_be_visible()
+        expect(page.get_by_test_id("new-threshold-search")).to_have_count(0)
+        goto(page, f"{hub.url}/workflows/{flow['id']}/edit")
+        expect(page.get_by_test_id("workflow-editor")).to_be_visible()
+        expect(page.get_by_test_id("schedule-workflow")).to_have_count(0)
+    finally:
+        hub.gql(DELETE_SCHEDULE, id=made["id"])

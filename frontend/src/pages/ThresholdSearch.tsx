@@ -59,7 +59,7 @@ function BandPanel({ search, unit }: { search: ThresholdSearch; unit: string }) 
             </Text>
           )}
         </div>
-        <Group gap={6}>
+        <Group gap={6} display={heldMax == null && brokeMin == null ? 'none' : undefined}>
           <Badge size="lg" variant="light" color="green" data-testid="band-held">
             held ≤ {num(heldMax)}
           </Badge>
@@ -271,79 +271,81 @@ export function ThresholdSearchPage() {
         <Title order={4} mb="xs">
           Trials
         </Title>
-        <Table.ScrollContainer minWidth={640 + objectives.length * 110} type="native">
-          <Table verticalSpacing={4} data-testid="trials-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>#</Table.Th>
-                <Table.Th>
-                  {search.param}
-                  {unit ? ` (${unit})` : ''}
-                </Table.Th>
-                <Table.Th>Verdict</Table.Th>
-                {objectives.map((o) => (
-                  <Table.Th key={`${o.probe}:${o.metric}`}>
-                    <Text size="sm" fw={700} style={{ whiteSpace: 'nowrap' }}>
-                      {o.metric}
-                    </Text>
-                    <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
-                      {o.probe} {o.comparator} {num(o.target)}
-                    </Text>
+        {trials.length > 0 && (
+          <Table.ScrollContainer minWidth={640 + objectives.length * 110} type="native">
+            <Table verticalSpacing={4} data-testid="trials-table">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>#</Table.Th>
+                  <Table.Th>
+                    {search.param}
+                    {unit ? ` (${unit})` : ''}
                   </Table.Th>
-                ))}
-                <Table.Th>Samples</Table.Th>
-                <Table.Th>Why</Table.Th>
-                <Table.Th>Workflow run</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {trials.map((t) => (
-                <Table.Tr key={t.n} data-testid="trial-row" data-magnitude={t.magnitude} data-outcome={t.outcome}>
-                  <Table.Td>{t.n}</Table.Td>
-                  <Table.Td>
-                    <Text size="sm" ff="monospace" fw={600} c={OUTCOME_COLOR[t.outcome]}>
-                      {num(t.magnitude)}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <OutcomeBadge outcome={t.outcome} />
-                  </Table.Td>
-                  {objectives.map((o) => {
-                    const value = t.slo.find((s) => s.probe === o.probe)?.objectives.find((x) => x.metric === o.metric);
-                    return (
-                      <Table.Td key={`${o.probe}:${o.metric}`} data-testid="objective-value" data-objective={`${o.probe}:${o.metric}`}>
-                        <Text size="sm" ff="monospace" c={value ? (value.held ? undefined : 'red') : 'dimmed'}>
-                          {value ? num(value.value) : '—'}
-                          {value && !value.held ? ' ✗' : ''}
-                        </Text>
-                      </Table.Td>
-                    );
-                  })}
-                  <Table.Td>
-                    <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
-                      {t.slo.map((s) => `${s.passed}/${s.samples}`).join(', ') || '—'}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{t.reason}</Text>
-                  </Table.Td>
-                  <Table.Td>
-                    {t.workflowRunId ? (
-                      <Anchor component={Link} to={`/workflow-runs/${t.workflowRunId}`} ff="monospace" size="sm" data-testid="trial-run">
-                        {shortId(t.workflowRunId)}
-                      </Anchor>
-                    ) : (
-                      '—'
-                    )}
-                  </Table.Td>
+                  <Table.Th>Verdict</Table.Th>
+                  {objectives.map((o) => (
+                    <Table.Th key={`${o.probe}:${o.metric}`}>
+                      <Text size="sm" fw={700} style={{ whiteSpace: 'nowrap' }}>
+                        {o.metric}
+                      </Text>
+                      <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+                        {o.probe} {o.comparator} {num(o.target)}
+                      </Text>
+                    </Table.Th>
+                  ))}
+                  <Table.Th>Samples</Table.Th>
+                  <Table.Th>Why</Table.Th>
+                  <Table.Th>Workflow run</Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+              </Table.Thead>
+              <Table.Tbody>
+                {trials.map((t) => (
+                  <Table.Tr key={t.n} data-testid="trial-row" data-magnitude={t.magnitude} data-outcome={t.outcome}>
+                    <Table.Td>{t.n}</Table.Td>
+                    <Table.Td>
+                      <Text size="sm" ff="monospace" fw={600} c={OUTCOME_COLOR[t.outcome]}>
+                        {num(t.magnitude)}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>
+                      <OutcomeBadge outcome={t.outcome} />
+                    </Table.Td>
+                    {objectives.map((o) => {
+                      const value = t.slo.find((s) => s.probe === o.probe)?.objectives.find((x) => x.metric === o.metric);
+                      return (
+                        <Table.Td key={`${o.probe}:${o.metric}`} data-testid="objective-value" data-objective={`${o.probe}:${o.metric}`}>
+                          <Text size="sm" ff="monospace" c={value ? (value.held ? undefined : 'red') : 'dimmed'}>
+                            {value ? num(value.value) : '—'}
+                            {value && !value.held ? ' ✗' : ''}
+                          </Text>
+                        </Table.Td>
+                      );
+                    })}
+                    <Table.Td>
+                      <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+                        {t.slo.map((s) => `${s.passed}/${s.samples}`).join(', ') || '—'}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>
+                      <Text size="sm">{t.reason}</Text>
+                    </Table.Td>
+                    <Table.Td>
+                      {t.workflowRunId ? (
+                        <Anchor component={Link} to={`/workflow-runs/${t.workflowRunId}`} ff="monospace" size="sm" data-testid="trial-run">
+                          {shortId(t.workflowRunId)}
+                        </Anchor>
+                      ) : (
+                        '—'
+                      )}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
         {!trials.length && (
           <Text size="sm" c="dimmed">
-            {active ? 'The first trial is under way.' : 'No trial ran.'}
+            {search.phase === 'paused' ? 'No trial has finished yet.' : active ? 'The first trial is under way.' : 'No trial ran.'}
           </Text>
         )}
         <Text size="xs" c="dimmed" mt="xs">

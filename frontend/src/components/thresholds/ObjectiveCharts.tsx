@@ -63,7 +63,7 @@ function ObjectiveChart({
         <ResponsiveContainer width="100%" height={220}>
           <ScatterChart margin={{ left: 0, right: 16, top: 12, bottom: 8 }}>
             <CartesianGrid strokeDasharray="3 3" />
-            <XAxis type="number" dataKey="x" name={search.param} domain={xDomain} tickFormatter={fmt} allowDataOverflow />
+            <XAxis type="number" dataKey="x" name={search.param} domain={xDomain} tickFormatter={fmt} allowDataOverflow padding={{ left: 8, right: 8 }} />
             <YAxis type="number" dataKey="y" name={objective.metric} width={52} domain={yDomain} tickFormatter={(v: number) => fmt(Number(v.toPrecision(3)))} allowDecimals />
             {heldMax != null && brokeMin != null && (
               <ReferenceArea x1={Math.min(heldMax, brokeMin)} x2={Math.max(heldMax, brokeMin)} fill="#fab005" fillOpacity={0.25} stroke="#f08c00" strokeDasharray="4 3" ifOverflow="extendDomain" />
