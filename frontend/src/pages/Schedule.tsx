@@ -167,13 +167,12 @@ export function SchedulePage() {
         <Text size="xs" c="dimmed" mb="xs">
           Every tick the hub handled, newest first: what fired, and what was skipped, missed or refused, and why.
         </Text>
-        <Table.ScrollContainer minWidth={340} type="native">
+        <Table.ScrollContainer minWidth={300} type="native">
           <Table verticalSpacing={4} data-testid="schedule-history">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Tick · why</Table.Th>
-                <Table.Th>Outcome</Table.Th>
-                <Table.Th>Started</Table.Th>
+                <Table.Th>Outcome · started</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -195,19 +194,15 @@ export function SchedulePage() {
                     <Badge color={OUTCOME_COLOR[f.outcome] ?? 'gray'} variant="light">
                       {f.outcome}
                     </Badge>
-                  </Table.Td>
-                  <Table.Td>
                     {f.workflowRunId ? (
-                      <Anchor component={Link} to={`/workflow-runs/${f.workflowRunId}`} ff="monospace" size="sm" data-testid="fire-run">
+                      <Anchor component={Link} to={`/workflow-runs/${f.workflowRunId}`} ff="monospace" size="sm" display="block" data-testid="fire-run">
                         {shortId(f.workflowRunId)}
                       </Anchor>
                     ) : f.runId ? (
-                      <Anchor component={Link} to={`/runs/${f.runId}`} ff="monospace" size="sm" data-testid="fire-run">
+                      <Anchor component={Link} to={`/runs/${f.runId}`} ff="monospace" size="sm" display="block" data-testid="fire-run">
                         {shortId(f.runId)}
                       </Anchor>
-                    ) : (
-                      '—'
-                    )}
+                    ) : null}
                   </Table.Td>
                 </Table.Tr>
               ))}
