@@ -264,7 +264,7 @@ export function ThresholdSearchPage() {
       <BandPanel search={search} unit={unit} />
 
       <Suspense fallback={<Skeleton h={260} />}>
-        <ObjectiveCharts search={search} heldMax={b.heldMax} brokeMin={b.brokeMin} range={range} unit={unit} />
+        <ObjectiveCharts search={search} heldMax={b.heldMax} brokeMin={b.brokeMin} range={range} unit={unit} current={active && search.phase !== 'paused' ? search.currentMagnitude : null} />
       </Suspense>
 
       <Paper withBorder p="md">

@@ -16,6 +16,7 @@ function ObjectiveChart({
   brokeMin,
   range,
   unit,
+  current,
 }: {
   objective: ObjectiveKey;
   search: Pick<ThresholdSearch, 'trials' | 'param'>;
@@ -23,6 +24,7 @@ function ObjectiveChart({
   brokeMin: number | null;
   range: [number, number] | null;
   unit: string;
+  current: number | null;
 }) {
   const points: Point[] = [];
   for (const t of search.trials) {
@@ -68,6 +70,9 @@ function ObjectiveChart({
             {heldMax != null && brokeMin != null && (
               <ReferenceArea x1={Math.min(heldMax, brokeMin)} x2={Math.max(heldMax, brokeMin)} fill="#fab005" fillOpacity={0.25} stroke="#f08c00" strokeDasharray="4 3" ifOverflow="extendDomain" />
             )}
+            {current != null && (
+              <ReferenceLine x={current} stroke="#1971c2" strokeDasharray="2 3" label={{ value: `trying ${fmt(current)}`, position: 'insideTopLeft', fontSize: 11, fill: '#1971c2' }} />
+            )}
             <ReferenceLine y={objective.target} ifOverflow="extendDomain" stroke="#e8590c" strokeDasharray="6 4" label={{ value: `limit ${objective.comparator} ${fmt(objective.target)}`, position: 'insideTopRight', fontSize: 11, fill: '#e8590c' }} />
             <Tooltip
               cursor={{ strokeDasharray: '3 3' }}
@@ -91,12 +96,15 @@ export default function ObjectiveCharts({
   brokeMin,
   range,
   unit,
+  current = null,
 }: {
   search: Pick<ThresholdSearch, 'trials' | 'param'>;
   heldMax: number | null;
   brokeMin: number | null;
   range: [number, number] | null;
   unit: string;
+  /** the magnitude of the trial under way, marked on every chart */
+  current?: number | null;
 }) {
   const objectives = objectivesOf(search);
   if (!objectives.length)
@@ -110,7 +118,7 @@ export default function ObjectiveCharts({
   return (
     <SimpleGrid cols={{ base: 1, md: 2 }} data-testid="objective-charts">
       {objectives.map((o) => (
-        <ObjectiveChart key={`${o.probe}:${o.metric}`} objective={o} search={search} heldMax={heldMax} brokeMin={brokeMin} range={range} unit={unit} />
+        <ObjectiveChart key={`${o.probe}:${o.metric}`} objective={o} search={search} heldMax={heldMax} brokeMin={brokeMin} range={range} unit={unit} current={current} />
       ))}
     </SimpleGrid>
   );
