@@ -5,13 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
 from chaoshub.api.resolvers import Outcome, ctx, mutate, read
 from chaoshub.api.types.common import JSONValue
-from chaoshub.api.types.thresholds import ThresholdSearch, ThresholdSearchResult
+from chaoshub.api.types.thresholds import (
+    ThresholdSearch,
+    ThresholdSearchConnection,
+    ThresholdSearchResult,
+)
 from chaoshub.api.types.workflows import ValidationIssue
+from chaoshub.errors import InvalidInput
 from chaoshub.execution.reconciler import WORKFLOW
+from chaoshub.lifecycle import Phase
 from chaoshub.services import thresholds as svc
 from chaoshub.services.auth import Actor
 from chaoshub.store import models
@@ -24,6 +32,29 @@ class StartThresholdSearchInput:
 
 @strawberry.type
 class ThresholdQuery:
+    @strawberry.field(description="Threshold searches, newest first, in the given phases if any")
+    async def threshold_searches(
+        self,
+        info: strawberry.Info,
+        first: int | None = None,
+        after: str | None = None,
+        phase: list[str] | None = None,
+    ) -> ThresholdSearchConnection:
+        def q(s: Session, _a: Actor) -> ThresholdSearchConnection:
+            base = select(models.ThresholdSearch)
+            if phase:
+                bad = [p for p in phase if p not in {x.value for x in Phase}]
+                if bad:
+                    raise InvalidInput(f"unknown phase {bad[0]!r}", field=["phase"])
+                base = base.where(models.ThresholdSearch.phase.in_(phase))
+            page = newest_first(base, models.ThresholdSearch, after)
+            edges, page_info, total = paginate(
+                s, info, base, page, first, newest_first_cursor, ThresholdSearch.build
+            )
+            return ThresholdSearchConnection(edges=edges, page_info=page_info, total_count=total)
+
+        return await read(info, q)
+
     @strawberry.field(description="One threshold search with its trials and result")
     async def threshold_search(
         self, info: strawberry.Info, id: strawberry.ID

@@ -20,6 +20,11 @@ const WorkflowsPage = lazy(() => import('./pages/Workflows').then((m) => ({ defa
 const WorkflowRunsPage = lazy(() => import('./pages/WorkflowRuns').then((m) => ({ default: m.WorkflowRunsPage })));
 const WorkflowRunPage = lazy(() => import('./pages/WorkflowRun').then((m) => ({ default: m.WorkflowRunPage })));
 const WorkflowEditorPage = lazy(() => import('./pages/WorkflowEditor').then((m) => ({ default: m.WorkflowEditorPage })));
+const ThresholdSearchesPage = lazy(() => import('./pages/ThresholdSearches').then((m) => ({ default: m.ThresholdSearchesPage })));
+const ThresholdSearchPage = lazy(() => import('./pages/ThresholdSearch').then((m) => ({ default: m.ThresholdSearchPage })));
+const NewThresholdSearchPage = lazy(() => import('./pages/NewThresholdSearch').then((m) => ({ default: m.NewThresholdSearchPage })));
+const SchedulesPage = lazy(() => import('./pages/Schedules').then((m) => ({ default: m.SchedulesPage })));
+const SchedulePage = lazy(() => import('./pages/Schedule').then((m) => ({ default: m.SchedulePage })));
 const RunsPage = lazy(() => import('./pages/Runs').then((m) => ({ default: m.RunsPage })));
 
 const loading = (
@@ -51,6 +56,11 @@ export function App() {
             <Route path="/workflows/:id/edit" element={<WorkflowEditorPage />} />
             <Route path="/workflow-runs" element={<WorkflowRunsPage />} />
             <Route path="/workflow-runs/:id" element={<WorkflowRunPage />} />
+            <Route path="/schedules" element={<SchedulesPage />} />
+            <Route path="/schedules/:id" element={<SchedulePage />} />
+            <Route path="/threshold-searches" element={<ThresholdSearchesPage />} />
+            <Route path="/threshold-searches/new" element={<NewThresholdSearchPage />} />
+            <Route path="/threshold-searches/:id" element={<ThresholdSearchPage />} />
             <Route path="/fleet" element={<FleetPage />} />
             <Route path="/import" element={<ImportPage />} />
             <Route path="/tokens" element={<TokensPage />} />

@@ -45,3 +45,20 @@ export function unitOf(name: string, description: string | undefined): string {
   const m = (description ?? '').match(UNIT_WORDS);
   return m ? m[1] : '';
 }
+
+/** How long from ``from`` to ``to`` (or now), as 45 s, 3 min 20 s, 2 h 5 min. */
+export function span(from: string | null | undefined, to?: string | null, now: number = Date.now()): string {
+  if (!from) return '—';
+  const ms = (to ? new Date(to).getTime() : now) - new Date(from).getTime();
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ''}`;
+}
+
+/** How far ``at`` is from now, to the second when it is near: "in 3 s", "12 s ago", "in 2 hours". */
+export function fromNow(at: string, now: number = Date.now()): string {
+  const s = Math.round((new Date(at).getTime() - now) / 1000);
+  if (Math.abs(s) < 90) return s >= 0 ? `in ${s} s` : `${-s} s ago`;
+  return dayjs(at).fromNow();
+}

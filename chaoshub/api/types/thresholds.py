@@ -7,7 +7,7 @@ from typing import Annotated, Any, Union
 
 import strawberry
 
-from chaoshub.api.types.common import ERRORS, JSONValue
+from chaoshub.api.types.common import ERRORS, Edge, JSONValue, PageInfo
 from chaoshub.store import models
 from chaoshub.thresholds.document import parse_search
 from chaoshub.thresholds.search import expected_trials
@@ -137,6 +137,13 @@ class ThresholdSearch:
             created_at=row.created_at,
             ended_at=row.ended_at,
         )
+
+
+@strawberry.type
+class ThresholdSearchConnection:
+    edges: list[Edge[ThresholdSearch]]
+    page_info: PageInfo
+    total_count: int
 
 
 ThresholdSearchResult = Annotated[

@@ -1,6 +1,6 @@
 import { ActionIcon, Anchor, AppShell, Badge, Burger, Button, Group, NavLink, Text, Title, Tooltip } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { IconBook2, IconFileImport, IconFlask, IconHierarchy2, IconTimeline, IconKey, IconListDetails, IconLogout, IconPlus, IconServer } from '@tabler/icons-react';
+import { IconBook2, IconFileImport, IconFlask, IconHierarchy2, IconTimeline, IconKey, IconListDetails, IconLogout, IconPlus, IconServer, IconChartDots, IconCalendarTime } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'react-router-dom';
 import { useEffect } from 'react';
@@ -14,6 +14,8 @@ const NAV = [
   { to: '/experiments', label: 'Experiments', icon: IconFlask },
   { to: '/workflows', label: 'Workflows', icon: IconHierarchy2 },
   { to: '/workflow-runs', label: 'Workflow runs', icon: IconTimeline },
+  { to: '/schedules', label: 'Schedules', icon: IconCalendarTime },
+  { to: '/threshold-searches', label: 'Thresholds', icon: IconChartDots },
   { to: '/fleet', label: 'Agents & backends', icon: IconServer },
 ];
 

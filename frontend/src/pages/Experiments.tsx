@@ -1,5 +1,5 @@
 import { Anchor, Button, Code, Group, Modal, Stack, Table, Text, Title } from '@mantine/core';
-import { IconPlayerPlay, IconPlus, IconTrash } from '@tabler/icons-react';
+import { IconCalendarTime, IconPlayerPlay, IconPlus, IconTrash } from '@tabler/icons-react';
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { useMutation, useQuery } from 'urql';
@@ -8,6 +8,7 @@ import { DELETE_EXPERIMENT, EXPERIMENTS, START_RUN } from '../api/documents';
 import type { Experiment, HubError } from '../api/types';
 import { useCan } from '../auth';
 import { ErrorAlert } from '../components/ErrorText';
+import { ScheduleModal } from '../components/schedules/ScheduleForm';
 import { dateTime, seconds } from '../format';
 
 export function ExperimentsPage() {
@@ -19,6 +20,7 @@ export function ExperimentsPage() {
   const [refusal, setRefusal] = useState<{ id: string; error: HubError } | null>(null);
   const [deleting, setDeleting] = useState<Experiment | null>(null);
   const [starting, setStarting] = useState<string | null>(null);
+  const [scheduling, setScheduling] = useState<Experiment | null>(null);
 
   const onStart = async (e: Experiment) => {
     setRefusal(null);
@@ -112,6 +114,9 @@ export function ExperimentsPage() {
                       <Button size="xs" leftSection={<IconPlayerPlay size={14} />} onClick={() => onStart(e)} loading={starting === e.id} data-testid="start-experiment">
                         Start
                       </Button>
+                      <Button size="xs" variant="light" leftSection={<IconCalendarTime size={14} />} onClick={() => setScheduling(e)} data-testid="schedule-experiment">
+                        Schedule…
+                      </Button>
                       <Button size="xs" variant="subtle" color="red" onClick={() => setDeleting(e)} aria-label={`Delete ${e.name}`}>
                         <IconTrash size={14} />
                       </Button>
@@ -124,6 +129,12 @@ export function ExperimentsPage() {
         </Table>
       </Table.ScrollContainer>
       {data && !rows.length && <Text c="dimmed">No experiment saved yet.</Text>}
+      <ScheduleModal
+        opened={!!scheduling}
+        onClose={() => setScheduling(null)}
+        target={scheduling ? { experimentId: scheduling.id, name: scheduling.name } : undefined}
+        onSaved={(s) => navigate(`/schedules/${s.id}`)}
+      />
       <Modal opened={!!deleting} onClose={() => setDeleting(null)} title={`Delete ${deleting?.name}?`}>
         <Stack>
           <Text>The definition is removed. Its past runs stay, with their records and events.</Text>

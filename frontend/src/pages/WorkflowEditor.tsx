@@ -1,7 +1,7 @@
 import { Alert, Anchor, Badge, Button, FileButton, Group, Paper, Stack, Text, Textarea, TextInput, Title, Tooltip } from '@mantine/core';
 import { useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconArrowBackUp, IconArrowForwardUp, IconDeviceFloppy, IconDownload, IconPlayerPlay, IconUpload } from '@tabler/icons-react';
+import { IconArrowBackUp, IconArrowForwardUp, IconCalendarTime, IconDeviceFloppy, IconDownload, IconPlayerPlay, IconUpload } from '@tabler/icons-react';
 import { Controls, MarkerType, ReactFlow, ReactFlowProvider, useReactFlow, type Connection, type Edge, type EdgeChange, type Node, type NodeChange } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from 'react';
@@ -14,6 +14,7 @@ import type { Backend, FaultType, HubError, JsonObject } from '../api/types';
 import { CREATE_WORKFLOW, START_WORKFLOW, UPDATE_WORKFLOW, VALIDATE_WORKFLOW, WORKFLOW, type ValidationIssue, type Workflow } from '../api/workflows';
 import { useCan } from '../auth';
 import { ErrorAlert } from '../components/ErrorText';
+import { ScheduleModal } from '../components/schedules/ScheduleForm';
 import { NODE_TYPES, type StepNodeData } from '../components/workflow/nodes';
 import { DND_TYPE, Palette } from '../components/workflow/Palette';
 import { LaneProbePanel, StepPanel, type FieldIssue } from '../components/workflow/StepPanel';
@@ -75,6 +76,7 @@ function Editor() {
   const [issues, setIssues] = useState<ValidationIssue[]>([]);
   const [validatedFor, setValidatedFor] = useState<string>('');
   const [hubError, setHubError] = useState<HubError | null>(null);
+  const [scheduling, setScheduling] = useState(false);
   const [{ data: catalog }] = useQuery<{ faultTypes: FaultType[]; backends: Backend[] }>({ query: FAULT_TYPES });
   const [{ data: loaded, error: loadError }] = useQuery<{ workflow: Workflow | null }>({ query: WORKFLOW, variables: { id }, pause: !id, requestPolicy: 'network-only' });
   const [{ fetching: saving }, save] = useMutation(savedId ? UPDATE_WORKFLOW : CREATE_WORKFLOW);
@@ -397,10 +399,25 @@ function Editor() {
             <Button color="orange" leftSection={<IconPlayerPlay size={16} />} onClick={onStart} loading={starting} disabled={blocked} data-testid="start-workflow">
               Start
             </Button>
+            {savedId && (
+              <Tooltip label="Start the saved workflow on a timetable">
+                <Button variant="light" leftSection={<IconCalendarTime size={16} />} onClick={() => setScheduling(true)} data-testid="schedule-workflow">
+                  Schedule…
+                </Button>
+              </Tooltip>
+            )}
           </Group>
         )}
       </Group>
       <ErrorAlert hubError={hubError} />
+      {savedId && (
+        <ScheduleModal
+          opened={scheduling}
+          onClose={() => setScheduling(false)}
+          target={{ workflowId: savedId, name: loaded?.workflow?.name ?? doc.name }}
+          onSaved={(s) => navigate(`/schedules/${s.id}`)}
+        />
+      )}
       {workflowIssues.length > 0 && (
         <Alert color="red" p="xs" data-testid="workflow-issues">
           {workflowIssues.map((i, n) => (
