@@ -155,3 +155,31 @@ def test_bad_timetables_are_refused_naming_the_field(
     with pytest.raises(InvalidInput) as refused:
         Timetable.parse(cron, zone, blackouts)
     assert refused.value.field == field, refused.value
+
+
+def test_fire_times_step_over_a_blackout_window_to_its_end() -> None:
+    # every second, nightly window 22:00-06:00 in Paris: the next fire after 23:00 is 06:00
+    table = Timetable.parse(
+        "@every 1s",
+        "Europe/Paris",
+        [{"start": "22:00", "end": "06:00"}],
+        anchor=utc(2026, 1, 1),
+    )
+    assert table.fire_times(utc(2026, 1, 5, 22, 0), 2) == [
+        utc(2026, 1, 6, 5, 0, 0),  # 06:00 in Paris
+        utc(2026, 1, 6, 5, 0, 1),
+    ]
+
+
+def test_a_timetable_its_windows_always_cover_has_no_fire_times() -> None:
+    daily_in_window = Timetable.parse("0 3 * * *", "UTC", [{"start": "02:00", "end": "04:00"}])
+    assert daily_in_window.fire_times(utc(2026, 1, 1), 5) == []
+    every_day_blacked = Timetable.parse(
+        "@every 1s", "UTC", [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}]
+    )
+    assert every_day_blacked.fire_times(utc(2026, 1, 1), 3) == []
+
+
+def test_a_leap_day_schedule_is_found_years_ahead() -> None:
+    table = Timetable.parse("0 12 29 2 *", "UTC")
+    assert table.fire_times(utc(2026, 3, 1), 1) == [utc(2028, 2, 29, 12, 0)]
