@@ -294,9 +294,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"refresh late p99 {late['p99']} s",
                 file=sys.stderr,
             )
-            if not (reads_ok and watch_ok):
-                break
-            held = len(ids)
+            if not watch_ok:
+                break  # the workers no longer keep up: more runs would only be later
+            if reads_ok:
+                held = len(ids)
         results["most_active_runs_held"] = held
     path = common.save(
         "throughput", vars(args), results, out=common.Path(args.out) if args.out else None
