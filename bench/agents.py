@@ -16,8 +16,14 @@ Then one agent goes silent and the time until ``agents { online }`` says so is m
 
 The API, beat and (for PostgreSQL) Redis are the production processes; no worker is needed.
 
+The simulated fleet runs in ``--load-processes`` processes of its own (agents dealt out
+among them), on the same machine as the API: its CPU is reported beside the API's, since a
+fleet near its cores' limit bounds the figure, not the hub. py-spy samples the API during
+the last level measured (:mod:`bench.profiles`).
+
     python -m bench.agents
     python -m bench.agents --db postgresql --levels 500,1000,2000,4000 --hold 20
+    python -m bench.agents --levels 1000,2000,5000,10000 --load-processes 4
 """
 
 from __future__ import annotations
@@ -25,18 +31,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
+import multiprocessing as mp
 import random
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench import common, hubs
+from bench import common, hubs, profiles
 from bench.common import ms, percentiles
 from bench.hubs import Hub
 from tests.support.stack import GraphQL, Stack
@@ -161,43 +168,154 @@ class Fleet:
         self._tasks += [asyncio.create_task(self._agent(n)) for n in names]
 
 
-async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
-    tokens: dict[str, str] = {}
-    fleet = Fleet(hub.url, tokens)
-    await fleet.open()
-    out: dict[str, Any] = {"levels": []}
+def _fleet_process(url: str, conn: Any) -> None:
+    """One load process: a :class:`Fleet` driven by commands from the benchmark."""
+
+    async def serve() -> None:
+        fleet = Fleet(url, {})
+        await fleet.open()
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                command, arg = await loop.run_in_executor(None, conn.recv)
+                if command == "grow":
+                    fleet.tokens.update(arg)
+                    fleet.grow(list(arg))
+                    conn.send(None)
+                elif command == "reset":
+                    fleet.latencies.clear()
+                    fleet.failures = 0
+                    conn.send(None)
+                elif command == "collect":
+                    conn.send((list(fleet.latencies), fleet.failures, dict(fleet.last_beat)))
+                elif command == "silence":
+                    fleet.silent.add(arg)
+                    conn.send(None)
+                else:
+                    conn.send(None)
+                    return
+        finally:
+            await fleet.close()
+
+    asyncio.run(serve())
+
+
+class Load:
+    """The fleet spread over ``n`` processes (agent ``i`` goes to process ``i % n``)."""
+
+    def __init__(self, url: str, n: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.conns = []
+        self.procs = []
+        for _ in range(n):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_fleet_process, args=(url, theirs), daemon=True)
+            proc.start()
+            self.conns.append(ours)
+            self.procs.append(proc)
+        self.where: dict[str, int] = {}
+
+    def _all(self, command: str, arg: Any = None) -> list[Any]:
+        for c in self.conns:
+            c.send((command, arg))
+        return [c.recv() for c in self.conns]
+
+    def grow(self, tokens: dict[str, str]) -> None:
+        parts: list[dict[str, str]] = [{} for _ in self.conns]
+        for name, token in tokens.items():
+            k = self.where.setdefault(name, len(self.where) % len(self.conns))
+            parts[k][name] = token
+        for c, part in zip(self.conns, parts, strict=True):
+            c.send(("grow", part))
+        for c in self.conns:
+            c.recv()
+
+    def reset(self) -> None:
+        self._all("reset")
+
+    def collect(self) -> tuple[list[float], int, dict[str, float]]:
+        latencies: list[float] = []
+        failures = 0
+        beats: dict[str, float] = {}
+        for lat, failed, last in self._all("collect"):
+            latencies += lat
+            failures += failed
+            beats.update(last)
+        return latencies, failures, beats
+
+    def silence(self, name: str) -> None:
+        c = self.conns[self.where[name]]
+        c.send(("silence", name))
+        c.recv()
+
+    def cpu_seconds(self) -> float:
+        return sum(common.cpu_seconds(p.pid or 0) for p in self.procs)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._all("stop")
+        for p in self.procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+
+
+def make_tokens(hub: Hub, names: list[str]) -> dict[str, str]:
+    """One agent token per simulated agent (a token speaks for one agent name only)."""
+    gqls = [GraphQL(hub.url) for _ in range(4)]
+    try:
+
+        def one(i: int) -> str:
+            made = gqls[i % 4](CREATE_AGENT_TOKEN, name=f"agent:{names[i]}")
+            return str(made["createApiToken"]["token"])
+
+        with ThreadPoolExecutor(4) as pool:
+            return dict(zip(names, pool.map(one, range(len(names))), strict=True))
+    finally:
+        for g in gqls:
+            g.close()
+
+
+def measure(
+    hub: Hub, levels: list[int], hold: float, processes: int, profile_seconds: float
+) -> dict[str, Any]:
+    load = Load(hub.url, processes)
+    out: dict[str, Any] = {"levels": [], "load_processes": processes}
     absorbed = 0
     try:
         size = 0
         for level in levels:
             names = [f"sim-{i}" for i in range(size, level)]
-            for n in names:  # made before the level is measured
-                made = await asyncio.to_thread(hub.gql, CREATE_AGENT_TOKEN, name=f"agent:{n}")
-                tokens[n] = made["createApiToken"]["token"]
-            fleet.grow(names)
+            load.grow(make_tokens(hub, names))
             size = level
             # steady state: every agent registered and answered at least one beat (the
             # registration burst of a new level is not what a running fleet costs)
             settle = time.monotonic()
-            while len(fleet.last_beat) < level and time.monotonic() - settle < 300:
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            fleet.latencies.clear()
-            fleet.failures = 0
-            cpu = (common.cpu_seconds(hub.api_pid), common.cpu_seconds(os.getpid()))
-            await asyncio.sleep(hold)
+            while len(load.collect()[2]) < level and time.monotonic() - settle < 300:
+                time.sleep(1)
+            time.sleep(HEARTBEAT_SECONDS)
+            load.reset()
+            load_avg = common.load_average()
+            sampling = (
+                profiles.start(hub.api_pid, min(hold, profile_seconds))
+                if (profile_seconds)
+                else None
+            )
+            cpu = (common.cpu_seconds(hub.api_pid), load.cpu_seconds())
+            time.sleep(hold)
             api_cpu = (common.cpu_seconds(hub.api_pid) - cpu[0]) / hold * 100
-            fleet_cpu = (common.cpu_seconds(os.getpid()) - cpu[1]) / hold * 100
-            stats = percentiles(fleet.latencies)
-            agents = await asyncio.to_thread(lambda: hub.gql(AGENTS)["agents"])
+            fleet_cpu = (load.cpu_seconds() - cpu[1]) / hold * 100
+            latencies, failures, _ = load.collect()
+            stats = percentiles(latencies)
+            agents = hub.gql(AGENTS)["agents"]
             offline = sum(1 for a in agents if not a["online"])
-            ok = fleet.failures == 0 and offline == 0 and (stats["p99"] or 0) < LATENCY_BUDGET_MS
+            ok = failures == 0 and offline == 0 and (stats["p99"] or 0) < LATENCY_BUDGET_MS
             out["levels"].append(
                 {
                     "agents": level,
-                    "heartbeats_per_second": round(len(fleet.latencies) / hold, 1),
+                    "heartbeats_per_second": round(len(latencies) / hold, 1),
                     "heartbeat_ms": stats,
-                    "failures": fleet.failures,
+                    "failures": failures,
                     "shown_offline": offline,
                     "absorbed": ok,
                     "api_rss_kib": common.rss_kib(hub.api_pid),
@@ -205,11 +323,14 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
                     # fleet's (the same 2 cores): a fleet near 100 % bounds the figure
                     "api_cpu_percent": round(api_cpu),
                     "fleet_cpu_percent": round(fleet_cpu),
+                    "load_at_start": load_avg,
+                    "api_profile": profiles.finish(sampling) if sampling else None,
                 }
             )
             print(
-                f"  {level} agents: p99 {stats['p99']} ms, {fleet.failures} failed, "
-                f"{offline} offline",
+                f"  {level} agents: p99 {stats['p99']} ms, {failures} failed, "
+                f"{offline} offline, API {api_cpu:.0f}% CPU, fleet {fleet_cpu:.0f}% CPU, "
+                f"load {load_avg[0]}",
                 file=sys.stderr,
             )
             if not ok:
@@ -218,22 +339,24 @@ async def measure(hub: Hub, levels: list[int], hold: float) -> dict[str, Any]:
         out["most_agents_absorbed"] = absorbed
 
         # one agent goes silent: how long until the hub says so
-        fleet.silent.add("sim-0")
+        load.silence("sim-0")
+        last_beat = load.collect()[2]
         began = time.monotonic()
         noticed = None
         while time.monotonic() - began < 120:
-            agents = await asyncio.to_thread(lambda: hub.gql(AGENTS)["agents"])
+            agents = hub.gql(AGENTS)["agents"]
             if not next(a for a in agents if a["name"] == "sim-0")["online"]:
-                noticed = time.monotonic() - fleet.last_beat["sim-0"]
+                noticed = time.monotonic() - last_beat["sim-0"]
                 break
-            await asyncio.sleep(0.1)
+            time.sleep(0.1)
         # from the silent agent's last answered heartbeat to the API showing it offline
         out["offline_noticed_after_seconds"] = round(noticed, 2) if noticed else None
+        out["offline_at_agents"] = size
         out["offline_rule"] = (
             "agent timeout 15 s (hub default) + up to one reconcile interval (1 s)"
         )
     finally:
-        await fleet.close()
+        load.close()
     return out
 
 
@@ -286,6 +409,15 @@ def main(argv: list[str] | None = None) -> int:
         "--levels", default="25,50,100,250,500,1000", help="fleet sizes, comma-separated"
     )
     parser.add_argument("--hold", type=float, default=15.0, help="seconds measured per level")
+    parser.add_argument(
+        "--load-processes", type=int, default=2, help="processes the simulated fleet runs in"
+    )
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        default=10.0,
+        help="py-spy samples the API this long at each level (0: no)",
+    )
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     levels = sorted(int(x) for x in args.levels.split(","))
@@ -293,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     for db in args.db or ["sqlite", "postgresql"]:
         print(f"{db}: levels {levels}", file=sys.stderr)
         with api_and_beat(db) as hub:
-            result = asyncio.run(measure(hub, levels, args.hold))
+            result = measure(hub, levels, args.hold, args.load_processes, args.profile_seconds)
         results.append({"db": db, **result})
     path = common.save("agents", vars(args), results, out=Path(args.out) if args.out else None)
     print(common.table(HEADERS, level_rows(results)))
@@ -302,6 +434,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['db']}: most agents absorbed {r['most_agents_absorbed']}; a silent agent "
             f"shown offline {r['offline_noticed_after_seconds']} s after its last heartbeat"
         )
+    for r in results:
+        measured = [lv for lv in r["levels"] if lv.get("api_profile")]
+        if measured:
+            lv = measured[-1]
+            print()
+            print(
+                profiles.table(
+                    lv["api_profile"],
+                    f"{r['db']}: API at {lv['agents']} agents ({lv['api_cpu_percent']}% CPU)",
+                )
+            )
     print(f"written to {path}")
     return 0
 

@@ -169,3 +169,9 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> list[float]:
+    """The machine's load average (1, 5, 15 min): the machine is shared, so every figure
+    says what else was running."""
+    return [round(x, 2) for x in os.getloadavg()]

@@ -1,22 +1,25 @@
 """Throughput: how fast the hub starts runs, and how many active runs it holds while its
 GraphQL reads stay under 100 ms at p99.
 
-Production shape (API + a worker + beat, Redis, PostgreSQL). The runs use the in-memory
-adapter of ``chaoshub.testing`` so that what is measured is the hub (API, broker, workers,
-database, reconciler), not a tool. That tool keeps what it holds in its process's memory,
-so the hub runs one worker process (8 threads, as many as two default workers): with two,
-each would see the other's faults as gone and end those runs ``failed``.
+Production shape (API + two workers + beat, Redis, PostgreSQL). The runs use the in-memory
+test tool with its state in Redis (``chaoshub.testing.shared_memory``), so that what is
+measured is the hub (API, broker, workers, database, reconciler), not a tool, and both
+worker processes share the runs as they would share a real tool.
 
 1. ``--runs`` runs (duration one hour) are started by ``--clients`` concurrent callers:
    runs accepted per second, and runs reaching ``running`` per second;
 2. then, once they are all halted and ended, the active runs are raised level by level
    from none (``--levels``); at each level, once
    every run is ``running``, ``--reads`` GraphQL reads are timed (``runs(first: 20)`` and
-   ``run(id)``, alternately, one at a time): the highest level whose p99 stays under
-   100 ms is the figure.
+   ``run(id)``, alternately, one at a time) and the refresh's lateness sampled: the
+   highest level whose read p99 stays under 100 ms and whose refreshes are at most 5 s
+   late at p99 is the figure.
+
+Where the time goes: py-spy samples the API while runs are started and the first worker
+while each level is measured (:mod:`bench.profiles`; skipped without py-spy).
 
     python -m bench.throughput
-    python -m bench.throughput --runs 500 --levels 100,500,1000,2000,4000
+    python -m bench.throughput --runs 500 --levels 0,1000,2500,5000
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import common, hubs
+from bench import common, hubs, profiles
 from bench.common import ms, percentiles
 from bench.hubs import Hub
 from tests.support.stack import GraphQL
 
-MEMORY = "memory=chaoshub.testing.memory:MemoryAdapter"
+MEMORY = "memory=chaoshub.testing.shared_memory:SharedMemoryAdapter"
 START = """mutation($input: StartRunInput!) { startRun(input: $input) {
   __typename ... on Run { id } ... on Error { code message } } }"""
 LIST = "{ runs(first: 20) { totalCount edges { node { id phase } } } }"
@@ -181,32 +184,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent callers (default 8)")
     parser.add_argument(
         "--levels",
-        default="0,100,200,400,800,1600,3200",
+        default="0,500,1000,2000,3500,5000",
         help="active-run levels to hold, comma-separated",
     )
     parser.add_argument(
         "--reads", type=int, default=200, help="reads timed per level (default 200)"
     )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        default=10.0,
+        help="how long py-spy samples the API at the start and a worker at each level (0: no)",
+    )
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     levels = sorted(int(x) for x in args.levels.split(","))
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load_at_start": common.load_average()}
     with hubs.production(
-        env={"CHAOSHUB_EXTRA_ADAPTERS": MEMORY}, with_agent=False, workers=1, worker_threads=8
+        env={"CHAOSHUB_EXTRA_ADAPTERS": MEMORY},
+        with_agent=False,
+        workers=args.workers,
+        worker_threads=8,
     ) as hub:
         made = hub.gql(
             CREATE_BACKEND,
             input={
                 "name": "bench-memory",
                 "adapter": "memory",
-                "config": {"targets": [f"t{i}" for i in range(50)]},
+                "config": {
+                    "targets": [f"t{i}" for i in range(50)],
+                    "redis_url": hubs.BENCH_REDIS,
+                },
             },
         )
         assert made["createBackend"]["__typename"] == "Backend", made
 
         # 1. the start rate, on an empty hub; then every run is halted and let end
         print(f"starting {args.runs} runs from {args.clients} callers", file=sys.stderr)
+        sampling = (
+            profiles.start(hub.api_pid, args.profile_seconds) if args.profile_seconds else None
+        )
+        api_cpu = common.cpu_seconds(hub.api_pid)
         took, ids = start_runs(hub, "bench-memory", args.runs, args.clients)
+        api_cpu = common.cpu_seconds(hub.api_pid) - api_cpu
         to_running = wait_running(hub, len(ids), timeout=600) + took
         results["start"] = {
             "runs": len(ids),
@@ -215,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             "running_per_second": round(len(ids) / to_running, 1),
             "seconds_to_accept": round(took, 2),
             "seconds_to_all_running": round(to_running, 2),
+            "api_cpu_percent": round(100 * api_cpu / took),
+            "api_profile": profiles.finish(sampling) if sampling else None,
         }
         hub.gql(HALT_ALL)
         wait_active(hub, 0, timeout=600)
@@ -233,8 +256,24 @@ def main(argv: list[str] | None = None) -> int:
                     results["levels"].append({"active_runs": len(ids), "not_reached": str(exc)})
                     print(f"  {len(ids)} active runs: not reached ({exc})", file=sys.stderr)
                     break
+            worker_pid = hub.procs[1].popen.pid  # api, w1, ...
+            sampling = (
+                profiles.start(worker_pid, args.profile_seconds)
+                if args.profile_seconds and ids
+                else None
+            )
+            began = time.perf_counter()
+            cpu = {p.name: common.cpu_seconds(p.popen.pid) for p in hub.procs}
             reads = time_reads(hub, ids or ["none"], args.reads)
             late = watch_lateness(hub, ids) if ids else {"p50": 0.0, "p99": 0.0}
+            if sampling:
+                time.sleep(max(0.0, args.profile_seconds - (time.perf_counter() - began)))
+            elapsed = time.perf_counter() - began
+            cpu = {
+                name: round(100 * (common.cpu_seconds(p.popen.pid) - cpu[name]) / elapsed)
+                for p in hub.procs
+                if (name := p.name) in cpu
+            }
             reads_ok = reads["p99"] is not None and reads["p99"] < READ_BUDGET_MS
             watch_ok = late["p99"] is None or late["p99"] <= WATCH_LATE_BUDGET_S
             results["levels"].append(
@@ -245,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
                     "under_budget": reads_ok,
                     "refresh_on_time": watch_ok,
                     "api_rss_kib": common.rss_kib(hub.api_pid),
+                    "cpu_percent": cpu,
+                    "load": common.load_average(),
+                    "worker_profile": profiles.finish(sampling) if sampling else None,
                 }
             )
             print(
@@ -252,9 +294,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"refresh late p99 {late['p99']} s",
                 file=sys.stderr,
             )
-            if not (reads_ok and watch_ok):
-                break
-            held = len(ids)
+            if not watch_ok:
+                break  # the workers no longer keep up: more runs would only be later
+            if reads_ok:
+                held = len(ids)
         results["most_active_runs_held"] = held
     path = common.save(
         "throughput", vars(args), results, out=common.Path(args.out) if args.out else None
@@ -275,6 +318,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(common.table(LEVEL_HEADERS, level_rows(results["levels"])))
+    if s.get("api_profile"):
+        print()
+        print(
+            profiles.table(
+                s["api_profile"], f"API while starting runs ({s['api_cpu_percent']}% CPU)"
+            )
+        )
+    measured = [lv for lv in results["levels"] if lv.get("worker_profile")]
+    if measured:
+        lv = measured[-1]
+        print()
+        print(
+            profiles.table(
+                lv["worker_profile"],
+                f"worker w1 at {lv['active_runs']} active runs (CPU % {lv['cpu_percent']})",
+            )
+        )
     print(
         f"\nmost active runs held (reads under 100 ms p99, refresh at most "
         f"{WATCH_LATE_BUDGET_S:g} s late at p99): {held}"

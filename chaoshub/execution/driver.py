@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from chaoshub import lifecycle, metrics
@@ -33,7 +33,10 @@ from chaoshub.execution.lease import Lease
 from chaoshub.lifecycle import DesiredState, Ending, Phase, TargetPhase, TimeControl, Verdict
 from chaoshub.runtime import Runtime
 from chaoshub.services import events, metric_samples
-from chaoshub.store.models import Backend, Run, RunTarget
+from chaoshub.store.models import Backend, Run, RunMetricSample, RunTarget
+
+if TYPE_CHECKING:
+    from chaoshub.execution.watch import Held, Watcher
 
 log = logging.getLogger("chaoshub.execution")
 
@@ -87,13 +90,32 @@ def _describe(exc: BaseException) -> str:
 
 
 class RunDriver:
-    def __init__(self, runtime: Runtime, run_id: str, *, worker: str | None = None) -> None:
+    """Drives one run. With a ``watcher`` (a worker process's :mod:`watch
+    <chaoshub.execution.watch>`), a timed fault in effect is handed to the watch once its
+    first status is stored, instead of being let go until the next refresh; ``take_from``
+    is the watch's name when the watch gave the run back (its lease is taken over)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        run_id: str,
+        *,
+        worker: str | None = None,
+        watcher: Watcher | None = None,
+        take_from: str | None = None,
+        recheck: bool = False,
+    ) -> None:
         self.rt = runtime
         self.run_id = run_id
         self.worker = worker or worker_name()
         self._adapter: Adapter | None = None
         self._seen_desired: str | None = None
         self.lease = Lease(runtime, Run, run_id, self.worker)
+        self.watcher = watcher
+        self.take_from = take_from
+        self._hold: tuple[Held, datetime] | None = None
+        #: ask the tool now even if the next refresh is not due (the watch saw a change)
+        self.recheck = recheck
 
     # -- entry point -------------------------------------------------------------------------------
 
@@ -105,22 +127,45 @@ class RunDriver:
         the run again if a wish arrived that its last step did not act on.
         """
         for _ in range(3):
-            if not self.lease.claim():
+            if not self._claim():
                 log.debug("run %s is driven by another worker", self.run_id)
                 return
             self._seen_desired = None
+            handed = False
             try:
                 with self.lease.renewed():
                     for _ in range(max_steps):
                         if not self._step():
                             break
+                handed = self._hand_to_watch()
             finally:
-                self.lease.release()
+                if not handed:
+                    self.lease.release()
                 if self._adapter is not None:
                     self._adapter.close()
                     self._adapter = None
+            if handed:
+                return  # the watch looks for wishes itself
             if self._seen_desired is None or not self._wish_changed(self._seen_desired):
                 return
+
+    def _claim(self) -> bool:
+        """Claim the run; a run this process's watch holds is taken from it at once (a
+        stop never waits for the watch's next look)."""
+        if self.lease.claim(also_from=self.take_from):
+            return True
+        w = self.watcher
+        if w is not None and w.give_up(self.run_id):
+            self.take_from = w.name
+            return self.lease.claim(also_from=w.name)
+        return False
+
+    def _hand_to_watch(self) -> bool:
+        hold, self._hold = self._hold, None
+        if hold is None or self.watcher is None:
+            return False
+        held, next_refresh = hold
+        return self.watcher.take(held, self.worker, next_refresh)
 
     # -- one step ----------------------------------------------------------------------------------
 
@@ -172,6 +217,7 @@ class RunDriver:
 
     def _step(self) -> bool:
         published: list[int] = []
+        self._hold = None
         with self.rt.session() as s:
             run = self._load(s)
             if run is None or Phase(run.phase).terminal:
@@ -397,8 +443,10 @@ class RunDriver:
         """While a timed fault is held: refresh native status and metrics, renew leases, and
         end the run (failed, recovering what is left) when the tool no longer holds the fault
         on a target: the run would otherwise claim a fault that is not there."""
-        if run.next_attempt_at is not None and now() < run.next_attempt_at:
+        if not self.recheck and run.next_attempt_at is not None and now() < run.next_attempt_at:
+            self._keep_watching(s, run)
             return False
+        self.recheck = False
         answered = self._statuses(s, run)
         if answered is None:
             return True  # asked to stop, pause or resume meanwhile: the next step does it
@@ -414,7 +462,44 @@ class RunDriver:
         run.next_attempt_at = now() + watch_interval(
             settings.watch_seconds, settings.fault_lease_seconds
         )
+        self._keep_watching(s, run)
         return False
+
+    def _keep_watching(self, s: Session, run: Run) -> None:
+        """With a watch, note what it needs to hold the run from here (handed over once the
+        step has committed)."""
+        if self.watcher is None or run.backend_id is None or run.next_attempt_at is None:
+            return
+        from chaoshub.execution.watch import Held, HeldTarget
+
+        fault = run.fault_type.split("/", 1)[1]
+        targets = [
+            HeldTarget(
+                row_id=t.id,
+                index=t.index,
+                label=t.label,
+                handle=Handle(self._execution(run, t, fault), dict(t.handle) if t.handle else None),
+                native_status=t.native_status or "",
+                metrics=dict(t.metrics or {}),
+                messages=list(t.messages or []),
+                error=t.error,
+                last_sample=now(),
+            )
+            for t in run.targets
+            if t.may_carry_fault
+        ]
+        samples = s.scalar(
+            select(func.count(RunMetricSample.id)).where(RunMetricSample.run_id == run.id)
+        )
+        held = Held(
+            run_id=run.id,
+            backend_id=run.backend_id,
+            deadline=run.deadline,
+            targets=targets,
+            sample_every=metric_samples.spacing(run.duration_seconds, len(run.targets)),
+            samples=int(samples or 0),
+        )
+        self._hold = (held, run.next_attempt_at)
 
     def _poll_external(self, s: Session, run: Run, published: list[int]) -> bool:
         if run.next_attempt_at is not None and now() < run.next_attempt_at:
@@ -530,7 +615,16 @@ class RunDriver:
         return True
 
 
-def advance(runtime: Runtime, run_id: str) -> None:
+def advance(
+    runtime: Runtime, run_id: str, *, take_from: str | None = None, recheck: bool = False
+) -> None:
+    """Drive the run in a worker process: timed faults in effect are held by the process's
+    watch from there."""
+    from chaoshub.execution import watch
+
     started = time.monotonic()
-    RunDriver(runtime, run_id).advance()
+    watcher = watch.of(
+        runtime, lambda rid, again: advance(runtime, rid, take_from=watcher.name, recheck=again)
+    )
+    RunDriver(runtime, run_id, watcher=watcher, take_from=take_from, recheck=recheck).advance()
     log.debug("advanced run %s in %.3fs", run_id, time.monotonic() - started)

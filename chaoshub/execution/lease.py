@@ -41,16 +41,18 @@ class Lease:
     def seconds(self) -> float:
         return self.rt.settings.run_lease_seconds
 
-    def claim(self) -> bool:
-        """Take the row unless it has ended or another worker's claim is still live."""
+    def claim(self, also_from: str | None = None) -> bool:
+        """Take the row unless it has ended or another worker's claim is still live (a
+        live claim of ``also_from`` is taken over: this process's watch giving a run back)."""
         m = self.model
+        owners = [self.worker] if also_from is None else [self.worker, also_from]
         with self.rt.session() as s:
             result = s.execute(
                 update(m)
                 .where(
                     m.id == self.row_id,
                     m.phase.not_in([p.value for p in lifecycle.TERMINAL]),
-                    or_(m.worker.is_(None), m.lease_until < now(), m.worker == self.worker),
+                    or_(m.worker.is_(None), m.lease_until < now(), m.worker.in_(owners)),
                 )
                 .values(worker=self.worker, lease_until=now() + timedelta(seconds=self.seconds))
                 .execution_options(synchronize_session=False)

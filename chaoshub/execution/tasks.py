@@ -9,8 +9,11 @@ and any of them run twice is harmless.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from chaoshub.execution import driver, reconciler, sweeper
+from celery.signals import worker_shutdown
+
+from chaoshub.execution import driver, reconciler, sweeper, watch
 from chaoshub.execution.celery_app import WORKFLOW_QUEUE, adapter_queue, app
 from chaoshub.runtime import get_runtime
 from chaoshub.workflows import engine
@@ -76,6 +79,13 @@ def deliver_events() -> None:
 @app.task(name="chaoshub.sweep_orphans", ignore_result=True)
 def sweep_orphans() -> None:
     sweeper.sweep_orphans(get_runtime())
+
+
+@worker_shutdown.connect
+def _let_watched_runs_go(**_: Any) -> None:
+    """A worker shutting down lets go of the runs its watch holds, so another worker takes
+    them at the reconciler's next pass instead of after their leases lapse."""
+    watch.stop_all()
 
 
 def dispatch(run_id: str, adapter: str, reason: str) -> None:

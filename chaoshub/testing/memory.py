@@ -30,7 +30,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,6 +47,7 @@ from chaoshub.contract import (
 )
 from chaoshub.errors import (
     BackendUnavailable,
+    HubError,
     InvalidInput,
     NotFound,
     RecoveryFailed,
@@ -253,6 +254,26 @@ class MemoryAdapter(Adapter):
         self._hold_status()
         with self._state() as state:
             entry = state["active"].get(handle.execution.id)
+        return self._observe(entry)
+
+    def status_many(self, handles: Sequence[Handle]) -> dict[str, Observation | HubError]:
+        """Every handle answered from one read of the tool's state (as a tool with a batch
+        status call does); each call's size is appended to the state's ``status_batches``
+        (the last 1000), so tests can see how the hub asked."""
+        try:
+            self._reachable()
+        except HubError as exc:
+            return {h.execution.id: exc for h in handles}
+        self._hold_status()
+        with self._state() as state:
+            batches = state.setdefault("status_batches", [])
+            batches.append(len(handles))
+            del batches[:-1000]
+            entries = {h.execution.id: state["active"].get(h.execution.id) for h in handles}
+        return {key: self._observe(entry) for key, entry in entries.items()}
+
+    @staticmethod
+    def _observe(entry: Mapping[str, Any] | None) -> Observation:
         if entry is None:
             return Observation(Observed.RECOVERED, native="not active")
         if entry["fault"] == "job" and entry["duration"] is not None:
