@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from sqlalchemy.orm import Session
 
-from chaoshub.api.resolvers import Outcome, ctx, mutate, read
+from chaoshub.api.resolvers import Outcome, ctx, mutate, read, steer, validation_issues
 from chaoshub.api.types.common import JSONValue
 from chaoshub.api.types.thresholds import ThresholdSearch, ThresholdSearchResult
 from chaoshub.api.types.workflows import ValidationIssue
@@ -41,15 +42,7 @@ class ThresholdQuery:
     async def validate_threshold_search(
         self, info: strawberry.Info, document: JSONValue
     ) -> list[ValidationIssue]:
-        rt = ctx(info).runtime
-
-        def q(s: Session, a: Actor) -> list[ValidationIssue]:
-            return [
-                ValidationIssue(field=e.field, message=e.message, code=e.code)
-                for e in svc.validate(rt, s, a, document)
-            ]
-
-        return await read(info, q, role="operator")
+        return await validation_issues(info, svc.validate, document)
 
 
 @strawberry.type
@@ -78,17 +71,12 @@ class ThresholdMutation:
     async def abort_threshold_search(
         self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
     ) -> ThresholdSearchResult:
-        c = ctx(info)
-
-        def fn(s: Session, a: Actor) -> Outcome:
-            row, woken = svc.abort(s, a, str(id), reason)
-            hooks: list[Any] = []
-            if woken is not None:
-                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
-            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
-
-        return await mutate(
-            info, "abortThresholdSearch", "operator", {"id": str(id), "reason": reason}, fn
+        return await steer(
+            info,
+            "abortThresholdSearch",
+            {"id": str(id), "reason": reason},
+            lambda s, a: svc.abort(s, a, str(id), reason),
+            _answer(info),
         )
 
     @strawberry.mutation(
@@ -99,16 +87,14 @@ class ThresholdMutation:
     async def pause_threshold_search(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> ThresholdSearchResult:
-        c = ctx(info)
-
-        def fn(s: Session, a: Actor) -> Outcome:
-            row, woken = svc.pause(c.runtime, s, a, str(id))
-            hooks: list[Any] = []
-            if woken is not None:
-                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
-            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
-
-        return await mutate(info, "pauseThresholdSearch", "operator", {"id": str(id)}, fn)
+        rt = ctx(info).runtime
+        return await steer(
+            info,
+            "pauseThresholdSearch",
+            {"id": str(id)},
+            lambda s, a: svc.pause(rt, s, a, str(id)),
+            _answer(info),
+        )
 
     @strawberry.mutation(
         description="Resume a paused threshold search: a trial the pause interrupted is ended "
@@ -117,13 +103,27 @@ class ThresholdMutation:
     async def resume_threshold_search(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> ThresholdSearchResult:
-        c = ctx(info)
+        return await steer(
+            info,
+            "resumeThresholdSearch",
+            {"id": str(id)},
+            lambda s, a: svc.resume(s, a, str(id)),
+            _answer(info),
+        )
 
-        def fn(s: Session, a: Actor) -> Outcome:
-            row, woken = svc.resume(s, a, str(id))
-            hooks: list[Any] = []
-            if woken is not None:
-                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
-            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
 
-        return await mutate(info, "resumeThresholdSearch", "operator", {"id": str(id)}, fn)
+def _answer(
+    info: strawberry.Info,
+) -> Callable[[Session, tuple[models.ThresholdSearch, str | None]], Outcome]:
+    """A changed search as a mutation's result; the workflow run it woke, if any, is
+    dispatched after commit."""
+    c = ctx(info)
+
+    def answer(_s: Session, changed: tuple[models.ThresholdSearch, str | None]) -> Outcome:
+        row, woken = changed
+        hooks: list[Any] = []
+        if woken is not None:
+            hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
+        return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
+
+    return answer
