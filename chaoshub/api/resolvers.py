@@ -95,6 +95,13 @@ async def read(info: strawberry.Info, fn: Callable[[Session, Actor], R], role: s
     return await in_db(c.runtime, lambda s: fn(s, actor))
 
 
+async def by_name(info: strawberry.Info, model: Any, build: Callable[[Any], R]) -> list[R]:
+    """Every row of ``model``, by name, each made a GraphQL object by ``build``."""
+    return await read(
+        info, lambda s, _a: [build(r) for r in s.scalars(select(model).order_by(model.name))]
+    )
+
+
 def plain(value: Any) -> Any:
     """An input object as plain data for the audit log."""
     if hasattr(value, "__dataclass_fields__") or hasattr(value, "__strawberry_definition__"):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
 from chaoshub.api.resolvers import (
     Outcome,
+    by_name,
     ctx,
     follow,
     mutate,
@@ -99,13 +100,7 @@ def _runs_query(f: WorkflowRunFilter | None) -> Any:
 class WorkflowQuery:
     @strawberry.field(description="Saved workflows, by name")
     async def workflows(self, info: strawberry.Info) -> list[Workflow]:
-        return await read(
-            info,
-            lambda s, _a: [
-                Workflow.build(w)
-                for w in s.scalars(select(models.Workflow).order_by(models.Workflow.name))
-            ],
-        )
+        return await by_name(info, models.Workflow, Workflow.build)
 
     @strawberry.field(description="One saved workflow, by id or name")
     async def workflow(
