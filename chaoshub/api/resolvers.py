@@ -20,7 +20,6 @@ from strawberry.fastapi import BaseContext
 from chaoshub.api.types.common import error_from
 from chaoshub.api.types.events import Event as EventType
 from chaoshub.api.types.runs import MetricSample
-from chaoshub.api.types.workflows import ValidationIssue
 from chaoshub.errors import Forbidden, HubError, Unauthenticated
 from chaoshub.lifecycle import Phase
 from chaoshub.runtime import Runtime
@@ -169,35 +168,6 @@ async def mutate(
         except Exception as exc:  # the run is stored; the reconciler will send it
             log.warning("after-commit step of %s failed: %s", action, exc)
     return outcome.result
-
-
-async def steer(
-    info: strawberry.Info,
-    action: str,
-    audited: dict[str, Any],
-    change: Callable[[Session, Actor], R],
-    answer: Callable[[Session, R], Outcome],
-) -> Any:
-    """An operator's mutation of one object: ``change`` makes it, ``answer`` says what it did
-    (its result, audit subject and after-commit hooks)."""
-    return await mutate(info, action, "operator", audited, lambda s, a: answer(s, change(s, a)))
-
-
-async def validation_issues(
-    info: strawberry.Info,
-    validate: Callable[[Runtime, Session, Actor, Any], list[HubError]],
-    document: Any,
-) -> list[ValidationIssue]:
-    """Every refusal ``validate`` finds in ``document``, for an operator, nothing saved."""
-    rt = ctx(info).runtime
-
-    def q(s: Session, a: Actor) -> list[ValidationIssue]:
-        return [
-            ValidationIssue(field=e.field, message=e.message, code=e.code)
-            for e in validate(rt, s, a, document)
-        ]
-
-    return await read(info, q, role="operator")
 
 
 async def follow(

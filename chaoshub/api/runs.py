@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
-from chaoshub.api.resolvers import Outcome, ctx, follow, mutate, plain, read, steer
+from chaoshub.api.resolvers import Outcome, ctx, follow, mutate, plain, read
 from chaoshub.api.types.common import JSONValue
 from chaoshub.api.types.runs import (
     HaltAllPayload,
@@ -124,11 +124,14 @@ def _dispatch_hook(info: strawberry.Info, run: models.Run, reason: str) -> list[
     return [lambda: c.dispatch(run.id, run.adapter, reason), lambda: c.runtime.publish_run(run.id)]
 
 
-def _answer(info: strawberry.Info, reason: str = "") -> Callable[[Session, models.Run], Outcome]:
-    """A changed run as a mutation's result; after commit it is dispatched for ``reason``
-    (none: only published)."""
+def _change(
+    info: strawberry.Info, change: Callable[[Session, Actor], models.Run], reason: str = ""
+) -> Callable[[Session, Actor], Outcome]:
+    """A mutation's work on one run: ``change`` it and answer with it; after commit it is
+    dispatched for ``reason`` (none: only published)."""
 
-    def answer(_s: Session, run: models.Run) -> Outcome:
+    def fn(s: Session, a: Actor) -> Outcome:
+        run = change(s, a)
         hooks = (
             _dispatch_hook(info, run, reason)
             if reason
@@ -136,7 +139,7 @@ def _answer(info: strawberry.Info, reason: str = "") -> Callable[[Session, model
         )
         return Outcome(Run.build(run), subject=run.id, after_commit=hooks)
 
-    return answer
+    return fn
 
 
 @strawberry.type
@@ -178,43 +181,43 @@ class RunMutation:
     async def abort_run(
         self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
     ) -> RunResult:
-        return await steer(
+        return await mutate(
             info,
             "abortRun",
+            "operator",
             {"id": str(id), "reason": reason},
-            lambda s, a: runs_svc.abort(s, a, str(id), reason),
-            _answer(info, "recover"),
+            _change(info, lambda s, a: runs_svc.abort(s, a, str(id), reason), "recover"),
         )
 
     @strawberry.mutation(description="Revert a reversible fault until resumed; time stops")
     async def pause_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
         rt = ctx(info).runtime
-        return await steer(
+        return await mutate(
             info,
             "pauseRun",
+            "operator",
             {"id": str(id)},
-            lambda s, a: runs_svc.pause(rt, s, a, str(id)),
-            _answer(info, "recover"),
+            _change(info, lambda s, a: runs_svc.pause(rt, s, a, str(id)), "recover"),
         )
 
     @strawberry.mutation
     async def resume_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
-        return await steer(
+        return await mutate(
             info,
             "resumeRun",
+            "operator",
             {"id": str(id)},
-            lambda s, a: runs_svc.resume(s, a, str(id)),
-            _answer(info, "inject"),
+            _change(info, lambda s, a: runs_svc.resume(s, a, str(id)), "inject"),
         )
 
     @strawberry.mutation(description="Hide an ended run from default lists")
     async def archive_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
-        return await steer(
+        return await mutate(
             info,
             "archiveRun",
+            "operator",
             {"id": str(id)},
-            lambda s, a: runs_svc.archive(s, a, str(id)),
-            _answer(info),
+            _change(info, lambda s, a: runs_svc.archive(s, a, str(id))),
         )
 
     @strawberry.mutation(
@@ -223,12 +226,14 @@ class RunMutation:
     async def force_release_run(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> RunResult:
-        return await steer(
+        return await mutate(
             info,
             "forceReleaseRun",
+            "operator",
             {"id": str(id), "reason": reason},
-            lambda s, a: runs_svc.force_release(ctx(info).runtime, s, a, str(id), reason),
-            _answer(info),
+            _change(
+                info, lambda s, a: runs_svc.force_release(ctx(info).runtime, s, a, str(id), reason)
+            ),
         )
 
     @strawberry.mutation(

@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from sqlalchemy.orm import Session
 
-from chaoshub.api.resolvers import Outcome, ctx, mutate, read, steer, validation_issues
+from chaoshub.api.resolvers import Outcome, ctx, mutate, read
 from chaoshub.api.types.common import JSONValue
 from chaoshub.api.types.thresholds import ThresholdSearch, ThresholdSearchResult
 from chaoshub.api.types.workflows import ValidationIssue
@@ -42,7 +42,7 @@ class ThresholdQuery:
     async def validate_threshold_search(
         self, info: strawberry.Info, document: JSONValue
     ) -> list[ValidationIssue]:
-        return await validation_issues(info, svc.validate, document)
+        return await ValidationIssue.of_document(info, svc.validate, document)
 
 
 @strawberry.type
@@ -71,12 +71,12 @@ class ThresholdMutation:
     async def abort_threshold_search(
         self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
     ) -> ThresholdSearchResult:
-        return await steer(
+        return await mutate(
             info,
             "abortThresholdSearch",
+            "operator",
             {"id": str(id), "reason": reason},
-            lambda s, a: svc.abort(s, a, str(id), reason),
-            _answer(info),
+            _change(info, lambda s, a: svc.abort(s, a, str(id), reason)),
         )
 
     @strawberry.mutation(
@@ -88,12 +88,12 @@ class ThresholdMutation:
         self, info: strawberry.Info, id: strawberry.ID
     ) -> ThresholdSearchResult:
         rt = ctx(info).runtime
-        return await steer(
+        return await mutate(
             info,
             "pauseThresholdSearch",
+            "operator",
             {"id": str(id)},
-            lambda s, a: svc.pause(rt, s, a, str(id)),
-            _answer(info),
+            _change(info, lambda s, a: svc.pause(rt, s, a, str(id))),
         )
 
     @strawberry.mutation(
@@ -103,27 +103,28 @@ class ThresholdMutation:
     async def resume_threshold_search(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> ThresholdSearchResult:
-        return await steer(
+        return await mutate(
             info,
             "resumeThresholdSearch",
+            "operator",
             {"id": str(id)},
-            lambda s, a: svc.resume(s, a, str(id)),
-            _answer(info),
+            _change(info, lambda s, a: svc.resume(s, a, str(id))),
         )
 
 
-def _answer(
+def _change(
     info: strawberry.Info,
-) -> Callable[[Session, tuple[models.ThresholdSearch, str | None]], Outcome]:
-    """A changed search as a mutation's result; the workflow run it woke, if any, is
-    dispatched after commit."""
+    change: Callable[[Session, Actor], tuple[models.ThresholdSearch, str | None]],
+) -> Callable[[Session, Actor], Outcome]:
+    """A mutation's work on one search: ``change`` it and answer with it; the workflow run
+    the change woke, if any, is dispatched after commit."""
     c = ctx(info)
 
-    def answer(_s: Session, changed: tuple[models.ThresholdSearch, str | None]) -> Outcome:
-        row, woken = changed
+    def fn(s: Session, a: Actor) -> Outcome:
+        row, woken = change(s, a)
         hooks: list[Any] = []
         if woken is not None:
             hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
         return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
 
-    return answer
+    return fn

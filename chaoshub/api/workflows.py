@@ -17,8 +17,6 @@ from chaoshub.api.resolvers import (
     follow,
     mutate,
     read,
-    steer,
-    validation_issues,
 )
 from chaoshub.api.types.common import Deleted, DeleteResult, JSONValue
 from chaoshub.api.types.workflows import (
@@ -122,7 +120,7 @@ class WorkflowQuery:
     async def validate_workflow(
         self, info: strawberry.Info, document: JSONValue
     ) -> list[ValidationIssue]:
-        return await validation_issues(info, svc.validate, document)
+        return await ValidationIssue.of_document(info, svc.validate, document)
 
     @strawberry.field(description="Every probe kind with the JSON Schema of its probes")
     async def probe_kinds(self, info: strawberry.Info) -> list[ProbeKind]:
@@ -177,11 +175,17 @@ def _wake(info: strawberry.Info, run_id: str) -> list[Any]:
     return [lambda: c.dispatch(run_id, WORKFLOW, "workflow"), lambda: c.runtime.publish_run(run_id)]
 
 
-def _answer(info: strawberry.Info) -> Callable[[Session, models.WorkflowRun], Outcome]:
-    """A changed workflow run as a mutation's result, woken after commit."""
-    return lambda s, row: Outcome(
-        build_run(s, row), subject=row.id, after_commit=_wake(info, row.id)
-    )
+def _change(
+    info: strawberry.Info, change: Callable[[Session, Actor], models.WorkflowRun]
+) -> Callable[[Session, Actor], Outcome]:
+    """A mutation's work on one workflow run: ``change`` it and answer with it; it is woken
+    after commit."""
+
+    def fn(s: Session, a: Actor) -> Outcome:
+        row = change(s, a)
+        return Outcome(build_run(s, row), subject=row.id, after_commit=_wake(info, row.id))
+
+    return fn
 
 
 @strawberry.type
@@ -249,36 +253,36 @@ class WorkflowMutation:
     async def abort_workflow_run(
         self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
     ) -> WorkflowRunResult:
-        return await steer(
+        return await mutate(
             info,
             "abortWorkflowRun",
+            "operator",
             {"id": str(id), "reason": reason},
-            lambda s, a: svc.abort(s, a, str(id), reason),
-            _answer(info),
+            _change(info, lambda s, a: svc.abort(s, a, str(id), reason)),
         )
 
     @strawberry.mutation(description="Pause a running workflow: its faults and its clocks")
     async def pause_workflow_run(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> WorkflowRunResult:
-        return await steer(
+        return await mutate(
             info,
             "pauseWorkflowRun",
+            "operator",
             {"id": str(id)},
-            lambda s, a: svc.pause(s, a, str(id)),
-            _answer(info),
+            _change(info, lambda s, a: svc.pause(s, a, str(id))),
         )
 
     @strawberry.mutation
     async def resume_workflow_run(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> WorkflowRunResult:
-        return await steer(
+        return await mutate(
             info,
             "resumeWorkflowRun",
+            "operator",
             {"id": str(id)},
-            lambda s, a: svc.resume(s, a, str(id)),
-            _answer(info),
+            _change(info, lambda s, a: svc.resume(s, a, str(id))),
         )
 
     @strawberry.mutation(description="Let an approval step through")
@@ -297,12 +301,12 @@ class WorkflowMutation:
 async def _decide(
     info: strawberry.Info, action: str, run_id: str, step_id: str, approve: bool, comment: str
 ) -> Any:
-    return await steer(
+    return await mutate(
         info,
         action,
+        "operator",
         {"runId": run_id, "stepId": step_id, "comment": comment},
-        lambda s, a: svc.decide(s, a, run_id, step_id, approve, comment),
-        _answer(info),
+        _change(info, lambda s, a: svc.decide(s, a, run_id, step_id, approve, comment)),
     )
 
 
