@@ -3,12 +3,15 @@ native agents that registered themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import strawberry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chaoshub import secrets
-from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, plain, read
+from chaoshub.api.resolvers import Outcome, by_name, ctx, in_db, mutate, plain, read
 from chaoshub.api.types.catalog import Availability
 from chaoshub.api.types.common import Deleted, DeleteResult, JSONValue
 from chaoshub.api.types.fleet import Agent, Backend, BackendHealth, BackendResult
@@ -37,13 +40,7 @@ class UpdateBackendInput:
 class FleetQuery:
     @strawberry.field
     async def backends(self, info: strawberry.Info) -> list[Backend]:
-        return await read(
-            info,
-            lambda s, a: [
-                Backend.build(b)
-                for b in s.scalars(select(models.Backend).order_by(models.Backend.name))
-            ],
-        )
+        return await by_name(info, models.Backend, Backend.build)
 
     @strawberry.field(description="Ask a backend whether it can be reached and what it can do now")
     async def backend_health(self, info: strawberry.Info, name: str) -> BackendHealth:
@@ -91,36 +88,48 @@ class FleetQuery:
         return await read(info, q)
 
 
+async def _save(
+    info: strawberry.Info,
+    action: str,
+    audited: dict[str, Any],
+    write: Callable[[Session], models.Backend],
+) -> Any:
+    """A backend written by ``write`` as the mutation's result, its catalog described anew."""
+    rt = ctx(info).runtime
+
+    def fn(s: Session, _a: Actor) -> Outcome:
+        row = write(s)
+        backends.describe_into_catalog(rt, s, row)
+        return Outcome(Backend.build(row), subject=row.name)
+
+    return await mutate(info, action, "admin", audited, fn)
+
+
 @strawberry.type
 class FleetMutation:
     @strawberry.mutation
     async def create_backend(
         self, info: strawberry.Info, input: CreateBackendInput
     ) -> BackendResult:
-        rt = ctx(info).runtime
-
-        def fn(s: Session, a: Actor) -> Outcome:
-            row = backends.create(s, input.name, input.adapter, input.config)
-            backends.describe_into_catalog(rt, s, row)
-            return Outcome(Backend.build(row), subject=row.name)
-
         audited = plain(input)
         audited["config"] = secrets.mask(input.config, secrets.schema_of(input.adapter))
-        return await mutate(info, "createBackend", "admin", audited, fn)
+        return await _save(
+            info,
+            "createBackend",
+            audited,
+            lambda s: backends.create(s, input.name, input.adapter, input.config),
+        )
 
     @strawberry.mutation
     async def update_backend(
         self, info: strawberry.Info, input: UpdateBackendInput
     ) -> BackendResult:
-        rt = ctx(info).runtime
-
-        def fn(s: Session, a: Actor) -> Outcome:
+        def write(s: Session) -> models.Backend:
             before = backends.get(s, str(input.id)).name
             row = backends.update(s, str(input.id), name=input.name, config=input.config)
             if row.name != before:
                 backends.forget_described(s, before)
-            backends.describe_into_catalog(rt, s, row)
-            return Outcome(Backend.build(row), subject=row.name)
+            return row
 
         def adapter_of(s: Session) -> str:
             row = s.get(models.Backend, str(input.id))
@@ -128,9 +137,9 @@ class FleetMutation:
 
         audited = plain(input)
         if input.config is not None:
-            schema = secrets.schema_of(await in_db(rt, adapter_of))
+            schema = secrets.schema_of(await in_db(ctx(info).runtime, adapter_of))
             audited["config"] = secrets.mask(input.config, schema)
-        return await mutate(info, "updateBackend", "admin", audited, fn)
+        return await _save(info, "updateBackend", audited, write)
 
     @strawberry.mutation
     async def delete_backend(self, info: strawberry.Info, id: strawberry.ID) -> DeleteResult:

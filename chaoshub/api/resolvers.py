@@ -1,13 +1,15 @@
 """Plumbing shared by resolvers: the request context, auth, database work off the event
-loop, and the one wrapper every mutation goes through (role check, typed errors, audit)."""
+loop, the one wrapper every mutation goes through (role check, typed errors, audit), and the
+one follower every "until it ends" subscription goes through."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import strawberry
 from anyio import to_thread
@@ -19,6 +21,7 @@ from chaoshub.api.types.common import error_from
 from chaoshub.api.types.events import Event as EventType
 from chaoshub.api.types.runs import MetricSample
 from chaoshub.errors import Forbidden, HubError, Unauthenticated
+from chaoshub.lifecycle import Phase
 from chaoshub.runtime import Runtime
 from chaoshub.services import audit, auth, metric_samples
 from chaoshub.services.auth import Actor
@@ -27,6 +30,14 @@ from chaoshub.store.models import Event
 log = logging.getLogger("chaoshub.api")
 
 R = TypeVar("R")
+
+
+class Phased(Protocol):
+    @property
+    def phase(self) -> str: ...
+
+
+P = TypeVar("P", bound=Phased)
 
 
 class Context(BaseContext):
@@ -81,6 +92,13 @@ async def read(info: strawberry.Info, fn: Callable[[Session, Actor], R], role: s
     actor = await c.actor()
     actor.require(role)
     return await in_db(c.runtime, lambda s: fn(s, actor))
+
+
+async def by_name(info: strawberry.Info, model: Any, build: Callable[[Any], R]) -> list[R]:
+    """Every row of ``model``, by name, each made a GraphQL object by ``build``."""
+    return await read(
+        info, lambda s, _a: [build(r) for r in s.scalars(select(model).order_by(model.name))]
+    )
 
 
 def plain(value: Any) -> Any:
@@ -150,6 +168,43 @@ async def mutate(
         except Exception as exc:  # the run is stored; the reconciler will send it
             log.warning("after-commit step of %s failed: %s", action, exc)
     return outcome.result
+
+
+async def follow(
+    info: strawberry.Info,
+    load: Callable[[Session], P],
+    watched: Callable[[P], Container[Any]],
+) -> AsyncGenerator[P, None]:
+    """An object now (``load``), then again each time the bus says a run in ``watched`` (of
+    the object as last read) changed, until its phase is terminal."""
+    c = ctx(info)
+    await c.actor()
+    stream = c.runtime.bus.subscribe()
+    # listening starts before the first read, so no change between the two is missed
+    pending: asyncio.Future[Any] = asyncio.ensure_future(stream.__anext__())
+    try:
+        current = await in_db(c.runtime, load)
+        yield current
+        while not Phase(current.phase).terminal:
+            message = await pending
+            pending = asyncio.ensure_future(stream.__anext__())
+            if message.get("run_id") not in watched(current):
+                continue
+            current = await in_db(c.runtime, load)
+            yield current
+    finally:
+        await _close_stream(stream, pending)
+
+
+async def _close_stream(stream: Any, pending: asyncio.Future[Any]) -> None:
+    """Stop a bus subscription whose next message may still be awaited by ``pending``.
+
+    The generator cannot be closed while that task is inside it, so the task is cancelled
+    and awaited first; closing then finds it finished."""
+    if not pending.done():
+        pending.cancel()
+    await asyncio.gather(pending, return_exceptions=True)
+    await stream.aclose()
 
 
 async def _audit_refusal(

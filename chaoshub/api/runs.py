@@ -3,8 +3,7 @@ and follow one as it changes."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
-from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, plain, read
+from chaoshub.api.resolvers import Outcome, ctx, follow, mutate, plain, read
 from chaoshub.api.types.common import JSONValue
 from chaoshub.api.types.runs import (
     HaltAllPayload,
@@ -125,6 +124,24 @@ def _dispatch_hook(info: strawberry.Info, run: models.Run, reason: str) -> list[
     return [lambda: c.dispatch(run.id, run.adapter, reason), lambda: c.runtime.publish_run(run.id)]
 
 
+def _change(
+    info: strawberry.Info, change: Callable[[Session, Actor], models.Run], reason: str = ""
+) -> Callable[[Session, Actor], Outcome]:
+    """A mutation's work on one run: ``change`` it and answer with it; after commit it is
+    dispatched for ``reason`` (none: only published)."""
+
+    def fn(s: Session, a: Actor) -> Outcome:
+        run = change(s, a)
+        hooks = (
+            _dispatch_hook(info, run, reason)
+            if reason
+            else [lambda: ctx(info).runtime.publish_run(run.id)]
+        )
+        return Outcome(Run.build(run), subject=run.id, after_commit=hooks)
+
+    return fn
+
+
 @strawberry.type
 class RunMutation:
     @strawberry.mutation(description="Start a run from a saved experiment or inline")
@@ -164,47 +181,44 @@ class RunMutation:
     async def abort_run(
         self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
     ) -> RunResult:
-        def fn(s: Session, a: Actor) -> Outcome:
-            run = runs_svc.abort(s, a, str(id), reason)
-            return Outcome(
-                Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "recover")
-            )
-
-        return await mutate(info, "abortRun", "operator", {"id": str(id), "reason": reason}, fn)
+        return await mutate(
+            info,
+            "abortRun",
+            "operator",
+            {"id": str(id), "reason": reason},
+            _change(info, lambda s, a: runs_svc.abort(s, a, str(id), reason), "recover"),
+        )
 
     @strawberry.mutation(description="Revert a reversible fault until resumed; time stops")
     async def pause_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
         rt = ctx(info).runtime
-
-        def fn(s: Session, a: Actor) -> Outcome:
-            run = runs_svc.pause(rt, s, a, str(id))
-            return Outcome(
-                Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "recover")
-            )
-
-        return await mutate(info, "pauseRun", "operator", {"id": str(id)}, fn)
+        return await mutate(
+            info,
+            "pauseRun",
+            "operator",
+            {"id": str(id)},
+            _change(info, lambda s, a: runs_svc.pause(rt, s, a, str(id)), "recover"),
+        )
 
     @strawberry.mutation
     async def resume_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
-        def fn(s: Session, a: Actor) -> Outcome:
-            run = runs_svc.resume(s, a, str(id))
-            return Outcome(
-                Run.build(run), subject=run.id, after_commit=_dispatch_hook(info, run, "inject")
-            )
-
-        return await mutate(info, "resumeRun", "operator", {"id": str(id)}, fn)
+        return await mutate(
+            info,
+            "resumeRun",
+            "operator",
+            {"id": str(id)},
+            _change(info, lambda s, a: runs_svc.resume(s, a, str(id)), "inject"),
+        )
 
     @strawberry.mutation(description="Hide an ended run from default lists")
     async def archive_run(self, info: strawberry.Info, id: strawberry.ID) -> RunResult:
-        def fn(s: Session, a: Actor) -> Outcome:
-            run = runs_svc.archive(s, a, str(id))
-            return Outcome(
-                Run.build(run),
-                subject=run.id,
-                after_commit=[lambda: ctx(info).runtime.publish_run(run.id)],
-            )
-
-        return await mutate(info, "archiveRun", "operator", {"id": str(id)}, fn)
+        return await mutate(
+            info,
+            "archiveRun",
+            "operator",
+            {"id": str(id)},
+            _change(info, lambda s, a: runs_svc.archive(s, a, str(id))),
+        )
 
     @strawberry.mutation(
         description="End a run stuck in recovering after a person confirmed its targets are clean"
@@ -212,16 +226,14 @@ class RunMutation:
     async def force_release_run(
         self, info: strawberry.Info, id: strawberry.ID, reason: str
     ) -> RunResult:
-        def fn(s: Session, a: Actor) -> Outcome:
-            run = runs_svc.force_release(ctx(info).runtime, s, a, str(id), reason)
-            return Outcome(
-                Run.build(run),
-                subject=run.id,
-                after_commit=[lambda: ctx(info).runtime.publish_run(run.id)],
-            )
-
         return await mutate(
-            info, "forceReleaseRun", "operator", {"id": str(id), "reason": reason}, fn
+            info,
+            "forceReleaseRun",
+            "operator",
+            {"id": str(id), "reason": reason},
+            _change(
+                info, lambda s, a: runs_svc.force_release(ctx(info).runtime, s, a, str(id), reason)
+            ),
         )
 
     @strawberry.mutation(
@@ -251,17 +263,6 @@ class RunMutation:
         return await mutate(info, "haltAll", "operator", {"reason": reason}, fn)
 
 
-async def _close_stream(stream: Any, pending: asyncio.Future[Any]) -> None:
-    """Stop a bus subscription whose next message may still be awaited by ``pending``.
-
-    The generator cannot be closed while that task is inside it, so the task is cancelled
-    and awaited first; closing then finds it finished."""
-    if not pending.done():
-        pending.cancel()
-    await asyncio.gather(pending, return_exceptions=True)
-    await stream.aclose()
-
-
 @strawberry.type
 class RunSubscription:
     @strawberry.subscription(
@@ -270,24 +271,7 @@ class RunSubscription:
     async def run_updates(
         self, info: strawberry.Info, run_id: strawberry.ID
     ) -> AsyncGenerator[Run, None]:
-        c = ctx(info)
-        await c.actor()
-
         def load(s: Session) -> Run:
             return Run.build(runs_svc.get(s, str(run_id)))
 
-        stream = c.runtime.bus.subscribe()
-        # listening starts before the first read, so no change between the two is missed
-        pending: asyncio.Future[Any] = asyncio.ensure_future(stream.__anext__())
-        try:
-            current = await in_db(c.runtime, load)
-            yield current
-            while not Phase(current.phase).terminal:
-                message = await pending
-                pending = asyncio.ensure_future(stream.__anext__())
-                if message.get("run_id") != str(run_id):
-                    continue
-                current = await in_db(c.runtime, load)
-                yield current
-        finally:
-            await _close_stream(stream, pending)
+        return follow(info, load, lambda _current: (str(run_id),))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -72,15 +73,7 @@ class ThresholdQuery:
     async def validate_threshold_search(
         self, info: strawberry.Info, document: JSONValue
     ) -> list[ValidationIssue]:
-        rt = ctx(info).runtime
-
-        def q(s: Session, a: Actor) -> list[ValidationIssue]:
-            return [
-                ValidationIssue(field=e.field, message=e.message, code=e.code)
-                for e in svc.validate(rt, s, a, document)
-            ]
-
-        return await read(info, q, role="operator")
+        return await ValidationIssue.of_document(info, svc.validate, document)
 
 
 @strawberry.type
@@ -109,17 +102,12 @@ class ThresholdMutation:
     async def abort_threshold_search(
         self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
     ) -> ThresholdSearchResult:
-        c = ctx(info)
-
-        def fn(s: Session, a: Actor) -> Outcome:
-            row, woken = svc.abort(s, a, str(id), reason)
-            hooks: list[Any] = []
-            if woken is not None:
-                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
-            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
-
         return await mutate(
-            info, "abortThresholdSearch", "operator", {"id": str(id), "reason": reason}, fn
+            info,
+            "abortThresholdSearch",
+            "operator",
+            {"id": str(id), "reason": reason},
+            _change(info, lambda s, a: svc.abort(s, a, str(id), reason)),
         )
 
     @strawberry.mutation(
@@ -130,16 +118,14 @@ class ThresholdMutation:
     async def pause_threshold_search(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> ThresholdSearchResult:
-        c = ctx(info)
-
-        def fn(s: Session, a: Actor) -> Outcome:
-            row, woken = svc.pause(c.runtime, s, a, str(id))
-            hooks: list[Any] = []
-            if woken is not None:
-                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
-            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
-
-        return await mutate(info, "pauseThresholdSearch", "operator", {"id": str(id)}, fn)
+        rt = ctx(info).runtime
+        return await mutate(
+            info,
+            "pauseThresholdSearch",
+            "operator",
+            {"id": str(id)},
+            _change(info, lambda s, a: svc.pause(rt, s, a, str(id))),
+        )
 
     @strawberry.mutation(
         description="Resume a paused threshold search: a trial the pause interrupted is ended "
@@ -148,13 +134,28 @@ class ThresholdMutation:
     async def resume_threshold_search(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> ThresholdSearchResult:
-        c = ctx(info)
+        return await mutate(
+            info,
+            "resumeThresholdSearch",
+            "operator",
+            {"id": str(id)},
+            _change(info, lambda s, a: svc.resume(s, a, str(id))),
+        )
 
-        def fn(s: Session, a: Actor) -> Outcome:
-            row, woken = svc.resume(s, a, str(id))
-            hooks: list[Any] = []
-            if woken is not None:
-                hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
-            return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
 
-        return await mutate(info, "resumeThresholdSearch", "operator", {"id": str(id)}, fn)
+def _change(
+    info: strawberry.Info,
+    change: Callable[[Session, Actor], tuple[models.ThresholdSearch, str | None]],
+) -> Callable[[Session, Actor], Outcome]:
+    """A mutation's work on one search: ``change`` it and answer with it; the workflow run
+    the change woke, if any, is dispatched after commit."""
+    c = ctx(info)
+
+    def fn(s: Session, a: Actor) -> Outcome:
+        row, woken = change(s, a)
+        hooks: list[Any] = []
+        if woken is not None:
+            hooks = [lambda: c.dispatch(woken, WORKFLOW, "workflow")]
+        return Outcome(ThresholdSearch.build(row), subject=row.id, after_commit=hooks)
+
+    return fn

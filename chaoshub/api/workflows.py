@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import strawberry
@@ -11,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
-from chaoshub.api.resolvers import Outcome, ctx, in_db, mutate, read
+from chaoshub.api.resolvers import (
+    Outcome,
+    by_name,
+    ctx,
+    follow,
+    mutate,
+    read,
+)
 from chaoshub.api.types.common import Deleted, DeleteResult, JSONValue
 from chaoshub.api.types.workflows import (
     ProbeKind,
@@ -23,7 +29,6 @@ from chaoshub.api.types.workflows import (
     WorkflowRunResult,
 )
 from chaoshub.execution.reconciler import WORKFLOW
-from chaoshub.lifecycle import Phase
 from chaoshub.probes import KINDS
 from chaoshub.probes.schema import probe_schema
 from chaoshub.services import workflows as svc
@@ -93,13 +98,7 @@ def _runs_query(f: WorkflowRunFilter | None) -> Any:
 class WorkflowQuery:
     @strawberry.field(description="Saved workflows, by name")
     async def workflows(self, info: strawberry.Info) -> list[Workflow]:
-        return await read(
-            info,
-            lambda s, _a: [
-                Workflow.build(w)
-                for w in s.scalars(select(models.Workflow).order_by(models.Workflow.name))
-            ],
-        )
+        return await by_name(info, models.Workflow, Workflow.build)
 
     @strawberry.field(description="One saved workflow, by id or name")
     async def workflow(
@@ -121,15 +120,7 @@ class WorkflowQuery:
     async def validate_workflow(
         self, info: strawberry.Info, document: JSONValue
     ) -> list[ValidationIssue]:
-        rt = ctx(info).runtime
-
-        def q(s: Session, a: Actor) -> list[ValidationIssue]:
-            return [
-                ValidationIssue(field=e.field, message=e.message, code=e.code)
-                for e in svc.validate(rt, s, a, document)
-            ]
-
-        return await read(info, q, role="operator")
+        return await ValidationIssue.of_document(info, svc.validate, document)
 
     @strawberry.field(description="Every probe kind with the JSON Schema of its probes")
     async def probe_kinds(self, info: strawberry.Info) -> list[ProbeKind]:
@@ -182,6 +173,19 @@ class WorkflowQuery:
 def _wake(info: strawberry.Info, run_id: str) -> list[Any]:
     c = ctx(info)
     return [lambda: c.dispatch(run_id, WORKFLOW, "workflow"), lambda: c.runtime.publish_run(run_id)]
+
+
+def _change(
+    info: strawberry.Info, change: Callable[[Session, Actor], models.WorkflowRun]
+) -> Callable[[Session, Actor], Outcome]:
+    """A mutation's work on one workflow run: ``change`` it and answer with it; it is woken
+    after commit."""
+
+    def fn(s: Session, a: Actor) -> Outcome:
+        row = change(s, a)
+        return Outcome(build_run(s, row), subject=row.id, after_commit=_wake(info, row.id))
+
+    return fn
 
 
 @strawberry.type
@@ -249,33 +253,37 @@ class WorkflowMutation:
     async def abort_workflow_run(
         self, info: strawberry.Info, id: strawberry.ID, reason: str = ""
     ) -> WorkflowRunResult:
-        def fn(s: Session, a: Actor) -> Outcome:
-            row = svc.abort(s, a, str(id), reason)
-            return Outcome(build_run(s, row), subject=row.id, after_commit=_wake(info, row.id))
-
         return await mutate(
-            info, "abortWorkflowRun", "operator", {"id": str(id), "reason": reason}, fn
+            info,
+            "abortWorkflowRun",
+            "operator",
+            {"id": str(id), "reason": reason},
+            _change(info, lambda s, a: svc.abort(s, a, str(id), reason)),
         )
 
     @strawberry.mutation(description="Pause a running workflow: its faults and its clocks")
     async def pause_workflow_run(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> WorkflowRunResult:
-        def fn(s: Session, a: Actor) -> Outcome:
-            row = svc.pause(s, a, str(id))
-            return Outcome(build_run(s, row), subject=row.id, after_commit=_wake(info, row.id))
-
-        return await mutate(info, "pauseWorkflowRun", "operator", {"id": str(id)}, fn)
+        return await mutate(
+            info,
+            "pauseWorkflowRun",
+            "operator",
+            {"id": str(id)},
+            _change(info, lambda s, a: svc.pause(s, a, str(id))),
+        )
 
     @strawberry.mutation
     async def resume_workflow_run(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> WorkflowRunResult:
-        def fn(s: Session, a: Actor) -> Outcome:
-            row = svc.resume(s, a, str(id))
-            return Outcome(build_run(s, row), subject=row.id, after_commit=_wake(info, row.id))
-
-        return await mutate(info, "resumeWorkflowRun", "operator", {"id": str(id)}, fn)
+        return await mutate(
+            info,
+            "resumeWorkflowRun",
+            "operator",
+            {"id": str(id)},
+            _change(info, lambda s, a: svc.resume(s, a, str(id))),
+        )
 
     @strawberry.mutation(description="Let an approval step through")
     async def approve_step(
@@ -293,12 +301,13 @@ class WorkflowMutation:
 async def _decide(
     info: strawberry.Info, action: str, run_id: str, step_id: str, approve: bool, comment: str
 ) -> Any:
-    def fn(s: Session, a: Actor) -> Outcome:
-        row = svc.decide(s, a, run_id, step_id, approve, comment)
-        return Outcome(build_run(s, row), subject=row.id, after_commit=_wake(info, row.id))
-
-    audited = {"runId": run_id, "stepId": step_id, "comment": comment}
-    return await mutate(info, action, "operator", audited, fn)
+    return await mutate(
+        info,
+        action,
+        "operator",
+        {"runId": run_id, "stepId": step_id, "comment": comment},
+        _change(info, lambda s, a: svc.decide(s, a, run_id, step_id, approve, comment)),
+    )
 
 
 @strawberry.type
@@ -310,27 +319,10 @@ class WorkflowSubscription:
     async def workflow_run_updates(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> AsyncGenerator[WorkflowRun, None]:
-        c = ctx(info)
-        await c.actor()
-
         def load(s: Session) -> WorkflowRun:
             return build_run(s, svc.get_run(s, str(id)))
 
-        stream = c.runtime.bus.subscribe()
-        pending: asyncio.Future[Any] = asyncio.ensure_future(stream.__anext__())
-        try:
-            current = await in_db(c.runtime, load)
-            yield current
-            while not Phase(current.phase).terminal:
-                message = await pending
-                pending = asyncio.ensure_future(stream.__anext__())
-                watched = {str(id), *(st.run_id for st in current.steps if st.run_id)}
-                if message.get("run_id") not in watched:
-                    continue
-                current = await in_db(c.runtime, load)
-                yield current
-        finally:
-            if not pending.done():
-                pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
-            await stream.aclose()  # type: ignore[attr-defined]
+        def watched(current: WorkflowRun) -> set[str | None]:
+            return {str(id), *(st.run_id for st in current.steps if st.run_id)}
+
+        return follow(info, load, watched)

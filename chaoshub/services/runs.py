@@ -27,7 +27,7 @@ from chaoshub.errors import (
 from chaoshub.execution.driver import execution_for
 from chaoshub.lifecycle import DesiredState, Ending, Phase, TimeControl
 from chaoshub.runtime import Runtime
-from chaoshub.services import backends, events
+from chaoshub.services import backends, events, halting
 from chaoshub.services.auth import Actor
 from chaoshub.store.models import Backend, Experiment, Run, RunTarget
 
@@ -397,21 +397,11 @@ def _tell_tool(
 
 
 def halt_all(session: Session, actor: Actor, reason: str = "") -> list[Run]:
-    runs = session.scalars(
-        select(Run).where(
-            Run.phase.in_([p.value for p in lifecycle.ACTIVE]),
-            Run.desired_state != DesiredState.STOP.value,
-        )
-    ).all()
-    for run in runs:
+    def stop(run: Run, said: str) -> None:
         run.desired_state = DesiredState.STOP.value
-        events.record(
-            session,
-            "desired",
-            f"halt-all by {actor.name}" + (f": {reason}" if reason else ""),
-            run_id=run.id,
-        )
-    return list(runs)
+        events.record(session, "desired", said, run_id=run.id)
+
+    return halting.stop_every_active(session, Run, actor, reason, stop)
 
 
 def now() -> datetime:

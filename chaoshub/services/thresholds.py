@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chaoshub import lifecycle
 from chaoshub.errors import HubError, IllegalTransition, NotFound
 from chaoshub.lifecycle import DesiredState, Phase
 from chaoshub.runtime import Runtime
-from chaoshub.services import events
+from chaoshub.services import events, halting
 from chaoshub.services import workflows as workflows_svc
 from chaoshub.services.auth import Actor
 from chaoshub.store.models import Backend, Run, ThresholdSearch, WorkflowRun
@@ -105,18 +103,13 @@ def abort(
 
 def halt_all(s: Session, actor: Actor, reason: str = "") -> list[ThresholdSearch]:
     """Ask every active search to stop (halt-all stops their trials' workflow runs itself)."""
-    rows = s.scalars(
-        select(ThresholdSearch).where(
-            ThresholdSearch.phase.in_([p.value for p in lifecycle.ACTIVE]),
-            ThresholdSearch.desired_state != DesiredState.STOP.value,
-        )
-    ).all()
-    said = f"halt-all by {actor.name}" + (f": {reason}" if reason else "")
-    for row in rows:
+
+    def stop(row: ThresholdSearch, said: str) -> None:
         row.desired_state = DesiredState.STOP.value
         row.reasons = [*(row.reasons or []), said]
         events.record(s, "desired", said, run_id=row.id)
-    return list(rows)
+
+    return halting.stop_every_active(s, ThresholdSearch, actor, reason, stop)
 
 
 INTERRUPTED_BY_PAUSE = "the threshold search was paused: this trial is re-run from scratch"

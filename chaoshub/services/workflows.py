@@ -13,7 +13,7 @@ from chaoshub import lifecycle
 from chaoshub.errors import Conflict, HubError, IllegalTransition, InvalidInput, NotFound
 from chaoshub.lifecycle import DesiredState, Phase, TimeControl
 from chaoshub.runtime import Runtime
-from chaoshub.services import events
+from chaoshub.services import events, halting
 from chaoshub.services.auth import Actor
 from chaoshub.store.models import Run, Workflow, WorkflowRun, WorkflowStep, WorkflowVersion
 from chaoshub.workflows import checks
@@ -214,10 +214,13 @@ def abort(s: Session, actor: Actor, run_id: str, reason: str = "") -> WorkflowRu
     run = get_run(s, run_id)
     _active(run, "abort")
     if run.desired_state != DesiredState.STOP.value:
-        said = f"abort requested by {actor.name}" + (f": {reason}" if reason else "")
-        _wish(s, run, DesiredState.STOP, said)
-        run.reasons = [*(run.reasons or []), said]
+        _stop(s, run, f"abort requested by {actor.name}" + (f": {reason}" if reason else ""))
     return run
+
+
+def _stop(s: Session, run: WorkflowRun, said: str) -> None:
+    _wish(s, run, DesiredState.STOP, said)
+    run.reasons = [*(run.reasons or []), said]
 
 
 def pause(s: Session, actor: Actor, run_id: str) -> WorkflowRun:
@@ -292,14 +295,6 @@ def decide(
 
 def halt_all(s: Session, actor: Actor, reason: str = "") -> list[WorkflowRun]:
     """Stop every active workflow run (halt-all also stops every run: see services.runs)."""
-    runs = s.scalars(
-        select(WorkflowRun).where(
-            WorkflowRun.phase.in_([p.value for p in lifecycle.ACTIVE]),
-            WorkflowRun.desired_state != DesiredState.STOP.value,
-        )
-    ).all()
-    for run in runs:
-        said = f"halt-all by {actor.name}" + (f": {reason}" if reason else "")
-        _wish(s, run, DesiredState.STOP, said)
-        run.reasons = [*(run.reasons or []), said]
-    return list(runs)
+    return halting.stop_every_active(
+        s, WorkflowRun, actor, reason, lambda r, said: _stop(s, r, said)
+    )

@@ -88,6 +88,23 @@ def _execution(case: FaultCase, target: Target, params: Mapping[str, Any]) -> Ex
     )
 
 
+def _inject(
+    adapter: Adapter, execution: Execution, cleanup: list[Handle]
+) -> tuple[Handle, Observation]:
+    """Inject ``execution``; its handle is recovered at the test's end whatever happens."""
+    data, observation = adapter.inject(execution)
+    handle = Handle(execution, data)
+    cleanup.append(handle)
+    return handle, observation
+
+
+def _observation(answers: Mapping[str, Observation | HubError], handle: Handle) -> Observation:
+    """``status_many``'s answer for ``handle``, which must be an observation."""
+    answer = answers[handle.execution.id]
+    assert isinstance(answer, Observation), answer
+    return answer
+
+
 class AdapterConformance:
     """Behaviour every adapter must show. Subclass and provide the fixtures named above."""
 
@@ -190,10 +207,7 @@ class AdapterConformance:
         params: dict[str, Any],
         cleanup: list[Handle],
     ) -> None:
-        execution = _execution(case, target, params)
-        data, observation = adapter.inject(execution)
-        handle = Handle(execution, data)
-        cleanup.append(handle)
+        handle, observation = _inject(adapter, _execution(case, target, params), cleanup)
         assert observation.state in (Observed.INJECTED, Observed.PENDING)
         assert self.fault_is_present(adapter, handle)
         assert adapter.status(handle).state is Observed.INJECTED
@@ -212,13 +226,12 @@ class AdapterConformance:
         cleanup: list[Handle],
     ) -> None:
         execution = _execution(case, target, params)
-        first, _ = adapter.inject(execution)
-        cleanup.append(Handle(execution, first))
+        first, _ = _inject(adapter, execution, cleanup)
         second, observation = adapter.inject(execution)
         assert observation.state in (Observed.INJECTED, Observed.PENDING)
         # one recovery must leave nothing behind: a second copy would survive it
         adapter.recover(Handle(execution, second))
-        assert not self.fault_is_present(adapter, Handle(execution, first))
+        assert not self.fault_is_present(adapter, first)
 
     def test_recover_twice_is_fine(
         self,
@@ -228,10 +241,7 @@ class AdapterConformance:
         params: dict[str, Any],
         cleanup: list[Handle],
     ) -> None:
-        execution = _execution(case, target, params)
-        data, _ = adapter.inject(execution)
-        handle = Handle(execution, data)
-        cleanup.append(handle)
+        handle, _ = _inject(adapter, _execution(case, target, params), cleanup)
         assert adapter.recover(handle).state is Observed.RECOVERED
         assert adapter.recover(handle).state is Observed.RECOVERED
 
@@ -244,11 +254,9 @@ class AdapterConformance:
         cleanup: list[Handle],
     ) -> None:
         # a worker that died between the tool's answer and storing the handle left no data
-        execution = _execution(case, target, params)
-        data, _ = adapter.inject(execution)
-        cleanup.append(Handle(execution, data))
-        assert adapter.recover(Handle(execution, None)).state is Observed.RECOVERED
-        assert not self.fault_is_present(adapter, Handle(execution, data))
+        handle, _ = _inject(adapter, _execution(case, target, params), cleanup)
+        assert adapter.recover(Handle(handle.execution, None)).state is Observed.RECOVERED
+        assert not self.fault_is_present(adapter, handle)
 
     def test_recover_of_something_never_injected_is_success(
         self, adapter: Adapter, case: FaultCase, target: Target, params: dict[str, Any]
@@ -265,29 +273,20 @@ class AdapterConformance:
         cleanup: list[Handle],
     ) -> None:
         # one recovered, one held, one never injected: the watch asks about all at once
-        ended = _execution(case, target, params)
-        ended_data, _ = adapter.inject(ended)
-        cleanup.append(Handle(ended, ended_data))
-        adapter.recover(Handle(ended, ended_data))
-        held = _execution(case, target, params)
-        held_data, _ = adapter.inject(held)
-        held_handle = Handle(held, held_data)
-        cleanup.append(held_handle)
+        ended, _ = _inject(adapter, _execution(case, target, params), cleanup)
+        adapter.recover(ended)
+        held, _ = _inject(adapter, _execution(case, target, params), cleanup)
         never = Handle(_execution(case, target, params), None)
-        before = self.lease_remaining(adapter, held_handle)
+        before = self.lease_remaining(adapter, held)
         if before is not None:
             time.sleep(1.0)  # so that a renewed lease is told from one left as it was
-            before = self.lease_remaining(adapter, held_handle)
+            before = self.lease_remaining(adapter, held)
 
-        answers = adapter.status_many([held_handle, never, Handle(ended, ended_data)])
+        answers = adapter.status_many([held, never, ended])
 
-        assert set(answers) == {held.id, never.execution.id, ended.id}
-        observed = answers[held.id]
-        assert isinstance(observed, Observation), observed
-        assert observed.state in (Observed.INJECTED, Observed.PENDING)
-        recovered = answers[ended.id]
-        assert isinstance(recovered, Observation), recovered
-        assert recovered.state is Observed.RECOVERED
+        assert set(answers) == {h.execution.id for h in (held, never, ended)}
+        assert _observation(answers, held).state in (Observed.INJECTED, Observed.PENDING)
+        assert _observation(answers, ended).state is Observed.RECOVERED
         # the never-injected one is answered as status answers it alone: an error, or that
         # nothing of it holds, and never at the cost of the others
         unknown = answers[never.execution.id]
@@ -298,8 +297,7 @@ class AdapterConformance:
         if isinstance(alone, HubError):
             assert isinstance(unknown, type(alone)), unknown
         else:
-            assert isinstance(unknown, Observation), unknown
-            assert unknown.state is alone.state
+            assert _observation(answers, never).state is alone.state
         if before is not None:
-            after = self.lease_remaining(adapter, held_handle)
+            after = self.lease_remaining(adapter, held)
             assert after is not None and after > before, "status_many renews the lease"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import strawberry
 from sqlalchemy import select
@@ -12,6 +13,11 @@ from sqlalchemy.orm import Session
 from chaoshub.api.types.common import ERRORS, Edge, JSONValue, PageInfo
 from chaoshub.api.types.runs import Run
 from chaoshub.store import models
+
+if TYPE_CHECKING:
+    from chaoshub.errors import HubError
+    from chaoshub.runtime import Runtime
+    from chaoshub.services.auth import Actor
 
 
 @strawberry.type(description="A saved workflow document; each change is a new version")
@@ -218,6 +224,25 @@ class ValidationIssue:
     field: list[str]
     message: str
     code: str
+
+    @staticmethod
+    async def of_document(
+        info: strawberry.Info,
+        validate: Callable[[Runtime, Session, Actor, Any], list[HubError]],
+        document: Any,
+    ) -> list[ValidationIssue]:
+        """Every refusal ``validate`` finds in ``document``, for an operator; nothing saved."""
+        from chaoshub.api.resolvers import ctx, read
+
+        rt = ctx(info).runtime
+
+        def q(s: Session, a: Actor) -> list[ValidationIssue]:
+            return [
+                ValidationIssue(field=e.field, message=e.message, code=e.code)
+                for e in validate(rt, s, a, document)
+            ]
+
+        return await read(info, q, role="operator")
 
 
 @strawberry.type(description="A kind of probe and the JSON Schema of a whole probe of that kind")
