@@ -40,7 +40,17 @@ export interface EventDelivery {
   lastStatus: number | null;
   createdAt: string;
   deliveredAt: string | null;
-  event: { id: string; at: string; runId: string | null; agent: string | null; kind: string; reason: string };
+  event: {
+    id: string;
+    at: string;
+    runId: string | null;
+    agent: string | null;
+    kind: string;
+    fromPhase: string | null;
+    toPhase: string | null;
+    target: string | null;
+    reason: string;
+  };
 }
 
 export const EVENT_SINKS = `query EventSinks { eventSinks { ${SINK_FIELDS} } }`;
@@ -65,7 +75,7 @@ export const EVENT_SINK_DELIVERIES = `query EventSinkDeliveries($sinkId: ID!, $s
   eventSinks { ${SINK_FIELDS} }
   eventSinkDeliveries(sinkId: $sinkId, state: $state, first: $first, before: $before) {
     id type state attempts nextAttemptAt lastError lastStatus createdAt deliveredAt
-    event { id at runId agent kind reason }
+    event { id at runId agent kind fromPhase toPhase target reason }
   }
 }`;
 

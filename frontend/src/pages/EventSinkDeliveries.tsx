@@ -6,7 +6,9 @@ import { useMutation, useQuery } from 'urql';
 import { asHubError } from '../api/client';
 import { EVENT_SINK_DELIVERIES, REDELIVER_EVENTS, type EventDelivery, type EventSink } from '../api/eventSinks';
 import type { HubError } from '../api/types';
+import { useCan } from '../auth';
 import { ErrorAlert } from '../components/ErrorText';
+import { AdminsOnly } from './EventSinks';
 import { ago, dateTime, shortId } from '../format';
 
 const STATES = ['pending', 'delivered', 'dead'] as const;
@@ -27,6 +29,10 @@ function Subject({ d }: { d: EventDelivery }) {
 
 /** One sink's deliveries by state, newest first; dead ones can be sent again. */
 export function EventSinkDeliveriesPage() {
+  return useCan('admin') ? <Deliveries /> : <AdminsOnly what="event sinks" />;
+}
+
+function Deliveries() {
   const { id = '' } = useParams();
   const [params, setParams] = useSearchParams();
   const state: State = STATES.includes(params.get('state') as State) ? (params.get('state') as State) : 'pending';
@@ -136,6 +142,11 @@ export function EventSinkDeliveriesPage() {
                 <Table.Tr key={d.id} data-testid="delivery-row" data-id={d.id} data-state={d.state}>
                   <Table.Td>
                     <Code>{d.type}</Code>
+                    {(d.event.toPhase || d.event.target) && (
+                      <Text size="xs" c="dimmed">
+                        {d.event.toPhase ? `${d.event.fromPhase ?? '—'} → ${d.event.toPhase}` : d.event.target}
+                      </Text>
+                    )}
                   </Table.Td>
                   <Table.Td>
                     <Subject d={d} />

@@ -3,6 +3,7 @@ import { IconPlus, IconSend } from '@tabler/icons-react';
 import { useState } from 'react';
 import { Link } from 'react-router-dom';
 import { useMutation, useQuery } from 'urql';
+import { useCan } from '../auth';
 import { asHubError } from '../api/client';
 import { DELETE_EVENT_SINK, EVENT_SINKS, SECRET_SET, TEST_EVENT_SINK, type EventSink } from '../api/eventSinks';
 import type { HubError } from '../api/types';
@@ -19,9 +20,22 @@ function testText(t: TestAnswer): string {
   return `${t.sink} could not be reached: ${t.error || 'no answer'}.`;
 }
 
+/** Shown instead of an admin-only page to everyone else (the API refuses them anyway). */
+export function AdminsOnly({ what }: { what: string }) {
+  return (
+    <Alert color="gray" title="Admins only" data-testid="admins-only">
+      Only an admin can see {what}.
+    </Alert>
+  );
+}
+
 /** Admins save where the hub's events go out (webhooks, Kubernetes Events), test them, and
  * see how many deliveries each is owed. */
 export function EventSinksPage() {
+  return useCan('admin') ? <Sinks /> : <AdminsOnly what="event sinks" />;
+}
+
+function Sinks() {
   const [{ data, error }, refetch] = useQuery<{ eventSinks: EventSink[] }>({ query: EVENT_SINKS });
   const [testState, sendTest] = useMutation(TEST_EVENT_SINK);
   const [deleteState, remove] = useMutation(DELETE_EVENT_SINK);
@@ -98,7 +112,7 @@ export function EventSinksPage() {
               {sinks.map((s) => (
                 <Table.Tr key={s.id} data-testid="sink-row" data-name={s.name}>
                   <Table.Td>
-                    <Anchor component={Link} to={`/event-sinks/${s.id}`} fw={500}>
+                    <Anchor component={Link} to={`/event-sinks/${s.id}`} fw={500} style={{ whiteSpace: 'nowrap' }}>
                       {s.name}
                     </Anchor>
                     {!s.enabled && (
@@ -116,7 +130,7 @@ export function EventSinksPage() {
                       </Text>
                     )}
                   </Table.Td>
-                  <Table.Td maw={280} style={{ wordBreak: 'break-all' }}>
+                  <Table.Td miw={200} maw={320} style={{ wordBreak: 'break-all' }}>
                     {s.url ? <Code>{s.url}</Code> : '—'}
                   </Table.Td>
                   <Table.Td>
@@ -133,7 +147,7 @@ export function EventSinksPage() {
                     )}
                   </Table.Td>
                   <Table.Td>
-                    <Text size="sm">
+                    <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
                       {s.maxAttempts} attempts, {seconds(s.maxAgeSeconds)}
                     </Text>
                   </Table.Td>
