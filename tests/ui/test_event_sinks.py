@@ -181,6 +181,11 @@ def test_an_admin_sends_a_runs_events_to_a_webhook_and_redelivers_dead_ones(
         str(len(events2))
     )
     both_sizes(page, "event-sinks")
+    page.set_viewport_size(PHONE)  # a card per sink, its actions on screen
+    card = page.locator('[data-testid="sink-card"][data-name="ops-hook"]')
+    expect(card).to_contain_text(f"{len(events2)} dead")
+    expect(card.get_by_test_id("send-test")).to_be_in_viewport()
+    page.set_viewport_size(DESKTOP)
 
     # Back up: one dead delivery is sent again, then the rest.
     receiver.start()

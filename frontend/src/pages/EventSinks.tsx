@@ -1,4 +1,4 @@
-import { Alert, Anchor, Badge, Button, Code, Group, Modal, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Code, Group, Modal, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { IconPlus, IconSend } from '@tabler/icons-react';
 import { useState } from 'react';
 import { Link } from 'react-router-dom';
@@ -66,6 +66,25 @@ function Sinks() {
     reload();
   };
 
+  const actions = (s: EventSink) => (
+    <>
+      <Button size="xs" variant="subtle" component={Link} to={`/event-sinks/${s.id}`}>
+        Deliveries
+      </Button>
+      {s.kind === 'webhook' && (
+        <Button size="xs" variant="subtle" leftSection={<IconSend size={14} />} loading={testing === s.id} onClick={() => test(s)} data-testid="send-test">
+          Send test
+        </Button>
+      )}
+      <Button size="xs" variant="subtle" onClick={() => setEditing(s)} data-testid="edit-sink">
+        Edit
+      </Button>
+      <Button size="xs" variant="subtle" color="red" onClick={() => setDeleting(s)} data-testid="delete-sink">
+        Delete
+      </Button>
+    </>
+  );
+
   const sinks = data?.eventSinks ?? [];
   return (
     <Stack maw={1200}>
@@ -94,7 +113,7 @@ function Sinks() {
         </Text>
       )}
       {sinks.length > 0 && (
-        <Table.ScrollContainer minWidth={980}>
+        <Table.ScrollContainer minWidth={980} visibleFrom="sm">
           <Table verticalSpacing="xs" data-testid="sinks-table">
             <Table.Thead>
               <Table.Tr>
@@ -163,20 +182,7 @@ function Sinks() {
                   </Table.Td>
                   <Table.Td>
                     <Group gap={4} wrap="nowrap" justify="flex-end">
-                      <Button size="xs" variant="subtle" component={Link} to={`/event-sinks/${s.id}`}>
-                        Deliveries
-                      </Button>
-                      {s.kind === 'webhook' && (
-                        <Button size="xs" variant="subtle" leftSection={<IconSend size={14} />} loading={testing === s.id} onClick={() => test(s)} data-testid="send-test">
-                          Send test
-                        </Button>
-                      )}
-                      <Button size="xs" variant="subtle" onClick={() => setEditing(s)} data-testid="edit-sink">
-                        Edit
-                      </Button>
-                      <Button size="xs" variant="subtle" color="red" onClick={() => setDeleting(s)} data-testid="delete-sink">
-                        Delete
-                      </Button>
+                      {actions(s)}
                     </Group>
                   </Table.Td>
                 </Table.Tr>
@@ -185,6 +191,34 @@ function Sinks() {
           </Table>
         </Table.ScrollContainer>
       )}
+      {/* On a phone each sink is a card, its actions in reach without scrolling sideways. */}
+      <Stack hiddenFrom="sm" gap="xs">
+        {sinks.map((s) => (
+          <Paper key={s.id} withBorder p="sm" data-testid="sink-card" data-name={s.name}>
+            <Group justify="space-between" wrap="nowrap">
+              <Anchor component={Link} to={`/event-sinks/${s.id}`} fw={500}>
+                {s.name}
+              </Anchor>
+              <Group gap={4} wrap="nowrap">
+                <Badge variant="outline">{s.kind}</Badge>
+                {s.dead > 0 && <Badge color="red">{s.dead} dead</Badge>}
+              </Group>
+            </Group>
+            {s.url && (
+              <Text size="xs" ff="monospace" style={{ wordBreak: 'break-all' }}>
+                {s.url}
+              </Text>
+            )}
+            <Text size="xs" c="dimmed">
+              {s.kind === 'webhook' ? `${s.format}, ${s.secret === SECRET_SET ? 'signed' : 'unsigned'} · ` : ''}
+              {s.eventTypes.length ? s.eventTypes.join(', ') : 'every event'} · {s.pending} pending
+            </Text>
+            <Group gap={4} mt={4}>
+              {actions(s)}
+            </Group>
+          </Paper>
+        ))}
+      </Stack>
       {editing && (
         <EventSinkEditor
           sink={editing === 'new' ? null : editing}
