@@ -265,6 +265,17 @@ def test_refusals_are_shown_on_their_field_and_the_secret_can_be_replaced_or_cle
     assert hub.admin(SINKS)["eventSinks"][0]["secret"] is None
     no_secret_in_dom(page, SECRET)
 
+    # A Kubernetes Events sink has no URL, secret or test send.
+    page.get_by_test_id("add-sink").click()
+    page.get_by_test_id("sink-name").fill("cluster-events")
+    page.get_by_test_id("sink-kind").get_by_text("Kubernetes Events").click()
+    expect(page.get_by_test_id("sink-url")).to_have_count(0)
+    expect(page.get_by_test_id("sink-secret")).to_have_count(0)
+    page.get_by_test_id("sink-save").click()
+    k8s = page.locator('[data-testid="sink-row"][data-name="cluster-events"]')
+    expect(k8s).to_contain_text("kubernetes-events")
+    expect(k8s.get_by_test_id("send-test")).to_have_count(0)
+
 
 @pytest.mark.parametrize("role", ["operator", "viewer"])
 def test_only_admins_see_the_event_sinks_page(hub: Hub, page: Any, role: str) -> None:

@@ -71,9 +71,9 @@ export const TEST_EVENT_SINK = `mutation TestEventSink($id: ID!) {
   testEventSink(id: $id) { __typename ... on SinkTest { ok status error } ${ERROR_FIELDS} }
 }`;
 
-export const EVENT_SINK_DELIVERIES = `query EventSinkDeliveries($sinkId: ID!, $state: String, $first: Int!, $before: ID) {
+export const EVENT_SINK_DELIVERIES = `query EventSinkDeliveries($sinkId: ID!, $state: String, $first: Int!) {
   eventSinks { ${SINK_FIELDS} }
-  eventSinkDeliveries(sinkId: $sinkId, state: $state, first: $first, before: $before) {
+  eventSinkDeliveries(sinkId: $sinkId, state: $state, first: $first) {
     id type state attempts nextAttemptAt lastError lastStatus createdAt deliveredAt
     event { id at runId agent kind fromPhase toPhase target reason }
   }
