@@ -181,6 +181,10 @@ def test_an_admin_sends_a_runs_events_to_a_webhook_and_redelivers_dead_ones(
         str(len(events2))
     )
     both_sizes(page, "event-sinks")
+    # at desktop size the table needs no sideways scroll to reach a sink's actions
+    expect(
+        page.locator('[data-testid="sink-row"][data-name="ops-hook"]').get_by_test_id("delete-sink")
+    ).to_be_in_viewport(ratio=1)
     page.set_viewport_size(PHONE)  # a card per sink, its actions on screen
     card = page.locator('[data-testid="sink-card"][data-name="ops-hook"]')
     expect(card).to_contain_text(f"{len(events2)} dead")

@@ -66,11 +66,14 @@ function Sinks() {
     reload();
   };
 
-  const actions = (s: EventSink) => (
+  // In the table the sink's name and counts already lead to its deliveries.
+  const actions = (s: EventSink, withDeliveries: boolean) => (
     <>
-      <Button size="xs" variant="subtle" component={Link} to={`/event-sinks/${s.id}`}>
-        Deliveries
-      </Button>
+      {withDeliveries && (
+        <Button size="xs" variant="subtle" component={Link} to={`/event-sinks/${s.id}`}>
+          Deliveries
+        </Button>
+      )}
       {s.kind === 'webhook' && (
         <Button size="xs" variant="subtle" leftSection={<IconSend size={14} />} loading={testing === s.id} onClick={() => test(s)} data-testid="send-test">
           Send test
@@ -149,7 +152,7 @@ function Sinks() {
                       </Text>
                     )}
                   </Table.Td>
-                  <Table.Td miw={200} maw={320} style={{ wordBreak: 'break-all' }}>
+                  <Table.Td miw={180} maw={260} style={{ wordBreak: 'break-all' }}>
                     {s.url ? <Code>{s.url}</Code> : '—'}
                   </Table.Td>
                   <Table.Td>
@@ -170,19 +173,25 @@ function Sinks() {
                       {s.maxAttempts} attempts, {seconds(s.maxAgeSeconds)}
                     </Text>
                   </Table.Td>
-                  <Table.Td data-testid="sink-pending">{s.pending}</Table.Td>
+                  <Table.Td data-testid="sink-pending">
+                    <Anchor component={Link} to={`/event-sinks/${s.id}`} c="inherit" size="sm">
+                      {s.pending}
+                    </Anchor>
+                  </Table.Td>
                   <Table.Td data-testid="sink-dead">
                     {s.dead ? (
-                      <Badge color="red" variant="light">
-                        {s.dead}
-                      </Badge>
+                      <Anchor component={Link} to={`/event-sinks/${s.id}?state=dead`}>
+                        <Badge color="red" variant="light" style={{ cursor: 'pointer' }}>
+                          {s.dead}
+                        </Badge>
+                      </Anchor>
                     ) : (
                       0
                     )}
                   </Table.Td>
                   <Table.Td>
                     <Group gap={4} wrap="nowrap" justify="flex-end">
-                      {actions(s)}
+                      {actions(s, false)}
                     </Group>
                   </Table.Td>
                 </Table.Tr>
@@ -214,7 +223,7 @@ function Sinks() {
               {s.eventTypes.length ? s.eventTypes.join(', ') : 'every event'} · {s.pending} pending
             </Text>
             <Group gap={4} mt={4}>
-              {actions(s)}
+              {actions(s, true)}
             </Group>
           </Paper>
         ))}
