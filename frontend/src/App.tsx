@@ -15,6 +15,8 @@ const ImportPage = lazy(() => import('./pages/Import').then((m) => ({ default: m
 const FleetPage = lazy(() => import('./pages/Fleet').then((m) => ({ default: m.FleetPage })));
 const NewExperimentPage = lazy(() => import('./pages/NewExperiment').then((m) => ({ default: m.NewExperimentPage })));
 const RunPage = lazy(() => import('./pages/Run').then((m) => ({ default: m.RunPage })));
+const EventSinksPage = lazy(() => import('./pages/EventSinks').then((m) => ({ default: m.EventSinksPage })));
+const EventSinkDeliveriesPage = lazy(() => import('./pages/EventSinkDeliveries').then((m) => ({ default: m.EventSinkDeliveriesPage })));
 const TokensPage = lazy(() => import('./pages/Tokens').then((m) => ({ default: m.TokensPage })));
 const WorkflowsPage = lazy(() => import('./pages/Workflows').then((m) => ({ default: m.WorkflowsPage })));
 const WorkflowRunsPage = lazy(() => import('./pages/WorkflowRuns').then((m) => ({ default: m.WorkflowRunsPage })));
@@ -64,6 +66,8 @@ export function App() {
             <Route path="/fleet" element={<FleetPage />} />
             <Route path="/import" element={<ImportPage />} />
             <Route path="/tokens" element={<TokensPage />} />
+            <Route path="/event-sinks" element={<EventSinksPage />} />
+            <Route path="/event-sinks/:id" element={<EventSinkDeliveriesPage />} />
             <Route path="*" element={<Navigate to="/runs" replace />} />
           </Routes>
         </Suspense>

@@ -1,6 +1,6 @@
 import { ActionIcon, Anchor, AppShell, Badge, Burger, Button, Group, NavLink, Text, Title, Tooltip } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { IconBook2, IconFileImport, IconFlask, IconHierarchy2, IconTimeline, IconKey, IconListDetails, IconLogout, IconPlus, IconServer, IconChartDots, IconCalendarTime } from '@tabler/icons-react';
+import { IconBook2, IconFileImport, IconFlask, IconHierarchy2, IconTimeline, IconKey, IconListDetails, IconLogout, IconPlus, IconServer, IconChartDots, IconCalendarTime, IconWebhook } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'react-router-dom';
 import { useEffect } from 'react';
@@ -88,6 +88,9 @@ export function Shell({ children }: { children: ReactNode }) {
         )}
         {isAdmin && (
           <NavLink component={Link} onClick={close} to="/tokens" label="API tokens" leftSection={<IconKey size={18} />} active={pathname === '/tokens'} />
+        )}
+        {isAdmin && (
+          <NavLink component={Link} onClick={close} to="/event-sinks" label="Event sinks" leftSection={<IconWebhook size={18} />} active={pathname.startsWith('/event-sinks')} />
         )}
       </AppShell.Navbar>
       <AppShell.Main>{children}</AppShell.Main>
