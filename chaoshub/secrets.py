@@ -181,3 +181,26 @@ def schema_of(adapter: str) -> Schema:
         return registry.get(adapter).config_schema
     except (HubError, ImportError):
         return {}
+
+
+#: what stands for the path and query of a URL that may carry a credential
+URL_TAIL = "/…"
+
+
+def redact_url(url: str) -> str:
+    """A webhook URL as the API shows it: scheme, host and port only.
+
+    Receivers put their credential in the path or the query (a Slack incoming webhook's
+    ``/services/T…/B…/…`` *is* its secret), so neither is ever answered; the host says where
+    events go. Sent back unchanged on update, the redacted form keeps the stored URL."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return URL_TAIL
+    if parts.path in ("", "/") and not parts.query:
+        return url
+    return f"{parts.scheme}://{parts.netloc}{URL_TAIL}"

@@ -4,12 +4,14 @@ its dead-letter list, and redelivery."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
 from anyio import to_thread
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chaoshub import secrets
 from chaoshub.api.resolvers import Outcome, ctx, mutate, plain, read
 from chaoshub.api.types.common import Deleted, DeleteResult
 from chaoshub.api.types.event_sinks import (
@@ -118,6 +120,13 @@ class EventSinkQuery:
         return await read(info, q, ADMIN)
 
 
+def _audited(data: dict[str, Any]) -> dict[str, Any]:
+    """A sink's input as the audit log keeps it: its URL as the API shows URLs."""
+    if isinstance(data.get("url"), str):
+        data = {**data, "url": secrets.redact_url(data["url"])}
+    return data
+
+
 @strawberry.type
 class EventSinkMutation:
     @strawberry.mutation(description="Save an event sink (admin)")
@@ -139,7 +148,7 @@ class EventSinkMutation:
             info,
             "createEventSink",
             ADMIN,
-            plain(input),
+            _audited(plain(input)),
             lambda s, a: _saved(s, svc.create(s, a, data)),
         )
 
@@ -157,7 +166,7 @@ class EventSinkMutation:
             max_attempts=input.max_attempts,
             max_age_seconds=input.max_age_seconds,
         )
-        audit = {k: v for k, v in plain(input).items() if v is not strawberry.UNSET}
+        audit = _audited({k: v for k, v in plain(input).items() if v is not strawberry.UNSET})
         return await mutate(
             info,
             "updateEventSink",

@@ -23,6 +23,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from tenacity import RetryCallState, wait_exponential_jitter
 
+from chaoshub import secrets
 from chaoshub.errors import HubError
 from chaoshub.events_out import envelope, kube_events, signing
 from chaoshub.events_out.outbox import KUBERNETES_EVENTS
@@ -214,7 +215,8 @@ def post(rt: Runtime, attempt: Attempt) -> Result:
             follow_redirects=False,
         )
     except httpx.HTTPError as exc:
-        return Result(False, None, f"{type(exc).__name__}: {exc}"[:ERROR_CHARS])
+        said = str(exc).replace(attempt.url, secrets.redact_url(attempt.url))
+        return Result(False, None, f"{type(exc).__name__}: {said}"[:ERROR_CHARS])
     if 200 <= answer.status_code < 300:
         return Result(True, answer.status_code)
     return Result(

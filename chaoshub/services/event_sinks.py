@@ -106,7 +106,7 @@ def _apply(s: Session, row: EventSink, data: SinkInput, creating: bool) -> Event
         if data.format not in FORMATS:
             raise InvalidInput(f"format is one of {', '.join(FORMATS)}", field=["format"])
         row.format = data.format
-    if data.url is not None:
+    if data.url is not None and (creating or data.url != secrets.redact_url(row.url)):
         row.url = check_url(data.url)
     if data.secret is not KEEP and data.secret != secrets.SET:
         if data.secret is None:

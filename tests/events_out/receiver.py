@@ -22,6 +22,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    path: str = ""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -58,7 +59,9 @@ class Receiver:
                 status = owner.status
                 if status == 200:
                     with owner._lock:
-                        owner.received.append(Received(dict(self.headers), body, time.time()))
+                        owner.received.append(
+                            Received(dict(self.headers), body, time.time(), self.path)
+                        )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -82,6 +82,35 @@ def test_the_secret_is_never_answered_and_updates_keep_it(hub: Hub, receiver: Re
     assert removed["secret"] is None
 
 
+def test_a_credential_in_the_url_is_never_answered_and_updates_keep_the_url(
+    hub: Hub, receiver: Receiver
+) -> None:
+    token = "T0/B0/" + uuid.uuid4().hex  # a Slack incoming webhook's path is its credential
+    url = f"{receiver.url}/services/{token}?key=q-{uuid.uuid4().hex}"
+    made = create(hub, url=url, format="slack")
+    shown = f"http://127.0.0.1:{receiver.port}/…"
+    assert made["url"] == shown
+    # sent back as it reads (a form saved unchanged), the stored URL stays
+    kept = hub.data(UPDATE, input={"id": made["id"], "url": shown, "name": "renamed"})
+    assert kept["updateEventSink"]["url"] == shown
+    sent = hub.data(TEST, id=made["id"])["testEventSink"]
+    assert sent["ok"], sent
+    assert receiver.received[-1].path == f"/hook/services/{token}?key={url.split('key=')[1]}"
+    admin_token, _ = hub.token("admin")
+    for text in (
+        hub.gql(SINKS).text,
+        hub.gql(AUDIT).text,
+        hub.gql(EVENTS).text,
+        json.dumps(_ws(hub.url, admin_token, SINKS)),
+    ):
+        assert token not in text and "key=" not in text
+    # a new URL replaces it
+    moved = hub.data(UPDATE, input={"id": made["id"], "url": receiver.url})["updateEventSink"]
+    assert moved["url"] == shown
+    with hub.runtime.session() as s:
+        assert s.get(models.EventSink, made["id"]).url == receiver.url  # type: ignore[union-attr]
+
+
 def test_bad_sinks_are_refused_naming_the_field_and_nothing_is_stored(hub: Hub) -> None:
     cases = [
         ({"url": "ftp://example.org/x"}, ["url"]),

@@ -18,7 +18,11 @@ class EventSink:
     id: strawberry.ID
     name: str
     kind: str = strawberry.field(description="webhook | kubernetes-events")
-    url: str = strawberry.field(description="webhooks: where events are POSTed")
+    url: str = strawberry.field(
+        description="webhooks: where events are POSTed, as scheme://host:port/… (the path and "
+        "query may hold the receiver's credential and are never answered; sent back as it "
+        "reads, it keeps the stored URL)"
+    )
     format: str = strawberry.field(
         description="webhooks: cloudevents (CloudEvents 1.0 structured JSON) | slack ({text})"
     )
@@ -43,7 +47,7 @@ class EventSink:
             id=strawberry.ID(row.id),
             name=row.name,
             kind=row.kind,
-            url=row.url,
+            url=secrets.redact_url(row.url),
             format=row.format,
             secret=secrets.SET if row.secret else None,
             event_types=list(row.event_types or []),

@@ -97,7 +97,11 @@ export function EventSinkEditor({ sink, onClose, onSaved }: { sink: EventSink | 
           <>
             <TextInput
               label="URL"
-              description="events are POSTed here (http or https)"
+              description={
+                sink?.url.endsWith('/…')
+                  ? 'events are POSTed here; the path and query are never shown (they may hold the receiver\'s credential): leave it to keep the URL, or type a new one'
+                  : 'events are POSTed here (http or https)'
+              }
               placeholder="https://hooks.example.org/chaos"
               value={url}
               onChange={(e) => setUrl(e.currentTarget.value)}
