@@ -80,9 +80,8 @@ def lookups(hub: Hub) -> Any:
 
     def record(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
         text = " ".join(statement.split()).lower()
-        if "api_tokens.token_hash =" in text or "agents.name =" in text:
-            found.append(text)
-        elif text.startswith(("update agents", "insert")):
+        looked_up = "api_tokens.token_hash =" in text or "agents.name =" in text
+        if looked_up or text.startswith(("update agents", "insert")):
             found.append(text)
 
     engine = db.engine_for(hub.runtime.settings.database_url)
