@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware.base import RequestResponseEndpoint
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -142,7 +142,7 @@ class HubGraphQLRouter(GraphQLRouter[Context, None]):
         return await super().render_graphql_ide(request)
 
 
-class GraphQLAuth(BaseHTTPMiddleware):
+class GraphQLAuth(exposure.GraphQLMiddleware):
     """Refuse GraphQL over HTTP before any resolver runs: 401 without a valid token, 403 for
     an agent token. Each refusal is one audit row."""
 

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
+from anyio import to_thread
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -219,10 +221,16 @@ def read_again(
     return tokens, agents
 
 
+def _in_session(runtime: Any, fn: Any) -> Any:
+    with runtime.session() as s:
+        return fn(s)
+
+
 async def refresh_forever(cache: BeatCache, runtime: Any) -> None:
     """Read every entry again every ``REFRESH_SECONDS``, until cancelled."""
-    from chaoshub.api.resolvers import in_db
-
+    # its own limiter: beats queued for the shared worker threads do not delay the refresh
+    # past TTL_SECONDS (which would send every beat to the database at once)
+    own = anyio.CapacityLimiter(1)
     while True:
         await asyncio.sleep(REFRESH_SECONDS)
         tokens, used, names = cache.snapshot()
@@ -231,7 +239,7 @@ async def refresh_forever(cache: BeatCache, runtime: Any) -> None:
         began = time.monotonic()
         try:
             again = functools.partial(read_again, token_ids=list(tokens), used=used, names=names)
-            found, agents = await in_db(runtime, again)
+            found, agents = await to_thread.run_sync(_in_session, runtime, again, limiter=own)
         except Exception as exc:  # entries lapse after TTL_SECONDS: beats go to the database
             log.warning("heartbeat cache refresh failed: %s", exc)
             continue
