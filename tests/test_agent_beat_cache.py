@@ -22,7 +22,7 @@ from chaoshub.api.ws import TOKEN_CHANGED
 from chaoshub.services import auth
 from chaoshub.store import db, models
 from tests.support.api_server import REVOKE, Hub, serve
-from tests.support.stack import REDIS_TEST_URL
+from tests.support.stack import REDIS_TEST_URL, free_port
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 #: generous: the cache re-reads its entries every REFRESH_SECONDS, on a loaded machine
@@ -162,3 +162,17 @@ def test_changes_made_without_a_notice_are_seen_within_the_refresh(hub: Hub) -> 
         assert token_row is not None
         token_row.role = "viewer"
     until(lambda: beat(hub, name, token).status_code == 403, SEEN_WITHIN, "the new role")
+
+
+def test_beats_a_presence_store_cannot_keep_still_keep_the_agent_online(tmp_path: Path) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: every beat is refused there
+    with serve(tmp_path, broker_url=dead) as hub:
+        name, token, _ = registered(hub)
+        written = []
+        for _ in range(3):
+            answer = beat(hub, name, token)
+            assert answer.status_code == 200, answer.text
+            row = hub.agent(name)
+            assert row is not None and row.online and row.last_heartbeat is not None
+            written.append(row.last_heartbeat)
+        assert written == sorted(written) and len(set(written)) == 3  # each beat wrote the row

@@ -334,6 +334,8 @@ def create_app(
         token_hash = beats.bearer_hash(request.headers.get("authorization"))
         if token_hash is None or not runtime.presence.keeps:
             return None
+        if time.monotonic() < beat_cache.store_down_until:
+            return None
         actor = beat_cache.actor(token_hash)
         if actor is None or actor.role not in ("agent", "admin"):
             return None
@@ -359,6 +361,9 @@ def create_app(
         if capabilities and capabilities != entry.capabilities:
             return None
         if not runtime.presence.beat(name, time.time(), report):
+            # a store that cannot keep beats (a Redis down or hung) is not asked on the event
+            # loop again for a while: beats go to the worker threads and write the row
+            beat_cache.store_down_until = time.monotonic() + beats.STORE_PAUSE_SECONDS
             return None
         beat_cache.heard(entry)
         return JSONResponse({"agent": name, "heartbeat_seconds": every})

@@ -19,7 +19,9 @@ Staying right:
   offline by the reconciler, is seen within that time; an entry not confirmed within
   ``TTL_SECONDS`` (the refresh failing) is not used;
 - an agent this process last heard more than an offline timeout ago goes the database's
-  way, so an agent the reconciler marked offline is written back online by its first beat.
+  way, so an agent the reconciler marked offline is written back online by its first beat;
+- a presence store that failed to keep a beat is not asked on the event loop again for
+  ``STORE_PAUSE_SECONDS``: meanwhile beats go the database's way and write the row.
 
 The token's ``last_used_at`` is written by the refresh, for the tokens used since the last
 one, when older than a minute (as :func:`auth.authenticate` does per request).
@@ -52,6 +54,8 @@ REFRESH_SECONDS = 5.0
 #: an entry not confirmed by the database for this long is not used
 TTL_SECONDS = 10.0
 _CHUNK = 500
+#: after the presence store failed to keep a beat, beats skip the cache for this long
+STORE_PAUSE_SECONDS = 5.0
 
 
 @dataclass
@@ -99,6 +103,8 @@ class BeatCache:
         self._agents: dict[str, _Agent] = {}
         #: counts forgotten tokens: a beat read before a revocation does not cache it after
         self.generation = 0
+        #: until then (monotonic) the presence store is not asked on the event loop
+        self.store_down_until = 0.0
         _caches.add(self)
 
     # -- reading -------------------------------------------------------------------------
