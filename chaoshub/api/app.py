@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -16,13 +17,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware.base import RequestResponseEndpoint
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from chaoshub import __version__, metrics
-from chaoshub.api import exposure, ws
+from chaoshub.api import beats, exposure, ws
 from chaoshub.api.resolvers import Context, in_db, unauthenticated_error
 from chaoshub.api.schema import build_schema
 from chaoshub.errors import Forbidden, HubError, InvalidInput, Unauthenticated
@@ -141,7 +142,7 @@ class HubGraphQLRouter(GraphQLRouter[Context, None]):
         return await super().render_graphql_ide(request)
 
 
-class GraphQLAuth(BaseHTTPMiddleware):
+class GraphQLAuth(exposure.GraphQLMiddleware):
     """Refuse GraphQL over HTTP before any resolver runs: 401 without a valid token, 403 for
     an agent token. Each refusal is one audit row."""
 
@@ -198,12 +199,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         watching = asyncio.create_task(graphql.watch.run())
+        refreshing = asyncio.create_task(beats.refresh_forever(beat_cache, runtime))
         try:
             yield
         finally:
-            watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watching
+            for task in (watching, refreshing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if on_shutdown:  # runs before the server exits, whichever signal stopped it
             from anyio import to_thread
 
@@ -216,6 +219,7 @@ def create_app(
         **exposure.docs_urls(runtime.settings),
     )
     metrics.install_store_collector(runtime.session)
+    beat_cache = beats.BeatCache(runtime.settings.agent_timeout_seconds)
 
     async def get_context() -> Context:
         return Context(runtime, dispatch)
@@ -262,6 +266,8 @@ def create_app(
         schema = published(None if kind == "chaoshub" else kind)
         return JSONResponse(schema, media_type="application/schema+json")
 
+    every = agents_svc.heartbeat_seconds(runtime.settings.agent_timeout_seconds)
+
     async def _agent_call(request: Request, action: str, fn: Callable[..., Any]) -> Response:
         try:
             body = await request.json()
@@ -269,6 +275,7 @@ def create_app(
             body = None
         header = request.headers.get("authorization")
         who: list[auth.Actor] = []
+        generation = beat_cache.generation
 
         def work(s: Any) -> Any:
             actor = auth.authenticate(s, header)
@@ -305,7 +312,9 @@ def create_app(
                 media_type="application/problem+json",
                 headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
             )
-        every = agents_svc.heartbeat_seconds(runtime.settings.agent_timeout_seconds)
+        token_hash = beats.bearer_hash(header)
+        if token_hash is not None and who:
+            beat_cache.keep(generation, token_hash, who[0], agent.name, agent)
         return JSONResponse({"agent": agent.name, "heartbeat_seconds": every})
 
     @app.post("/agents/register")
@@ -314,7 +323,50 @@ def create_app(
 
     @app.post("/agents/heartbeat")
     async def heartbeat(request: Request) -> Response:
+        answered = await _cached_beat(request)
+        if answered is not None:
+            return answered
         return await _agent_call(request, "agentHeartbeat", agents_svc.heartbeat)
+
+    async def _cached_beat(request: Request) -> Response | None:
+        """An ordinary beat answered from this process's cache (:mod:`chaoshub.api.beats`),
+        or ``None``: the beat goes the database's way."""
+        token_hash = beats.bearer_hash(request.headers.get("authorization"))
+        if token_hash is None or not runtime.presence.keeps:
+            return None
+        if time.monotonic() < beat_cache.store_down_until:
+            return None
+        actor = beat_cache.actor(token_hash)
+        if actor is None or actor.role not in ("agent", "admin"):
+            return None
+        try:
+            body = await request.json()
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        name = body.get("name")
+        if not isinstance(name, str):
+            return None
+        if actor.role == "agent" and actor.agent_name not in (None, name):
+            return None
+        entry = beat_cache.agent(name)
+        if entry is None or not entry.online or entry.token_id != actor.token_id:
+            return None
+        try:
+            capabilities = agents_svc.object_field(body, "capabilities")
+            report = agents_svc.host_report(body)
+        except HubError:
+            return None
+        if capabilities and capabilities != entry.capabilities:
+            return None
+        if not runtime.presence.beat(name, time.time(), report):
+            # a store that cannot keep beats (a Redis down or hung) is not asked on the event
+            # loop again for a while: beats go to the worker threads and write the row
+            beat_cache.store_down_until = time.monotonic() + beats.STORE_PAUSE_SECONDS
+            return None
+        beat_cache.heard(entry)
+        return JSONResponse({"agent": name, "heartbeat_seconds": every})
 
     static = _static_dir()
     if static is not None:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import Receive, Scope, Send
 
 from chaoshub.api.body import BodyGuard, graphql_params_problem, problem_body
 from chaoshub.api.resolvers import in_db, unauthenticated_error
@@ -27,7 +28,18 @@ def docs_urls(settings: Settings) -> dict[str, Any]:
     return {"docs_url": None, "redoc_url": None, "openapi_url": None}
 
 
-class GraphQLGetAuth(BaseHTTPMiddleware):
+class GraphQLMiddleware(BaseHTTPMiddleware):
+    """A ``BaseHTTPMiddleware`` that acts on ``/graphql`` only: every other request,
+    heartbeats first of all, skips it and the task group and streams it costs per request."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).rstrip("/") == "/graphql":
+            await super().__call__(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class GraphQLGetAuth(GraphQLMiddleware):
     """A token for GraphQL over GET, and its JSON parameters checked as a POST body is."""
 
     def __init__(self, app: Any, runtime: Runtime) -> None:

@@ -47,7 +47,7 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str:
     return value
 
 
-def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+def object_field(body: dict[str, Any], key: str) -> dict[str, Any]:
     value = body.get(key)
     if value is None:
         return {}
@@ -103,10 +103,10 @@ def live_runs_on(session: Session, name: str) -> list[str]:
     )
 
 
-def _host_report(body: dict[str, Any]) -> dict[str, Any] | None:
+def host_report(body: dict[str, Any]) -> dict[str, Any] | None:
     """The agent's guards and what they are checked against (``{"guards", "host"}``, as in
     its health answer), sent with registration and every beat; ``None`` when not sent."""
-    report = _object(body, "limits")
+    report = object_field(body, "limits")
     if not report:
         return None
     if not isinstance(report.get("guards"), dict) or not isinstance(report.get("host"), dict):
@@ -123,9 +123,9 @@ def register(
 ) -> Agent:
     name = auth.check_agent_name(body.get("name"))
     url = check_agent_url(body.get("url"), networks)
-    labels = _object(body, "labels")
-    capabilities = _object(body, "capabilities")
-    report = _host_report(body)
+    labels = object_field(body, "labels")
+    capabilities = object_field(body, "capabilities")
+    report = host_report(body)
     version = _text(body, "version", 100)
     api_token = _text(body, "api_token", 200)
     agent = session.scalars(select(Agent).where(Agent.name == name)).one_or_none()
@@ -185,8 +185,8 @@ def heartbeat(
     agent sends, and the reconciler writes ``last_heartbeat`` in batches. Only a beat that
     changes something (capabilities, back online) writes the row and is audited."""
     name = auth.check_agent_name(body.get("name"))
-    capabilities = _object(body, "capabilities")
-    report = _host_report(body)
+    capabilities = object_field(body, "capabilities")
+    report = host_report(body)
     agent = session.scalars(select(Agent).where(Agent.name == name)).one_or_none()
     if actor.role == "agent" and actor.agent_name not in (None, name):
         raise Forbidden(

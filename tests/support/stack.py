@@ -247,7 +247,8 @@ def embedded_hub(
 
 def in_process_runtime(data_dir: Path, *, admin: str, **overrides: Any) -> Any:
     """A bootstrapped runtime for the real app served in the test's process: SQLite in
-    ``data_dir``, the in-memory broker and bus, ``admin`` as the admin token."""
+    ``data_dir``, the in-memory broker and bus (unless ``overrides`` name others), ``admin``
+    as the admin token."""
     from chaoshub.api.app import bootstrap
     from chaoshub.config import Settings
     from chaoshub.runtime import Runtime
@@ -255,11 +256,13 @@ def in_process_runtime(data_dir: Path, *, admin: str, **overrides: Any) -> Any:
     runtime = Runtime(
         Settings.from_env(
             data_dir=data_dir,
-            database_url=f"sqlite:///{data_dir / 'hub.db'}",
-            broker_url="memory://",
-            bus_url="local",
             admin_token=admin,
-            **overrides,
+            **{
+                "database_url": f"sqlite:///{data_dir / 'hub.db'}",
+                "broker_url": "memory://",
+                "bus_url": "local",
+                **overrides,
+            },
         )
     )
     bootstrap(runtime)
