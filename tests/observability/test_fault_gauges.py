@@ -96,8 +96,15 @@ def _check_held_then_gone(
         agent_series = wait_for(lambda: prom.query(on_agent), 30, what=on_agent)
         assert agent_series[0]["metric"]["fault"] == fault
         told = {n: v for (n, source), v in expected.items() if source == "tool"}
-        values = prom.query(f'chaoshub_injector_fault_value{{execution_id=~"{run_id}-.*"}}')
-        got = {s["metric"]["name"]: float(s["value"][1]) for s in values}
+        on_agent_values = f'chaoshub_injector_fault_value{{execution_id=~"{run_id}-.*"}}'
+
+        def agent_values() -> dict[str, float]:
+            return {s["metric"]["name"]: float(s["value"][1]) for s in prom.query(on_agent_values)}
+
+        # the agent reports what it applied once it has applied it: on a loaded machine, a
+        # scrape or two after the fault's own series
+        wait_for(lambda: told.items() <= agent_values().items(), 30, what=on_agent_values)
+        got = agent_values()
         assert told.items() <= got.items(), got
         assert f'run="{run_id}"' in hub.hub_metrics()
     finally:
