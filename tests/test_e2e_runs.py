@@ -23,16 +23,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     workdir = tmp_path_factory.mktemp("stack")
     s = Stack(workdir=workdir, database_url=f"sqlite:///{workdir / 'hub.db'}")
-    try:
-        s.start_api()
-        s.start_worker("w1")
-        s.start_beat()
+    with s.running("w1"):
         yield s
-    except Exception:
-        print(s.logs())
-        raise
-    finally:
-        s.stop()
 
 
 @pytest.fixture

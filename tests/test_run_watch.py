@@ -37,17 +37,8 @@ def make_stack(workdir: Path, **env: str) -> Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = make_stack(tmp_path_factory.mktemp("watch"), CHAOSHUB_RECONCILE_SECONDS="60")
-    try:
-        s.start_api()
-        s.start_worker("w1")
-        s.start_worker("w2")
-        s.start_beat()
+    with s.running("w1", "w2"):
         yield s
-    except Exception:
-        print(s.logs())
-        raise
-    finally:
-        s.stop()
 
 
 @pytest.fixture

@@ -46,16 +46,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "CHAOSHUB_EVENT_DELIVERY_TIMEOUT_SECONDS": "15",
         },
     )
-    try:
-        s.start_api()
-        s.start_worker("w1")
-        s.start_beat()
+    with s.running("w1"):
         yield s
-    except Exception:
-        print(s.logs())
-        raise
-    finally:
-        s.stop()
 
 
 @pytest.fixture

@@ -39,16 +39,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # the hub asks for a heartbeat every 5 s: allow two to go missing on a busy host
         extra_env={"CHAOSHUB_AGENT_TIMEOUT_SECONDS": "12"},
     )
-    try:
-        s.start_api()
-        s.start_worker("w1")
-        s.start_beat()
+    with s.running("w1"):
         yield s
-    except Exception:
-        print(s.logs())
-        raise
-    finally:
-        s.stop()
 
 
 @pytest.fixture

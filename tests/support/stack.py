@@ -161,6 +161,22 @@ class Stack:
             name, "beat", "--log-level", log_level, env={"CHAOSHUB_DATA_DIR": str(data)}
         )
 
+    @contextlib.contextmanager
+    def running(self, *workers: str) -> Iterator[Stack]:
+        """The API, the named workers (``w1`` when none are named) and beat, started in that
+        order; every process log printed if anything inside fails; all stopped on the way out."""
+        try:
+            self.start_api()
+            for name in workers or ("w1",):
+                self.start_worker(name)
+            self.start_beat()
+            yield self
+        except BaseException:
+            print(self.logs())
+            raise
+        finally:
+            self.stop()
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
