@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -23,7 +22,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from chaoshub import __version__, metrics
-from chaoshub.api import beats, exposure, ws
+from chaoshub.api import beat_path, beats, exposure, ws
 from chaoshub.api.resolvers import Context, in_db, unauthenticated_error
 from chaoshub.api.schema import build_schema
 from chaoshub.errors import Forbidden, HubError, InvalidInput, Unauthenticated
@@ -207,6 +206,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await writer.close()
         if on_shutdown:  # runs before the server exits, whichever signal stopped it
             from anyio import to_thread
 
@@ -220,6 +220,7 @@ def create_app(
     )
     metrics.install_store_collector(runtime.session)
     beat_cache = beats.BeatCache(runtime.settings.agent_timeout_seconds)
+    writer = beat_path.PresenceWriter(runtime.presence)
 
     async def get_context() -> Context:
         return Context(runtime, dispatch)
@@ -234,6 +235,15 @@ def create_app(
     app.include_router(graphql, prefix="/graphql")
     app.add_middleware(GraphQLAuth, runtime=runtime)
     exposure.install(app, runtime)
+    every = agents_svc.heartbeat_seconds(runtime.settings.agent_timeout_seconds)
+    # outside every other middleware: an ordinary beat is answered before any of them
+    app.add_middleware(
+        beat_path.HeartbeatFastPath,
+        cache=beat_cache,
+        writer=writer,
+        every=every,
+        max_bytes=runtime.settings.max_body_bytes,
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -265,8 +275,6 @@ def create_app(
             return JSONResponse({"error": f"no schema {name!r} (known: {known})"}, status_code=404)
         schema = published(None if kind == "chaoshub" else kind)
         return JSONResponse(schema, media_type="application/schema+json")
-
-    every = agents_svc.heartbeat_seconds(runtime.settings.agent_timeout_seconds)
 
     async def _agent_call(request: Request, action: str, fn: Callable[..., Any]) -> Response:
         try:
@@ -323,50 +331,8 @@ def create_app(
 
     @app.post("/agents/heartbeat")
     async def heartbeat(request: Request) -> Response:
-        answered = await _cached_beat(request)
-        if answered is not None:
-            return answered
+        # an ordinary beat was answered by beat_path.HeartbeatFastPath: this one was not
         return await _agent_call(request, "agentHeartbeat", agents_svc.heartbeat)
-
-    async def _cached_beat(request: Request) -> Response | None:
-        """An ordinary beat answered from this process's cache (:mod:`chaoshub.api.beats`),
-        or ``None``: the beat goes the database's way."""
-        token_hash = beats.bearer_hash(request.headers.get("authorization"))
-        if token_hash is None or not runtime.presence.keeps:
-            return None
-        if time.monotonic() < beat_cache.store_down_until:
-            return None
-        actor = beat_cache.actor(token_hash)
-        if actor is None or actor.role not in ("agent", "admin"):
-            return None
-        try:
-            body = await request.json()
-        except ValueError:
-            return None
-        if not isinstance(body, dict):
-            return None
-        name = body.get("name")
-        if not isinstance(name, str):
-            return None
-        if actor.role == "agent" and actor.agent_name not in (None, name):
-            return None
-        entry = beat_cache.agent(name)
-        if entry is None or not entry.online or entry.token_id != actor.token_id:
-            return None
-        try:
-            capabilities = agents_svc.object_field(body, "capabilities")
-            report = agents_svc.host_report(body)
-        except HubError:
-            return None
-        if capabilities and capabilities != entry.capabilities:
-            return None
-        if not runtime.presence.beat(name, time.time(), report):
-            # a store that cannot keep beats (a Redis down or hung) is not asked on the event
-            # loop again for a while: beats go to the worker threads and write the row
-            beat_cache.store_down_until = time.monotonic() + beats.STORE_PAUSE_SECONDS
-            return None
-        beat_cache.heard(entry)
-        return JSONResponse({"agent": name, "heartbeat_seconds": every})
 
     static = _static_dir()
     if static is not None:

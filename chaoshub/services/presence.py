@@ -24,8 +24,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+#: one beat to keep: agent name, when (epoch seconds), its host report or ``None``
+Beat = tuple[str, float, Mapping[str, Any] | None]
 
 log = logging.getLogger("chaoshub.presence")
 
@@ -48,6 +51,15 @@ class Presence:
         """Record a beat of ``name`` at ``at`` with its host ``report`` (guards and host,
         or ``None``). ``False`` when it could not be kept: the caller writes the row."""
         raise NotImplementedError
+
+    async def keep(self, beats: Sequence[Beat]) -> bool:
+        """Record ``beats`` together from an event loop, without blocking it for the
+        store's round trip; ``False`` when they could not be kept (none is then assumed
+        kept: the caller writes the rows)."""
+        return all([self.beat(name, at, report) for name, at, report in beats])
+
+    async def aclose(self) -> None:
+        """Let go of what :meth:`keep` opened on the running event loop."""
 
     def seen(self, names: Iterable[str]) -> tuple[dict[str, float], float] | None:
         """The last beat of each of ``names`` the store holds, and since when it holds
@@ -107,6 +119,9 @@ class RedisPresence(Presence):
         self._seen_key = f"{prefix}:seen"
         self._report_key = f"{prefix}:report"
         self._since_key = f"{prefix}:since"
+        self._url = url
+        #: the asyncio client :meth:`keep` uses, and the event loop it belongs to
+        self._async: tuple[Any, Any] | None = None
 
     def beat(self, name: str, at: float, report: Mapping[str, Any] | None) -> bool:
         try:
@@ -120,6 +135,49 @@ class RedisPresence(Presence):
             log.warning("presence not kept in Redis, writing the row: %s", exc)
             return False
         return True
+
+    async def keep(self, beats: Sequence[Beat]) -> bool:
+        """One pipelined write for many beats: two ``HSET``s of many fields, whatever the
+        number of beats (the latest of an agent's beats wins, as in :meth:`beat`)."""
+        seen: dict[str, float] = {}
+        reports: dict[str, str] = {}
+        for name, at, report in beats:
+            seen[name] = max(at, seen.get(name, 0.0))
+            if report is not None:
+                reports[name] = json.dumps({"at": at, "limits": report})
+        if not seen:
+            return True
+        try:
+            pipe = self._async_client().pipeline(transaction=False)
+            pipe.set(self._since_key, min(seen.values()), nx=True)
+            pipe.hset(self._seen_key, mapping=seen)
+            if reports:
+                pipe.hset(self._report_key, mapping=reports)
+            await pipe.execute()
+        except Exception as exc:  # the row still works: a lost Redis costs writes, not agents
+            log.warning("presence not kept in Redis, writing the rows: %s", exc)
+            return False
+        return True
+
+    def _async_client(self) -> Any:
+        import asyncio
+
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client = redis.asyncio.Redis.from_url(
+                self._url, socket_timeout=2, socket_connect_timeout=2
+            )
+            self._async = (loop, client)
+        return self._async[1]
+
+    async def aclose(self) -> None:
+        import asyncio
+
+        if self._async is not None and self._async[0] is asyncio.get_running_loop():
+            client, self._async = self._async[1], None
+            await client.aclose()
 
     def seen(self, names: Iterable[str]) -> tuple[dict[str, float], float] | None:
         wanted = list(names)
