@@ -31,6 +31,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import heapq
+import json
 import multiprocessing as mp
 import random
 import sys
@@ -100,26 +102,115 @@ def api_and_beat(db: str) -> Iterator[Hub]:
         yield Hub(db, s.url, gql, api.popen.pid, s.procs, workdir=workdir, stack=s)
 
 
-class Fleet:
-    """Simulated agents: register once, then beat every 5 s until told to stop."""
+def beat_request(host: str, name: str, token: str) -> bytes:
+    """The bytes of one agent's heartbeat, made once: every beat of it is the same."""
+    body = json.dumps({"name": name, "active": [], "limits": LIMITS}).encode()
+    head = (
+        f"POST /agents/heartbeat HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
-    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+
+class Line:
+    """One keep-alive connection carrying the beats of the agents dealt to it, one request
+    at a time, each sent when due (an agent's phase within the interval is random)."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        #: (when due, monotonic; agent name)
+        self.due: list[tuple[float, str]] = []
+        self.wake = asyncio.Event()
+        self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    def add(self, name: str, first: float) -> None:
+        heapq.heappush(self.due, (first, name))
+        self.wake.set()
+
+    async def run(self) -> None:
+        fleet = self.fleet
+        while True:
+            if not self.due:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            when, name = self.due[0]
+            wait = when - time.monotonic()
+            if wait > 0:
+                # at most half a second: an agent added meanwhile may be due sooner
+                await asyncio.sleep(min(wait, 0.5))
+                continue
+            heapq.heappop(self.due)
+            if name in fleet.silent:
+                continue
+            heapq.heappush(self.due, (when + HEARTBEAT_SECONDS, name))
+            ok = await self._send(fleet.requests[name])
+            if ok:
+                # from when the beat was due: waiting behind this line's earlier beats counts
+                fleet.latencies.append(ms(time.monotonic() - when))
+                fleet.last_beat[name] = time.monotonic()
+            else:
+                fleet.failures += 1
+
+    async def _send(self, request: bytes) -> bool:
+        reused = self._stream is not None
+        try:
+            if self._stream is None:
+                self._stream = await asyncio.open_connection(self.fleet.host, self.fleet.port)
+            reader, writer = self._stream
+            writer.write(request)
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+                # a kept-alive connection the server closed while idle: sent again on a
+                # new one, as an HTTP client does
+                if not reused or getattr(exc, "partial", b""):
+                    raise
+                writer.close()
+                self._stream = None
+                return await self._send(request)
+            status = head[9:12]
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                key, _, value = line.partition(b":")
+                if key.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if b"connection: close" in head.lower():
+                raise ConnectionError("closed by the server")
+            return status == b"200"
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            if self._stream is not None:
+                self._stream[1].close()
+            self._stream = None
+            return False
+
+
+class Fleet:
+    """Simulated agents: each registers once (httpx, a few at a time, retried), then beats
+    every 5 s over one of ``lines`` keep-alive connections (raw asyncio streams, the request
+    bytes made once per agent): the fleet costs little CPU per beat, so the figure is the
+    hub's."""
+
+    def __init__(self, url: str, lines: int) -> None:
         self.url = url
-        #: one agent token per simulated agent: a token speaks for one agent name only
-        self.tokens = tokens
+        parsed = httpx.URL(url)
+        self.host, self.port = parsed.host, parsed.port or 80
+        self.requests: dict[str, bytes] = {}
         self.latencies: list[float] = []
         self.failures = 0
         self.silent: set[str] = set()
         self.last_beat: dict[str, float] = {}
+        self._lines = [Line(self) for _ in range(lines)]
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
+        self._registering = asyncio.Semaphore(16)
+        self._dealt = 0
 
     async def open(self) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=self.url,
-            timeout=30,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
-        )
+        self._client = httpx.AsyncClient(base_url=self.url, timeout=60)
+        self._tasks = [asyncio.create_task(line.run()) for line in self._lines]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -128,64 +219,56 @@ class Fleet:
         if self._client is not None:
             await self._client.aclose()
 
-    async def _post(self, path: str, body: dict[str, Any]) -> bool:
+    async def _register(self, name: str, token: str) -> None:
         assert self._client is not None
-        began = time.perf_counter()
-        headers = {"Authorization": f"Bearer {self.tokens[body['name']]}"}
-        try:
-            answer = await self._client.post(path, json=body, headers=headers)
-            ok = answer.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        if ok:
-            self.latencies.append(ms(time.perf_counter() - began))
-        else:
-            self.failures += 1
-        return ok
+        body = {
+            "name": name,
+            "url": f"http://127.0.0.1:1/{name}",
+            "labels": {"sim": "true"},
+            "version": "bench",
+            "api_token": "unused",
+            "capabilities": {},
+        }
+        async with self._registering:
+            for _ in range(10):
+                with contextlib.suppress(httpx.HTTPError):
+                    answer = await self._client.post(
+                        "/agents/register", json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    if answer.status_code == 200:
+                        break
+                await asyncio.sleep(1)
+            else:
+                self.failures += 1
+                return
+        self.requests[name] = beat_request(f"{self.host}:{self.port}", name, token)
+        line = self._lines[self._dealt % len(self._lines)]
+        self._dealt += 1
+        line.add(name, time.monotonic() + random.uniform(0, HEARTBEAT_SECONDS))
 
-    async def _agent(self, name: str) -> None:
-        await self._post(
-            "/agents/register",
-            {
-                "name": name,
-                "url": f"http://127.0.0.1:1/{name}",
-                "labels": {"sim": "true"},
-                "version": "bench",
-                "api_token": "unused",
-                "capabilities": {},
-            },
-        )
-        await asyncio.sleep(random.uniform(0, HEARTBEAT_SECONDS))
-        while name not in self.silent:
-            began = time.perf_counter()
-            if await self._post(
-                "/agents/heartbeat", {"name": name, "active": [], "limits": LIMITS}
-            ):
-                self.last_beat[name] = time.monotonic()
-            await asyncio.sleep(max(0.0, HEARTBEAT_SECONDS - (time.perf_counter() - began)))
-
-    def grow(self, names: list[str]) -> None:
-        self._tasks += [asyncio.create_task(self._agent(n)) for n in names]
+    def grow(self, tokens: dict[str, str]) -> None:
+        self._tasks += [asyncio.create_task(self._register(n, t)) for n, t in tokens.items()]
 
 
-def _fleet_process(url: str, conn: Any) -> None:
+def _fleet_process(url: str, lines: int, conn: Any) -> None:
     """One load process: a :class:`Fleet` driven by commands from the benchmark."""
 
     async def serve() -> None:
-        fleet = Fleet(url, {})
+        fleet = Fleet(url, lines)
         await fleet.open()
         loop = asyncio.get_running_loop()
         try:
             while True:
                 command, arg = await loop.run_in_executor(None, conn.recv)
                 if command == "grow":
-                    fleet.tokens.update(arg)
-                    fleet.grow(list(arg))
+                    fleet.grow(arg)
                     conn.send(None)
                 elif command == "reset":
                     fleet.latencies.clear()
                     fleet.failures = 0
                     conn.send(None)
+                elif command == "heard":
+                    conn.send(len(fleet.last_beat))
                 elif command == "collect":
                     conn.send((list(fleet.latencies), fleet.failures, dict(fleet.last_beat)))
                 elif command == "silence":
@@ -197,19 +280,24 @@ def _fleet_process(url: str, conn: Any) -> None:
         finally:
             await fleet.close()
 
-    asyncio.run(serve())
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve())
+    else:
+        uvloop.run(serve())
 
 
 class Load:
     """The fleet spread over ``n`` processes (agent ``i`` goes to process ``i % n``)."""
 
-    def __init__(self, url: str, n: int) -> None:
+    def __init__(self, url: str, n: int, lines: int) -> None:
         ctx = mp.get_context("spawn")
         self.conns = []
         self.procs = []
         for _ in range(n):
             ours, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_fleet_process, args=(url, theirs), daemon=True)
+            proc = ctx.Process(target=_fleet_process, args=(url, lines, theirs), daemon=True)
             proc.start()
             self.conns.append(ours)
             self.procs.append(proc)
@@ -242,6 +330,10 @@ class Load:
             failures += failed
             beats.update(last)
         return latencies, failures, beats
+
+    def heard(self) -> int:
+        """How many agents had a beat answered."""
+        return sum(self._all("heard"))
 
     def silence(self, name: str) -> None:
         c = self.conns[self.where[name]]
@@ -277,10 +369,19 @@ def make_tokens(hub: Hub, names: list[str]) -> dict[str, str]:
 
 
 def measure(
-    hub: Hub, levels: list[int], hold: float, processes: int, profile_seconds: float
+    hub: Hub,
+    levels: list[int],
+    hold: float,
+    processes: int,
+    connections: int,
+    profile_seconds: float,
 ) -> dict[str, Any]:
-    load = Load(hub.url, processes)
-    out: dict[str, Any] = {"levels": [], "load_processes": processes}
+    load = Load(hub.url, processes, max(1, connections // processes))
+    out: dict[str, Any] = {
+        "levels": [],
+        "load_processes": processes,
+        "connections": max(1, connections // processes) * processes,
+    }
     absorbed = 0
     try:
         size = 0
@@ -291,7 +392,7 @@ def measure(
             # steady state: every agent registered and answered at least one beat (the
             # registration burst of a new level is not what a running fleet costs)
             settle = time.monotonic()
-            while len(load.collect()[2]) < level and time.monotonic() - settle < 300:
+            while load.heard() < level and time.monotonic() - settle < 300:
                 time.sleep(1)
             time.sleep(HEARTBEAT_SECONDS)
             load.reset()
@@ -323,6 +424,11 @@ def measure(
                     # fleet's (the same 2 cores): a fleet near 100 % bounds the figure
                     "api_cpu_percent": round(api_cpu),
                     "fleet_cpu_percent": round(fleet_cpu),
+                    # what one beat cost each side: CPU-ms per beat answered
+                    "api_cpu_ms_per_beat": round(api_cpu * 10 / max(1, len(latencies)) * hold, 3),
+                    "fleet_cpu_ms_per_beat": round(
+                        fleet_cpu * 10 / max(1, len(latencies)) * hold, 3
+                    ),
                     "load_at_start": load_avg,
                     "api_profile": profiles.finish(sampling) if sampling else None,
                 }
@@ -413,6 +519,12 @@ def main(argv: list[str] | None = None) -> int:
         "--load-processes", type=int, default=2, help="processes the simulated fleet runs in"
     )
     parser.add_argument(
+        "--connections",
+        type=int,
+        default=256,
+        help="keep-alive connections the fleet's beats share (dealt among the processes)",
+    )
+    parser.add_argument(
         "--profile-seconds",
         type=float,
         default=10.0,
@@ -425,7 +537,14 @@ def main(argv: list[str] | None = None) -> int:
     for db in args.db or ["sqlite", "postgresql"]:
         print(f"{db}: levels {levels}", file=sys.stderr)
         with api_and_beat(db) as hub:
-            result = measure(hub, levels, args.hold, args.load_processes, args.profile_seconds)
+            result = measure(
+                hub,
+                levels,
+                args.hold,
+                args.load_processes,
+                args.connections,
+                args.profile_seconds,
+            )
         results.append({"db": db, **result})
     path = common.save("agents", vars(args), results, out=Path(args.out) if args.out else None)
     print(common.table(HEADERS, level_rows(results)))

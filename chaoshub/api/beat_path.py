@@ -11,22 +11,24 @@ trip, made on the event loop for each beat. So:
   :mod:`chaoshub.api.beats` states them) with two ``send`` calls. Anything else — not
   ordinary, not JSON, too large, a store that could not keep it — is handed on with its
   body to the application, whose route goes the database's way as before;
-- :class:`PresenceWriter` keeps the beats that arrive while a write is under way in one
-  pipelined write (:meth:`Presence.keep`: two ``HSET`` of many fields in Redis), on the
-  event loop without blocking it. A beat is answered only once the write holding it has
-  returned: **a beat acknowledged is already in the presence store**, so the reconciler's
-  offline pass sees every beat an agent was told was kept. A write that fails answers none
-  of its beats from here: each goes the database's way (which writes the row), and the
-  cache sends beats there for ``beats.STORE_PAUSE_SECONDS``, as when one beat failed.
+- :class:`PresenceWriter` keeps the beats that arrive within ``WINDOW_SECONDS`` of each
+  other in one pipelined write (:meth:`Presence.keep`: two ``HSET`` of many fields in
+  Redis), on the event loop without blocking it: at most ``1 / WINDOW_SECONDS`` writes a
+  second, whatever the number of agents. A beat is answered only once the write holding it
+  has returned: **a beat acknowledged is already in the presence store** (it waited at most
+  ``WINDOW_SECONDS`` plus one write for that), so the reconciler's offline pass sees every
+  beat an agent was told was kept. A write that fails answers none of its beats from here:
+  each goes the database's way (which writes the row), and the cache sends beats there for
+  ``beats.STORE_PAUSE_SECONDS``, as when one beat failed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chaoshub.api import beats
@@ -35,16 +37,19 @@ from chaoshub.services import agents as agents_svc
 from chaoshub.services.presence import Beat, Presence
 
 PATH = "/agents/heartbeat"
+#: beats arriving within this long of the first one waiting are kept in one write
+WINDOW_SECONDS = 0.005
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class PresenceWriter:
     """The beats of one event loop, kept in the presence store one batch at a time: a
-    batch is what arrived while the previous write was under way (or within the same
-    loop turn), so beats wait for at most one write before their own."""
+    batch is what arrived within ``WINDOW_SECONDS`` (and during the previous write)."""
 
     def __init__(self, store: Presence) -> None:
         self.store = store
+        #: a store in memory costs no round trip: nothing is gained by waiting
+        self.window = WINDOW_SECONDS if store.remote else 0.0
         self._pending: list[tuple[Beat, asyncio.Future[bool]]] = []
         self._writing: asyncio.Task[None] | None = None
 
@@ -60,7 +65,10 @@ class PresenceWriter:
     async def _write(self) -> None:
         batch: list[tuple[Beat, asyncio.Future[bool]]] = []
         try:
-            while self._pending:
+            while True:
+                await asyncio.sleep(self.window)
+                if not self._pending:
+                    return
                 batch, self._pending = self._pending, []
                 try:
                     ok = await self.store.keep([b for b, _ in batch])
@@ -173,8 +181,8 @@ class HeartbeatFastPath:
         if actor is None or actor.role not in ("agent", "admin"):
             return None
         try:
-            body = json.loads(raw)
-        except ValueError:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             return None
         if not isinstance(body, dict):
             return None
@@ -201,4 +209,4 @@ class HeartbeatFastPath:
         if cache.actor(token_hash) is not actor:
             return None  # revoked while the write was under way: the database's way refuses
         cache.heard(entry)
-        return json.dumps({"agent": name, "heartbeat_seconds": self.every}).encode()
+        return orjson.dumps({"agent": name, "heartbeat_seconds": self.every})

@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 #: one beat to keep: agent name, when (epoch seconds), its host report or ``None``
 Beat = tuple[str, float, Mapping[str, Any] | None]
 
@@ -46,6 +48,8 @@ class Presence:
 
     #: ``False``: nothing is kept here and the heartbeat writes the row itself
     keeps = True
+    #: each write is a round trip to another process: worth gathering beats for
+    remote = False
 
     def beat(self, name: str, at: float, report: Mapping[str, Any] | None) -> bool:
         """Record a beat of ``name`` at ``at`` with its host ``report`` (guards and host,
@@ -111,6 +115,8 @@ class RedisPresence(Presence):
     """Two hashes (``seen``: name → epoch; ``report``: name → JSON) and a ``since`` key,
     under a prefix of the hub's database, so hubs sharing a Redis never mix agents."""
 
+    remote = True
+
     def __init__(self, url: str, namespace: str) -> None:
         import redis
 
@@ -144,7 +150,7 @@ class RedisPresence(Presence):
         for name, at, report in beats:
             seen[name] = max(at, seen.get(name, 0.0))
             if report is not None:
-                reports[name] = json.dumps({"at": at, "limits": report})
+                reports[name] = orjson.dumps({"at": at, "limits": report}).decode()
         if not seen:
             return True
         try:
