@@ -17,9 +17,14 @@ Then one agent goes silent and the time until ``agents { online }`` says so is m
 The API, beat and (for PostgreSQL) Redis are the production processes; no worker is needed.
 
 The simulated fleet runs in ``--load-processes`` processes of its own (agents dealt out
-among them), on the same machine as the API: its CPU is reported beside the API's, since a
-fleet near its cores' limit bounds the figure, not the hub. py-spy samples the API during
-the last level measured (:mod:`bench.profiles`).
+among them), on the same machine as the API: its CPU is reported beside the API's (and
+both per beat), since a fleet near its cores' limit bounds the figure, not the hub. To
+keep it cheap, its beats share ``--connections`` raw asyncio keep-alive connections
+(each carries the beats of the agents dealt to it, one at a time, each sent when due),
+with each agent's request bytes made once; a beat's latency runs from when it was due,
+so waiting behind its connection's earlier beats counts. (A real injector holds its own
+connection; the hub's per-connection cost is not what is measured here.) py-spy samples
+the API at each level (:mod:`bench.profiles`).
 
     python -m bench.agents
     python -m bench.agents --db postgresql --levels 500,1000,2000,4000 --hold 20
@@ -403,7 +408,9 @@ def measure(
                 else None
             )
             cpu = (common.cpu_seconds(hub.api_pid), load.cpu_seconds())
+            waited = common.waiting_seconds(hub.api_pid)
             time.sleep(hold)
+            api_waited = (common.waiting_seconds(hub.api_pid) - waited) / hold * 100
             api_cpu = (common.cpu_seconds(hub.api_pid) - cpu[0]) / hold * 100
             fleet_cpu = (load.cpu_seconds() - cpu[1]) / hold * 100
             latencies, failures, _ = load.collect()
@@ -424,6 +431,8 @@ def measure(
                     # fleet's (the same 2 cores): a fleet near 100 % bounds the figure
                     "api_cpu_percent": round(api_cpu),
                     "fleet_cpu_percent": round(fleet_cpu),
+                    # the API's event loop ready to run but waiting for a CPU others held
+                    "api_waiting_for_cpu_percent": round(api_waited),
                     # what one beat cost each side: CPU-ms per beat answered
                     "api_cpu_ms_per_beat": round(api_cpu * 10 / max(1, len(latencies)) * hold, 3),
                     "fleet_cpu_ms_per_beat": round(
@@ -435,7 +444,8 @@ def measure(
             )
             print(
                 f"  {level} agents: p99 {stats['p99']} ms, {failures} failed, "
-                f"{offline} offline, API {api_cpu:.0f}% CPU, fleet {fleet_cpu:.0f}% CPU, "
+                f"{offline} offline, API {api_cpu:.0f}% CPU (waited {api_waited:.0f}%), "
+                f"fleet {fleet_cpu:.0f}% CPU, "
                 f"load {load_avg[0]}",
                 file=sys.stderr,
             )

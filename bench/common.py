@@ -171,6 +171,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def waiting_seconds(pid: int) -> float:
+    """How long the process's main thread has been ready to run but waiting for a CPU,
+    seconds (``/proc/<pid>/schedstat``): on a shared machine, what others took from it."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def load_average() -> list[float]:
     """The machine's load average (1, 5, 15 min): the machine is shared, so every figure
     says what else was running."""
