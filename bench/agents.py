@@ -149,7 +149,9 @@ class Line:
             heapq.heappop(self.due)
             if name in fleet.silent:
                 continue
-            heapq.heappush(self.due, (when + HEARTBEAT_SECONDS, name))
+            # as an injector does: the next beat an interval after this one is sent, so a
+            # beat sent late is not followed by a burst of catching up
+            heapq.heappush(self.due, (max(when, time.monotonic()) + HEARTBEAT_SECONDS, name))
             ok = await self._send(fleet.requests[name])
             if ok:
                 # from when the beat was due: waiting behind this line's earlier beats counts
@@ -459,7 +461,9 @@ def measure(
         last_beat = load.collect()[2]
         began = time.monotonic()
         noticed = None
+        asked = 0.0
         while time.monotonic() - began < 120:
+            asked = time.monotonic()
             agents = hub.gql(AGENTS)["agents"]
             if not next(a for a in agents if a["name"] == "sim-0")["online"]:
                 noticed = time.monotonic() - last_beat["sim-0"]
@@ -467,6 +471,8 @@ def measure(
             time.sleep(0.1)
         # from the silent agent's last answered heartbeat to the API showing it offline
         out["offline_noticed_after_seconds"] = round(noticed, 2) if noticed else None
+        # the query that showed it (every agent, with its last beat): part of that time
+        out["offline_query_seconds"] = round(time.monotonic() - asked, 2) if noticed else None
         out["offline_at_agents"] = size
         out["offline_rule"] = (
             "agent timeout 15 s (hub default) + up to one reconcile interval (1 s)"
