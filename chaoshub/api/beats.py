@@ -4,8 +4,9 @@ An ordinary beat (a known agent token, an agent this process has seen online, no
 changed) needs only two facts the database holds: the token (its role, its agent, not
 revoked) and the agent (registered by that token, online, its capabilities). This process
 keeps both, as read by the last beat that went to the database, and answers such a beat
-from them: the last-seen time and host report go to the presence store as before
-(:mod:`chaoshub.services.presence`). Any other beat — an unknown or stale entry, a change
+from them (before FastAPI: :mod:`chaoshub.api.beat_path`): the last-seen time and host
+report go to the presence store as before (:mod:`chaoshub.services.presence`), gathered
+with other beats in one write. Any other beat — an unknown or stale entry, a change
 of capabilities, an agent offline or silent for an offline timeout, a presence store that
 could not keep it, any bad input — goes the database's way (:func:`agents.heartbeat`),
 which writes, audits and refuses as it always did, and refreshes the entries.
