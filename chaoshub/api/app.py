@@ -24,8 +24,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from chaoshub import __version__, metrics
 from chaoshub.api import beats, exposure, ws
+from chaoshub.api.commits import GroupCommit
 from chaoshub.api.resolvers import Context, in_db, unauthenticated_error
 from chaoshub.api.schema import build_schema
+from chaoshub.api.tokens import TokenCache
 from chaoshub.errors import Forbidden, HubError, InvalidInput, Unauthenticated
 from chaoshub.runtime import Runtime
 from chaoshub.services import agents as agents_svc
@@ -146,9 +148,10 @@ class GraphQLAuth(exposure.GraphQLMiddleware):
     """Refuse GraphQL over HTTP before any resolver runs: 401 without a valid token, 403 for
     an agent token. Each refusal is one audit row."""
 
-    def __init__(self, app: Any, runtime: Runtime) -> None:
+    def __init__(self, app: Any, runtime: Runtime, tokens: TokenCache) -> None:
         super().__init__(app)
         self.runtime = runtime
+        self.tokens = tokens
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         is_operation = request.method == "POST" or (
@@ -158,7 +161,7 @@ class GraphQLAuth(exposure.GraphQLMiddleware):
             header = request.headers.get("authorization")
             where = {"path": "/graphql", "client": _client(request)}
             try:
-                actor = await in_db(self.runtime, lambda s: auth.authenticate(s, header))
+                actor = await self.tokens.authenticate(header)
             except Unauthenticated as exc:
                 await _audit_refusal(self.runtime, None, "graphql", exc, **where)
                 return JSONResponse(
@@ -220,9 +223,11 @@ def create_app(
     )
     metrics.install_store_collector(runtime.session)
     beat_cache = beats.BeatCache(runtime.settings.agent_timeout_seconds)
+    token_cache = TokenCache(runtime)
+    commits = GroupCommit(runtime, dispatch)
 
     async def get_context() -> Context:
-        return Context(runtime, dispatch)
+        return Context(runtime, dispatch, token_cache, commits)
 
     graphql = HubGraphQLRouter(
         build_schema(runtime.settings),
@@ -232,7 +237,7 @@ def create_app(
         graphql_ide="graphiql",
     )
     app.include_router(graphql, prefix="/graphql")
-    app.add_middleware(GraphQLAuth, runtime=runtime)
+    app.add_middleware(GraphQLAuth, runtime=runtime, tokens=token_cache)
     exposure.install(app, runtime)
 
     @app.get("/healthz")
