@@ -27,10 +27,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bench import callers, common, hubs, profiles
@@ -117,6 +119,44 @@ def busy_jiffies() -> tuple[int, int]:
         fields = [int(x) for x in fh.readline().split()[1:]]
     idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
+
+
+def database_cpu_seconds(hub: Hub) -> float:
+    """CPU time used so far by the PostgreSQL backends serving the hub's own database (their
+    process title names it; the server is shared with whatever else runs here)."""
+    name = hub.stack.database_url.rsplit("/", 1)[-1] if hub.stack else ""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            title = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {name} ".encode() in title:
+            total += common.cpu_seconds(int(proc.name))
+    return total
+
+
+def hub_cpu_seconds(hub: Hub) -> dict[str, float]:
+    """CPU time so far of each hub process, and of its database's backends."""
+    out = {p.name: common.cpu_seconds(p.popen.pid) for p in hub.procs}
+    out["postgres"] = database_cpu_seconds(hub)
+    return out
+
+
+def group_commits(hub: Hub) -> tuple[float, float]:
+    """(transactions, writes) of the API's group commit so far, from its ``/metrics``."""
+    text = hub.gql.client.get("/metrics").text
+    found = {}
+    for line in text.splitlines():
+        for name in ("chaoshub_api_group_commits_total", "chaoshub_api_group_commit_writes_total"):
+            if line.startswith(name + " "):
+                found[name] = float(line.split()[1])
+    return (
+        found.get("chaoshub_api_group_commits_total", 0.0),
+        found.get("chaoshub_api_group_commit_writes_total", 0.0),
+    )
 
 
 def own_cpu_seconds() -> float:
@@ -250,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup", type=int, default=16, help="runs started (and not counted) first"
     )
+    parser.add_argument(
+        "--hold-workers",
+        action="store_true",
+        help="stop the worker processes (SIGSTOP) while runs are started, so the API's own "
+        "capacity is measured; they pick the runs up after (SIGCONT)",
+    )
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     levels = sorted(int(x) for x in args.levels.split(","))
@@ -283,14 +329,28 @@ def main(argv: list[str] | None = None) -> int:
         sampling = (
             profiles.start(hub.api_pid, args.profile_seconds) if args.profile_seconds else None
         )
+        workers = [p for p in hub.procs if p.name.startswith("worker")]
+        if args.hold_workers:  # the API's own capacity: nothing else of the hub runs
+            for p in workers:
+                os.kill(p.popen.pid, signal.SIGSTOP)
+        commits = group_commits(hub)
         api_cpu = common.cpu_seconds(hub.api_pid)
+        procs_cpu = hub_cpu_seconds(hub)
         own_cpu = own_cpu_seconds()
         busy = busy_jiffies()
         load = common.load_average()
-        took, ids = start_runs(hub, "bench-memory", args.runs, args.clients, args.callers)
-        api_cpu = common.cpu_seconds(hub.api_pid) - api_cpu
-        own_cpu = own_cpu_seconds() - own_cpu
-        busy_now = busy_jiffies()
+        try:
+            took, ids = start_runs(hub, "bench-memory", args.runs, args.clients, args.callers)
+            api_cpu = common.cpu_seconds(hub.api_pid) - api_cpu
+            procs_cpu = {k: v - procs_cpu.get(k, 0.0) for k, v in hub_cpu_seconds(hub).items()}
+            own_cpu = own_cpu_seconds() - own_cpu
+            busy_now = busy_jiffies()
+        finally:
+            if args.hold_workers:
+                for p in workers:
+                    os.kill(p.popen.pid, signal.SIGCONT)
+        commits_now = group_commits(hub)
+        transactions = commits_now[0] - commits[0]
         machine_busy = (busy_now[0] - busy[0]) / max(1, busy_now[1] - busy[1])
         to_running = wait_running(hub, len(ids), timeout=600) + took
         results["start"] = {
@@ -301,8 +361,14 @@ def main(argv: list[str] | None = None) -> int:
             "running_per_second": round(len(ids) / to_running, 1),
             "seconds_to_accept": round(took, 2),
             "seconds_to_all_running": round(to_running, 2),
+            "workers_held": args.hold_workers,
             "api_cpu_percent": round(100 * api_cpu / took),
+            "starts_per_transaction": (
+                round((commits_now[1] - commits[1]) / transactions, 1) if transactions else None
+            ),
             "callers_cpu_percent": round(100 * own_cpu / took),
+            # what one accepted start costs each process (the workers inject meanwhile)
+            "cpu_ms_per_start": {k: round(1000 * v / len(ids), 2) for k, v in procs_cpu.items()},
             "machine_busy_percent": round(100 * machine_busy),
             "load_before": load,
             "load_after": common.load_average(),
@@ -312,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  {results['start']['accepted_per_second']} runs accepted/s "
             f"(API {results['start']['api_cpu_percent']}% CPU, callers "
             f"{results['start']['callers_cpu_percent']}%, machine "
-            f"{results['start']['machine_busy_percent']}% busy, load {load})",
+            f"{results['start']['machine_busy_percent']}% busy, load {load}); CPU ms per "
+            f"start: {results['start']['cpu_ms_per_start']}; starts per transaction: "
+            f"{results['start']['starts_per_transaction']}",
             file=sys.stderr,
         )
         hub.gql(HALT_ALL)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from anyio import to_thread
 from sqlalchemy.orm import Session
 
+from chaoshub import metrics
 from chaoshub.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -119,6 +120,8 @@ class GroupCommit:
             outcomes = [finish() for finish in finishers]
         self.transactions += 1
         self.writes += len(writes)
+        metrics.GROUP_COMMITS.inc()
+        metrics.GROUP_COMMIT_WRITES.inc(len(writes))
         return outcomes
 
     def _send(self, outcomes: list[Outcome]) -> None:
