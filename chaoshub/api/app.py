@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
-from starlette.middleware.base import RequestResponseEndpoint
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -144,43 +144,56 @@ class HubGraphQLRouter(GraphQLRouter[Context, None]):
         return await super().render_graphql_ide(request)
 
 
-class GraphQLAuth(exposure.GraphQLMiddleware):
+class GraphQLAuth:
     """Refuse GraphQL over HTTP before any resolver runs: 401 without a valid token, 403 for
-    an agent token. Each refusal is one audit row."""
+    an agent token. Each refusal is one audit row.
 
-    def __init__(self, app: Any, runtime: Runtime, tokens: TokenCache) -> None:
-        super().__init__(app)
+    A plain ASGI middleware: it reads only the request's line and headers, so the body
+    passes through untouched (no task group or stream per request, as a
+    ``BaseHTTPMiddleware`` costs)."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime, tokens: TokenCache) -> None:
+        self.app = app
         self.runtime = runtime
         self.tokens = tokens
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).rstrip("/") == "/graphql":
+            refused = await self.refusal(Request(scope))
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def refusal(self, request: Request) -> Response | None:
         is_operation = request.method == "POST" or (
             request.method == "GET" and "query" in request.query_params
         )
-        if request.url.path.rstrip("/") == "/graphql" and is_operation:
-            header = request.headers.get("authorization")
-            where = {"path": "/graphql", "client": _client(request)}
-            try:
-                actor = await self.tokens.authenticate(header)
-            except Unauthenticated as exc:
-                await _audit_refusal(self.runtime, None, "graphql", exc, **where)
-                return JSONResponse(
-                    unauthenticated_error(exc.message),
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            if actor.role == "agent":
-                refused = Forbidden(AGENT_ONLY)
-                await _audit_refusal(self.runtime, actor, "graphql", refused, **where)
-                return JSONResponse(
-                    {
-                        "errors": [
-                            {"message": refused.message, "extensions": {"code": refused.code}}
-                        ]
-                    },
-                    status_code=403,
-                )
-        return await call_next(request)
+        if not is_operation:
+            return None
+        header = request.headers.get("authorization")
+        where = {"path": "/graphql", "client": _client(request)}
+        try:
+            actor = await self.tokens.authenticate(header)
+        except Unauthenticated as exc:
+            await _audit_refusal(self.runtime, None, "graphql", exc, **where)
+            return JSONResponse(
+                unauthenticated_error(exc.message),
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if actor.role == "agent":
+            forbidden = Forbidden(AGENT_ONLY)
+            await _audit_refusal(self.runtime, actor, "graphql", forbidden, **where)
+            return JSONResponse(
+                {
+                    "errors": [
+                        {"message": forbidden.message, "extensions": {"code": forbidden.code}}
+                    ]
+                },
+                status_code=403,
+            )
+        return None
 
 
 def _static_dir() -> Path | None:

@@ -74,16 +74,18 @@ class GroupCommit:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                results: list[Outcome | Exception]
                 try:
                     results = await to_thread.run_sync(self._commit, [w.write for w in batch])
-                except BaseException as exc:  # the thread itself failed: every caller is told
+                except Exception as exc:  # the thread itself failed: every caller is told
                     results = [exc] * len(batch)
-                    if not isinstance(exc, Exception):
-                        raise
+                except BaseException:  # cancelled (the API is stopping): told below
+                    self._waiting = batch + self._waiting
+                    raise
                 for waiting, result in zip(batch, results, strict=True):
                     if waiting.answer.done():  # its caller went away; the write stands
                         continue
-                    if isinstance(result, BaseException):
+                    if isinstance(result, Exception):
                         waiting.answer.set_exception(result)
                     else:
                         waiting.answer.set_result(result)
