@@ -23,6 +23,11 @@ class Bus:
     def publish(self, message: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def publish_many(self, messages: list[dict[str, Any]]) -> None:
+        """Publish each of ``messages``, in order (a bus may send them in one round trip)."""
+        for message in messages:
+            self.publish(message)
+
     def subscribe(self) -> AsyncIterator[dict[str, Any]]:
         raise NotImplementedError
 
@@ -71,6 +76,17 @@ class RedisBus(Bus):
     def publish(self, message: dict[str, Any]) -> None:
         try:
             self._client.publish(CHANNEL, json.dumps(message))
+        except Exception as exc:  # a lost update costs a refresh, never a run
+            log.warning("publish failed: %s", exc)
+
+    def publish_many(self, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.publish(CHANNEL, json.dumps(message))
+                pipe.execute()
         except Exception as exc:  # a lost update costs a refresh, never a run
             log.warning("publish failed: %s", exc)
 
