@@ -248,7 +248,9 @@ class RunDriver:
             return False
         run.started_at = now()
         self._move(s, run, Phase.INJECTING, f"worker {self.worker} picked the run up", published)
-        return True
+        # on in the same step: the move to injecting lands in the one commit that records
+        # "the tool may now hold a fault", made before the tool is asked
+        return self._injecting(s, run, desired, published)
 
     def _start_recovering(
         self, s: Session, run: Run, ending: Ending, reason: str, published: list[int]
@@ -256,7 +258,11 @@ class RunDriver:
         run.ending = ending.value
         run.next_attempt_at = None  # recover now; backoff applies only after a failure
         self._move(s, run, Phase.RECOVERING, reason, published)
-        return True
+        # committed and told before the tool is asked (a slow recovery shows as one), then
+        # recovered in the same step instead of after loading the run again
+        self._commit_and_publish(s, published)
+        self._recovering(s, run, DesiredState(run.desired_state), published)
+        return not Phase(run.phase).terminal and run.next_attempt_at is None
 
     def _fail(
         self, s: Session, run: Run, targets: list[RunTarget], what: str, published: list[int]
@@ -275,7 +281,8 @@ class RunDriver:
         todo = [t for t in run.targets if t.phase == TargetPhase.SELECTED.value]
         if todo:
             self._inject_targets(s, run, todo, published)
-            return True
+            # on in the same step: what the tool answered and the run's next phase land in
+            # one commit (the fault is in already; this only records it)
         failed = [t for t in run.targets if t.phase == TargetPhase.FAILED.value]
         if failed:
             return self._fail(s, run, failed, "injection failed", published)
@@ -316,7 +323,8 @@ class RunDriver:
         fault = run.fault_type.split("/", 1)[1]
         for t in todo:
             t.may_carry_fault = True
-        s.commit()  # the record of "the tool may now hold a fault" lands before we ask the tool
+        # the record of "the tool may now hold a fault" lands before we ask the tool
+        self._commit_and_publish(s, published)
 
         def inject(t: RunTarget) -> tuple[Any, Observation]:
             execution = self._execution(run, t, fault)
@@ -362,6 +370,14 @@ class RunDriver:
             run = t.run
             every = metric_samples.spacing(run.duration_seconds, len(run.targets))
             metric_samples.record(s, t.run_id, t.index, values, now(), every)
+
+    def _commit_and_publish(self, s: Session, published: list[int]) -> None:
+        """Commit what the step did so far and tell watchers now, before a call to the tool
+        that may take long (the rest of the step is published when it ends)."""
+        s.commit()
+        if published:
+            self.rt.publish_run(self.run_id, list(published))
+            published.clear()
 
     def _event(
         self, s: Session, run: Run, kind: str, reason: str, target: str | None = None

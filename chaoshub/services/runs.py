@@ -186,6 +186,8 @@ def start(
 ) -> Run:
     checked = validate_spec(rt, session, spec, actor)
     try:
+        # the tool's own check of params may start beside discovery (agents named)
+        checked.adapter.prepare_check_params(checked.fault.name, checked.params, checked.selector)
         targets = discover(checked)
         check_available(checked, targets)
         check_limits(checked, targets)
