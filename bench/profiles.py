@@ -106,6 +106,12 @@ def _frame(text: str) -> str:
     return f"{name} ({short})"
 
 
+def _ours(frame: str) -> bool:
+    """A frame of the hub's own code (py-spy names files relative to ``sys.path``)."""
+    where = frame.partition(" (")[2]
+    return (where.startswith("chaoshub/") or "/chaoshub/" in where) and "site-packages" not in where
+
+
 def summarize(collapsed: str, top: int = 15) -> dict[str, Any]:
     """Sum py-spy's collapsed stacks (``frame;frame;frame count`` per line)."""
     own: Counter[str] = Counter()
@@ -125,7 +131,7 @@ def summarize(collapsed: str, top: int = 15) -> dict[str, Any]:
         own[frames[-1]] += n
         for f in set(frames):
             anywhere[f] += n
-        for f in {_frame(f) for f in raw if "/chaoshub/" in f and "site-packages" not in f}:
+        for f in {_frame(f) for f in raw if _ours(f)}:
             hub[f] += n
 
     def share(c: Counter[str]) -> list[list[Any]]:

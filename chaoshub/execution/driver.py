@@ -1,9 +1,12 @@
 """The run driver: moves one run's observed phase toward its desired state.
 
 Every step reads the run from the database, does one thing, commits, and publishes an
-update, so any worker can pick up where a dead one stopped. A worker drives a run only
-while it holds the run's lease (a row-level claim with an expiry that a background
-thread renews); a second task for the same run returns at once.
+update, so any worker can pick up where a dead one stopped. Where the thing is a call to
+the tool, what the call needs stored first (the move to ``injecting`` with "the targets may
+carry the fault", the move to ``recovering``) is committed and published before the call,
+in the same step, and the tool's answer with the phase it leads to in the commit after it.
+A worker drives a run only while it holds the run's lease (a row-level claim with an
+expiry that a background thread renews); a second task for the same run returns at once.
 
 Crash safety rests on two stored facts per target: ``may_carry_fault`` is set *before*
 the tool is asked to inject, and cleared only once recovery is confirmed; and the tool
@@ -151,14 +154,11 @@ class RunDriver:
 
     def _claim(self) -> bool:
         """Claim the run; a run this process's watch holds is taken from it at once (a
-        stop never waits for the watch's next look)."""
-        if self.lease.claim(also_from=self.take_from):
-            return True
+        stop never waits for the watch's next look), in one statement."""
         w = self.watcher
-        if w is not None and w.give_up(self.run_id):
+        if self.take_from is None and w is not None and w.give_up(self.run_id):
             self.take_from = w.name
-            return self.lease.claim(also_from=w.name)
-        return False
+        return self.lease.claim(also_from=self.take_from)
 
     def _hand_to_watch(self) -> bool:
         hold, self._hold = self._hold, None
