@@ -109,7 +109,9 @@ def _frame(text: str) -> str:
 def _ours(frame: str) -> bool:
     """A frame of the hub's own code (py-spy names files relative to ``sys.path``)."""
     where = frame.partition(" (")[2]
-    return (where.startswith("chaoshub/") or "/chaoshub/" in where) and "site-packages" not in where
+    ours = where.startswith("chaoshub/") or "/chaoshub/" in where
+    # the command line's frames are under everything: they say nothing
+    return ours and "site-packages" not in where and "chaoshub/cli.py" not in where
 
 
 def summarize(collapsed: str, top: int = 15) -> dict[str, Any]:
