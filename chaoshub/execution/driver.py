@@ -148,7 +148,14 @@ class RunDriver:
                     self._adapter.close()
                     self._adapter = None
             if handed:
-                return  # the watch looks for wishes itself
+                # a wish stored while this worker held the run had its task turned away:
+                # looked at once now the watch holds the run (one stored later reaches the
+                # watch itself), so a stop never waits for the watch's next look
+                w = self.watcher
+                if w is not None and self._seen_desired is not None:
+                    if self._wish_changed(self._seen_desired):
+                        w.wished(self.run_id)
+                return
             if self._seen_desired is None or not self._wish_changed(self._seen_desired):
                 return
 
@@ -300,6 +307,15 @@ class RunDriver:
         n = len(run.targets)
         active = f"fault active on {n} target{'' if n == 1 else 's'}"
         self._move(s, run, Phase.RUNNING, active, published)
+        if run.time_control == TimeControl.TIMED.value and self.watcher is not None:
+            # the tool's answer to inject is the fault's first status (stored with this
+            # commit): the watch holds the run from here and asks again at the next refresh
+            settings = self.rt.settings
+            run.next_attempt_at = now() + watch_interval(
+                settings.watch_seconds, settings.fault_lease_seconds
+            )
+            self._keep_watching(s, run)
+            return False
         return True
 
     def _parallel(

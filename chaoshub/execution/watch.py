@@ -253,9 +253,9 @@ class Watcher:
             self._thread.start()
         if not self._listening:
             self._listening = True
-            self._stop_listening = self.rt.bus.on_wish(self._wished)
+            self._stop_listening = self.rt.bus.on_wish(self.wished)
 
-    def _wished(self, run_id: str) -> None:
+    def wished(self, run_id: str) -> None:
         """Told that a run's desired state changed: one held here goes back to the driver
         now (the driver reads the wish; an unchanged one hands the run back to the watch)."""
         if self.holds(run_id):
