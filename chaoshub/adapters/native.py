@@ -23,7 +23,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -149,8 +149,18 @@ class NativeAdapter(Adapter):
         self._clients: dict[str, ProtocolClient] = {}
         # health reports by agent, kept for one start: availability and check_params ask both
         self._asked: dict[str, tuple[float, Health]] = {}
+        # agents' checks of params started before discovery: (fault, params) and by agent
+        self._checking: tuple[str, Mapping[str, Any], dict[str, Future[HubError | None]]] | None
+        self._checking = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
+        if self._pool is not None:
+            # a check discovery made moot (no target there, or discovery refused) is not
+            # waited for: its answer is dropped
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self._checking = None
         for client in self._clients.values():
             client.close()
         self._clients.clear()
@@ -353,20 +363,54 @@ class NativeAdapter(Adapter):
             handle.execution.id, inner, handle.execution.target.id
         )
 
+    def _ask_check(self, agent: str, fault: str, params: Mapping[str, Any]) -> HubError | None:
+        try:
+            self._client(agent).validate(fault, params, target=agent)
+        except HubError as exc:
+            return exc.with_context(target=agent)
+        return None
+
+    def prepare_check_params(
+        self, fault: str, params: Mapping[str, Any], selector: Mapping[str, Any]
+    ) -> None:
+        """The agents a selector names (``agents``) are the only ones its targets can live
+        on: each starts checking ``params`` now, beside discovery. A selector that names
+        none (labels, or every agent) starts nothing: :meth:`check_params` asks the agents
+        discovery found, and no agent without a target is asked."""
+        if fault not in NATIVE_FAULTS or not selector.get("agents"):
+            return
+        try:
+            chosen = self._chosen(selector)
+            for name in chosen:
+                self._client(name)  # made here: the pool's threads then only read the dict
+        except HubError:
+            return  # discovery says why, with its own field
+        if not chosen:
+            return
+        self._pool = ThreadPoolExecutor(max_workers=min(8, len(chosen)))
+        frozen = dict(params)
+        self._checking = (
+            fault,
+            frozen,
+            {n: self._pool.submit(self._ask_check, n, fault, frozen) for n in chosen},
+        )
+
     def check_params(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
-        """Each agent the targets live on checks ``params`` against its own host, in parallel;
-        the first refusal is raised, naming the agent."""
+        """Each agent the targets live on checks ``params`` against its own host, in parallel
+        (an answer :meth:`prepare_check_params` asked for the same fault and params is
+        used); the first refusal, in the agents' order, is raised, naming the agent."""
         agents = sorted({self._split(t.id)[0] for t in targets})
-
-        def ask(agent: str) -> HubError | None:
-            try:
-                self._client(agent).validate(fault, params, target=agent)
-            except HubError as exc:
-                return exc.with_context(target=agent)
-            return None
-
-        with ThreadPoolExecutor(max_workers=min(8, len(agents) or 1)) as pool:
-            refusals = [e for e in pool.map(ask, agents) if e is not None]
+        started: dict[str, Future[HubError | None]] = {}
+        if self._checking is not None and self._checking[:2] == (fault, dict(params)):
+            started = self._checking[2]
+        ask = [a for a in agents if a not in started]
+        asked: dict[str, HubError | None] = {}
+        if ask:
+            with ThreadPoolExecutor(max_workers=min(8, len(ask))) as pool:
+                found = pool.map(lambda a: self._ask_check(a, fault, params), ask)
+                asked = dict(zip(ask, found, strict=True))
+        answers = {a: asked[a] if a in asked else started[a].result() for a in agents}
+        refusals = [e for e in answers.values() if e is not None]
         if refusals:
             first = refusals[0]
             first.message = f"agent {first.target}: {first.message}"

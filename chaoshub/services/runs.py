@@ -196,6 +196,8 @@ def prepare(
     """Every check of a start, nothing stored: a refusal here leaves no trace but its audit."""
     checked = validate_spec(rt, session, spec, actor)
     try:
+        # the tool's own check of params may start beside discovery (agents named)
+        checked.adapter.prepare_check_params(checked.fault.name, checked.params, checked.selector)
         targets = discover(checked)
         check_available(checked, targets)
         check_limits(checked, targets)
