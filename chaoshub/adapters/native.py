@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from chaoshub.adapters.http import (
     DEFAULT_TIMEOUT,
@@ -54,6 +54,22 @@ LISTING_THREADS = 16
 REPORT_REUSE_SECONDS = 5.0
 
 log = logging.getLogger("chaoshub.adapters.native")
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+#: threads that ask several agents at once, shared by every adapter instance of the process
+#: (a pool made for each call started a thread per agent on every start: ~0.5 ms each)
+_ASKERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="native-ask")
+
+
+def _each(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``fn`` of each item, in order: in this thread for one item, else on the shared
+    threads (``fn`` only asks an agent; it never waits for these threads itself)."""
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    return list(_ASKERS.map(fn, items))
+
 
 #: the faults a native injector implements (each has ``chaoshub/catalog/native/<name>.yaml``)
 NATIVE_FAULTS = frozenset(
@@ -152,14 +168,13 @@ class NativeAdapter(Adapter):
         # agents' checks of params started before discovery: (fault, params) and by agent
         self._checking: tuple[str, Mapping[str, Any], dict[str, Future[HubError | None]]] | None
         self._checking = None
-        self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
-        if self._pool is not None:
+        if self._checking is not None:
             # a check discovery made moot (no target there, or discovery refused) is not
             # waited for: its answer is dropped
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            for future in self._checking[2].values():
+                future.cancel()
         self._checking = None
         for client in self._clients.values():
             client.close()
@@ -271,8 +286,7 @@ class NativeAdapter(Adapter):
                 for t in found
             ]
 
-        with ThreadPoolExecutor(max_workers=min(8, len(chosen))) as pool:
-            answers = list(pool.map(ask, chosen))
+        answers = _each(ask, chosen)
         targets = [t for a in answers if not isinstance(a, HubError) for t in a]
         errors = [a for a in answers if isinstance(a, HubError)]
         refused = [e for e in errors if not isinstance(e, BackendUnavailable)]
@@ -387,12 +401,11 @@ class NativeAdapter(Adapter):
             return  # discovery says why, with its own field
         if not chosen:
             return
-        self._pool = ThreadPoolExecutor(max_workers=min(8, len(chosen)))
         frozen = dict(params)
         self._checking = (
             fault,
             frozen,
-            {n: self._pool.submit(self._ask_check, n, fault, frozen) for n in chosen},
+            {n: _ASKERS.submit(self._ask_check, n, fault, frozen) for n in chosen},
         )
 
     def check_params(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
@@ -406,9 +419,8 @@ class NativeAdapter(Adapter):
         ask = [a for a in agents if a not in started]
         asked: dict[str, HubError | None] = {}
         if ask:
-            with ThreadPoolExecutor(max_workers=min(8, len(ask))) as pool:
-                found = pool.map(lambda a: self._ask_check(a, fault, params), ask)
-                asked = dict(zip(ask, found, strict=True))
+            found = _each(lambda a: self._ask_check(a, fault, params), ask)
+            asked = dict(zip(ask, found, strict=True))
         answers = {a: asked[a] if a in asked else started[a].result() for a in agents}
         refusals = [e for e in answers.values() if e is not None]
         if refusals:
@@ -506,11 +518,10 @@ class NativeAdapter(Adapter):
             ).items():
                 self._asked[name] = (now, stored)
         ask = [n for n in agents if n not in self._asked or now - self._asked[n][0] > max_age]
-        with ThreadPoolExecutor(max_workers=min(8, len(ask) or 1)) as pool:
-            for name, report in zip(
-                ask, pool.map(lambda n: self._client(n).health_report(), ask), strict=True
-            ):
-                self._asked[name] = (now, report)
+        for name, report in zip(
+            ask, _each(lambda n: self._client(n).health_report(), ask), strict=True
+        ):
+            self._asked[name] = (now, report)
         return {n: self._asked[n][1] for n in agents}
 
     def health(self) -> Health:
