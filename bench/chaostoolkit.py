@@ -11,8 +11,9 @@ running ``kill -STOP``) and holds it for a minute; its rollback sends SIGCONT. E
   command's exit is awaited (``exit``).
 
 Printed beside the hub's native process-pause figures from
-``bench/results/inject_recover.json`` when that file exists (hub: ``startRun`` accepted →
-stopped, ``abortRun`` accepted → running).
+``bench/results/inject_recover.json`` when that file exists (hub: ``startRun`` sent →
+stopped, ``abortRun`` sent → running). ``bench.inject_recover`` runs the same measurement
+in its own invocation, right after the hub's, and prints the ratio.
 
     python -m bench.chaostoolkit --runs 50
 """
@@ -116,6 +117,35 @@ def hub_figures() -> list[list[Any]]:
     return rows
 
 
+def available() -> bool:
+    return CHAOS.exists() or shutil.which("chaos") is not None
+
+
+def measure(runs: int) -> dict[str, Any]:
+    """``runs`` timed ``chaos run`` invocations (after one untimed) on a ``sleep`` of its own."""
+    samples: dict[str, list[float]] = {"inject": [], "recover": [], "exit": []}
+    statuses: dict[str, int] = {}
+    with sleeper() as proc, tempfile.TemporaryDirectory(prefix="chaoshub-bench-ctk-") as d:
+        workdir = Path(d)
+        path = workdir / "experiment.json"
+        path.write_text(json.dumps(experiment(proc.pid)))
+        one_run(proc.pid, path, workdir, {k: [] for k in samples})  # warm the page cache
+        for i in range(runs):
+            status = one_run(proc.pid, path, workdir, samples)
+            statuses[status] = statuses.get(status, 0) + 1
+            if (i + 1) % 10 == 0:
+                print(f"  chaostoolkit: {i + 1}/{runs}", file=sys.stderr, flush=True)
+    version = subprocess.run(
+        [str(CHAOS), "--version"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "chaostoolkit": version,
+        "runs": runs,
+        "journal_statuses": statuses,
+        "ms": {k: percentiles(v) for k, v in samples.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.chaostoolkit",
@@ -125,35 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    if not CHAOS.exists() and shutil.which("chaos") is None:
+    if not available():
         print("chaostoolkit is not installed: pip install -e '.[bench]'", file=sys.stderr)
         return 2
-    samples: dict[str, list[float]] = {"inject": [], "recover": [], "exit": []}
-    statuses: dict[str, int] = {}
-    with sleeper() as proc, tempfile.TemporaryDirectory(prefix="chaoshub-bench-ctk-") as d:
-        workdir = Path(d)
-        path = workdir / "experiment.json"
-        path.write_text(json.dumps(experiment(proc.pid)))
-        one_run(proc.pid, path, workdir, {k: [] for k in samples})  # warm the page cache
-        for i in range(args.runs):
-            status = one_run(proc.pid, path, workdir, samples)
-            statuses[status] = statuses.get(status, 0) + 1
-            if (i + 1) % 10 == 0:
-                print(f"  {i + 1}/{args.runs}", file=sys.stderr, flush=True)
-    version = subprocess.run(
-        [str(CHAOS), "--version"], capture_output=True, text=True
-    ).stdout.strip()
-    results = {
-        "chaostoolkit": version,
-        "runs": args.runs,
-        "journal_statuses": statuses,
-        "ms": {k: percentiles(v) for k, v in samples.items()},
-    }
+    results = measure(args.runs)
     out = common.save("chaostoolkit", vars(args), results, out=Path(args.out) if args.out else None)
     s = results["ms"]
     rows = [
         [
-            f"chaos run ({version})",
+            f"chaos run ({results['chaostoolkit']})",
             s["inject"]["p50"],
             s["inject"]["p99"],
             s["recover"]["p50"],
@@ -166,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             ["process pause (ms)", "inject p50", "inject p99", "recover p50", "recover p99"], rows
         )
     )
-    print(f"journal statuses: {statuses}")
+    print(f"journal statuses: {results['journal_statuses']}")
     print(f"written to {out}")
     return 0
 

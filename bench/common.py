@@ -94,7 +94,15 @@ def git_commit() -> str:
         return ""
 
 
-def save(name: str, args: dict[str, Any], results: Any, *, out: Path | None = None) -> Path:
+def save(
+    name: str,
+    args: dict[str, Any],
+    results: Any,
+    *,
+    out: Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``results`` (and ``extra``'s keys beside them) with the machine and commit."""
     path = out or RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
@@ -104,6 +112,7 @@ def save(name: str, args: dict[str, Any], results: Any, *, out: Path | None = No
         "machine": machine(),
         "args": args,
         "results": results,
+        **(extra or {}),
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path

@@ -25,14 +25,17 @@ while each level is measured (:mod:`bench.profiles`; skipped without py-spy).
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from bench import common, hubs, profiles
+from bench import callers, common, hubs, profiles
 from bench.common import ms, percentiles
 from bench.hubs import Hub
 from tests.support.stack import GraphQL
@@ -58,24 +61,48 @@ CREATE_BACKEND = """mutation($input: CreateBackendInput!) { createBackend(input:
 READ_BUDGET_MS = 100.0
 
 
-def start_runs(hub: Hub, backend: str, count: int, clients: int) -> tuple[float, list[str]]:
-    """Start ``count`` runs from ``clients`` threads; (seconds taken, run ids)."""
+def start_input(backend: str, i: int) -> dict[str, Any]:
+    return {
+        "faultType": "memory/latency",
+        "backend": backend,
+        "params": {"latency_ms": 10},
+        "selector": {"names": [f"t{i % 50}"]},
+        "durationSeconds": 3600,
+    }
+
+
+def _started(status: int, answer: dict[str, Any]) -> str:
+    assert status == 200 and not answer.get("errors"), (status, answer)
+    started = answer["data"]["startRun"]
+    assert started["__typename"] == "Run", started
+    return str(started["id"])
+
+
+def start_runs(
+    hub: Hub, backend: str, count: int, clients: int, how: str = "async"
+) -> tuple[float, list[str]]:
+    """Start ``count`` runs from ``clients`` concurrent callers; (seconds taken, run ids).
+
+    ``async``: keep-alive connections on one event loop (:mod:`bench.callers`), cheap for
+    this process; ``threads``: an httpx client per thread, as before (about a millisecond of
+    this process's CPU per call)."""
+    if how == "async":
+        token = hub.gql.client.headers["authorization"].split(" ", 1)[1]
+        began = time.perf_counter()
+        ids = callers.call_all(
+            hub.url,
+            token,
+            count,
+            clients,
+            lambda i: {"query": START, "variables": {"input": start_input(backend, i)}},
+            _started,
+        )
+        return time.perf_counter() - began, ids
     gqls = [GraphQL(hub.url) for _ in range(clients)]
 
     def one(i: int) -> str:
-        gql = gqls[i % clients]
-        started = gql(
-            START,
-            input={
-                "faultType": "memory/latency",
-                "backend": backend,
-                "params": {"latency_ms": 10},
-                "selector": {"names": [f"t{i % 50}"]},
-                "durationSeconds": 3600,
-            },
-        )["startRun"]
-        assert started["__typename"] == "Run", started
-        return str(started["id"])
+        answer = gqls[i % clients].raw(START, input=start_input(backend, i))
+        return _started(answer.status_code, answer.json())
 
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
@@ -84,6 +111,57 @@ def start_runs(hub: Hub, backend: str, count: int, clients: int) -> tuple[float,
     for gql in gqls:
         gql.close()
     return took, ids
+
+
+def busy_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far (``/proc/stat``)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def database_cpu_seconds(hub: Hub) -> float:
+    """CPU time used so far by the PostgreSQL backends serving the hub's own database (their
+    process title names it; the server is shared with whatever else runs here)."""
+    name = hub.stack.database_url.rsplit("/", 1)[-1] if hub.stack else ""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            title = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {name} ".encode() in title:
+            total += common.cpu_seconds(int(proc.name))
+    return total
+
+
+def hub_cpu_seconds(hub: Hub) -> dict[str, float]:
+    """CPU time so far of each hub process, and of its database's backends."""
+    out = {p.name: common.cpu_seconds(p.popen.pid) for p in hub.procs}
+    out["postgres"] = database_cpu_seconds(hub)
+    return out
+
+
+def group_commits(hub: Hub) -> tuple[float, float]:
+    """(transactions, writes) of the API's group commit so far, from its ``/metrics``."""
+    text = hub.gql.client.get("/metrics").text
+    found = {}
+    for line in text.splitlines():
+        for name in ("chaoshub_api_group_commits_total", "chaoshub_api_group_commit_writes_total"):
+            if line.startswith(name + " "):
+                found[name] = float(line.split()[1])
+    return (
+        found.get("chaoshub_api_group_commits_total", 0.0),
+        found.get("chaoshub_api_group_commit_writes_total", 0.0),
+    )
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
 
 
 def running(hub: Hub) -> int:
@@ -197,6 +275,27 @@ def main(argv: list[str] | None = None) -> int:
         default=10.0,
         help="how long py-spy samples the API at the start and a worker at each level (0: no)",
     )
+    parser.add_argument(
+        "--starts-only",
+        action="store_true",
+        help="measure the start rate only (no held-runs levels)",
+    )
+    parser.add_argument(
+        "--callers",
+        choices=["async", "threads"],
+        default="async",
+        help="how the callers are made: keep-alive connections on one event loop (default), "
+        "or an httpx client per thread",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=16, help="runs started (and not counted) first"
+    )
+    parser.add_argument(
+        "--hold-workers",
+        action="store_true",
+        help="stop the worker processes (SIGSTOP) while runs are started, so the API's own "
+        "capacity is measured; they pick the runs up after (SIGCONT)",
+    )
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     levels = sorted(int(x) for x in args.levels.split(","))
@@ -221,26 +320,73 @@ def main(argv: list[str] | None = None) -> int:
         assert made["createBackend"]["__typename"] == "Backend", made
 
         # 1. the start rate, on an empty hub; then every run is halted and let end
+        if args.warmup:  # the API's first requests load code and fill its pools
+            start_runs(hub, "bench-memory", args.warmup, args.clients, args.callers)
+            wait_running(hub, args.warmup, timeout=120)
+            hub.gql(HALT_ALL)
+            wait_active(hub, 0, timeout=120)
         print(f"starting {args.runs} runs from {args.clients} callers", file=sys.stderr)
         sampling = (
             profiles.start(hub.api_pid, args.profile_seconds) if args.profile_seconds else None
         )
+        workers = [p for p in hub.procs if p.name.startswith("worker")]
+        if args.hold_workers:  # the API's own capacity: nothing else of the hub runs
+            for p in workers:
+                os.kill(p.popen.pid, signal.SIGSTOP)
+        commits = group_commits(hub)
         api_cpu = common.cpu_seconds(hub.api_pid)
-        took, ids = start_runs(hub, "bench-memory", args.runs, args.clients)
-        api_cpu = common.cpu_seconds(hub.api_pid) - api_cpu
+        procs_cpu = hub_cpu_seconds(hub)
+        own_cpu = own_cpu_seconds()
+        busy = busy_jiffies()
+        load = common.load_average()
+        try:
+            took, ids = start_runs(hub, "bench-memory", args.runs, args.clients, args.callers)
+            api_cpu = common.cpu_seconds(hub.api_pid) - api_cpu
+            procs_cpu = {k: v - procs_cpu.get(k, 0.0) for k, v in hub_cpu_seconds(hub).items()}
+            own_cpu = own_cpu_seconds() - own_cpu
+            busy_now = busy_jiffies()
+        finally:
+            if args.hold_workers:
+                for p in workers:
+                    os.kill(p.popen.pid, signal.SIGCONT)
+        commits_now = group_commits(hub)
+        transactions = commits_now[0] - commits[0]
+        machine_busy = (busy_now[0] - busy[0]) / max(1, busy_now[1] - busy[1])
         to_running = wait_running(hub, len(ids), timeout=600) + took
         results["start"] = {
             "runs": len(ids),
             "clients": args.clients,
+            "callers": args.callers,
             "accepted_per_second": round(len(ids) / took, 1),
             "running_per_second": round(len(ids) / to_running, 1),
             "seconds_to_accept": round(took, 2),
             "seconds_to_all_running": round(to_running, 2),
+            "workers_held": args.hold_workers,
             "api_cpu_percent": round(100 * api_cpu / took),
+            "starts_per_transaction": (
+                round((commits_now[1] - commits[1]) / transactions, 1) if transactions else None
+            ),
+            "callers_cpu_percent": round(100 * own_cpu / took),
+            # what one accepted start costs each process (the workers inject meanwhile)
+            "cpu_ms_per_start": {k: round(1000 * v / len(ids), 2) for k, v in procs_cpu.items()},
+            "machine_busy_percent": round(100 * machine_busy),
+            "load_before": load,
+            "load_after": common.load_average(),
             "api_profile": profiles.finish(sampling) if sampling else None,
         }
+        print(
+            f"  {results['start']['accepted_per_second']} runs accepted/s "
+            f"(API {results['start']['api_cpu_percent']}% CPU, callers "
+            f"{results['start']['callers_cpu_percent']}%, machine "
+            f"{results['start']['machine_busy_percent']}% busy, load {load}); CPU ms per "
+            f"start: {results['start']['cpu_ms_per_start']}; starts per transaction: "
+            f"{results['start']['starts_per_transaction']}",
+            file=sys.stderr,
+        )
         hub.gql(HALT_ALL)
         wait_active(hub, 0, timeout=600)
+        if args.starts_only:
+            levels = []
 
         # 2. active runs raised level by level, reads timed at each
         results["levels"] = []
@@ -248,7 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         ids = []
         for level in levels:
             if level > len(ids):
-                _, more = start_runs(hub, "bench-memory", level - len(ids), args.clients)
+                _, more = start_runs(
+                    hub, "bench-memory", level - len(ids), args.clients, args.callers
+                )
                 ids += more
                 try:
                     wait_running(hub, len(ids), timeout=LEVEL_TIMEOUT_S)
@@ -298,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
                 break  # the workers no longer keep up: more runs would only be later
             if reads_ok:
                 held = len(ids)
-        results["most_active_runs_held"] = held
+        if results["levels"]:
+            results["most_active_runs_held"] = held
     path = common.save(
         "throughput", vars(args), results, out=common.Path(args.out) if args.out else None
     )
@@ -316,13 +465,16 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
-    print()
-    print(common.table(LEVEL_HEADERS, level_rows(results["levels"])))
+    if results["levels"]:
+        print()
+        print(common.table(LEVEL_HEADERS, level_rows(results["levels"])))
     if s.get("api_profile"):
         print()
         print(
             profiles.table(
-                s["api_profile"], f"API while starting runs ({s['api_cpu_percent']}% CPU)"
+                s["api_profile"],
+                f"API while starting runs ({s['api_cpu_percent']}% CPU; callers "
+                f"{s['callers_cpu_percent']}%, machine {s['machine_busy_percent']}% busy)",
             )
         )
     measured = [lv for lv in results["levels"] if lv.get("worker_profile")]
@@ -335,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"worker w1 at {lv['active_runs']} active runs (CPU % {lv['cpu_percent']})",
             )
         )
+    if not results["levels"]:
+        print(f"written to {path}")
+        return 0
     print(
         f"\nmost active runs held (reads under 100 ms p99, refresh at most "
         f"{WATCH_LATE_BUDGET_S:g} s late at p99): {held}"

@@ -234,6 +234,14 @@ class Adapter:
         it can tell (does a directory exist on that host); called before a run is stored.
         Raises ``InvalidInput`` naming the field. The default has nothing to ask."""
 
+    def prepare_check_params(
+        self, fault: str, params: Mapping[str, Any], selector: Mapping[str, Any]
+    ) -> None:
+        """Called before :meth:`discover` when :meth:`check_params` will follow: an adapter
+        that can tell from ``selector`` alone where the targets may live starts asking the
+        tool there now, so the two round trips overlap. :meth:`check_params` still decides,
+        for the targets discovery found. The default does nothing."""
+
     def check_limits(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
         """Refuse params the tool would refuse on some target because of its own limits
         (free disk to leave, memory headroom, stressors), raising ``InvalidInput`` naming the

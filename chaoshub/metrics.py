@@ -37,6 +37,14 @@ ORPHAN_RECOVERIES = Counter(
 RUNS_ENDED = Counter(
     "chaoshub_runs_ended_total", "Runs that reached a terminal phase", ["adapter", "phase"]
 )
+GROUP_COMMITS = Counter(
+    "chaoshub_api_group_commits_total",
+    "Transactions the API's group commit wrote (see chaoshub/api/commits.py)",
+)
+GROUP_COMMIT_WRITES = Counter(
+    "chaoshub_api_group_commit_writes_total",
+    "Mutations written by the API's group commit (per transaction: this over the above)",
+)
 TIME_TO_INJECT = Histogram(
     "chaoshub_time_to_inject_seconds",
     "From pick-up to the fault active on every target",

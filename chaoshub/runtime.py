@@ -57,6 +57,18 @@ class Runtime:
             described = [(f"backend {r.described_by}", dict(r.spec)) for r in rows]
         return self._catalog.with_described(described)
 
+    def fault_type(self, fault_id: str) -> catalog_mod.FaultType:
+        """One fault type. A packaged entry is answered without reading the database: what
+        a backend describes of itself never replaces a packaged entry
+        (:meth:`Catalog.with_described`), so only an id the package lacks is looked up
+        among the described ones."""
+        if self._catalog is None:
+            with self._lock:
+                if self._catalog is None:
+                    self._catalog = catalog_mod.load()
+        entry = self._catalog.entries.get(fault_id)
+        return entry if entry is not None else self.catalog.get(fault_id)
+
     def reload_catalog(self) -> catalog_mod.Catalog:
         with self._lock:
             self._catalog = catalog_mod.load(fresh=True)
@@ -87,7 +99,7 @@ class Runtime:
         return 2 * presence.heartbeat_seconds(self.settings.agent_timeout_seconds)
 
     def publish_run(self, run_id: str, event_ids: list[int] | None = None) -> None:
-        self.bus.publish({"kind": "run", "run_id": run_id, "event_ids": event_ids or []})
+        self.bus.publish(run_notice(run_id, event_ids))
 
     def publish_events(self, event_ids: list[int], run_id: str | None = None) -> None:
         if event_ids:
@@ -139,6 +151,11 @@ def validate_backend_config(adapter: str, config: dict[str, Any]) -> type[Adapte
             raise InvalidInput(text, field=exc.field) from None
         raise
     return cls
+
+
+def run_notice(run_id: str, event_ids: list[int] | None = None) -> dict[str, Any]:
+    """The bus message saying a run changed."""
+    return {"kind": "run", "run_id": run_id, "event_ids": event_ids or []}
 
 
 _runtime: Runtime | None = None

@@ -6,8 +6,6 @@ junitparser, as a CI system reads it)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +21,7 @@ import yaml
 from junitparser import Error, Failure, JUnitXml
 
 from tests.support import queries as Q
+from tests.support.cli import chaoshub, following
 from tests.support.stack import MEMORY_ADAPTER, GraphQL, embedded_hub, free_port, wait_for
 from tests.workflows.services import api_with_cache
 
@@ -38,21 +37,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         )
         assert made["createBackend"]["__typename"] == "Backend", made
         yield url, token
-
-
-def chaoshub(
-    hub: tuple[str, str], *args: str, url: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-    env.update(CHAOSHUB_URL=url or hub[0], CHAOSHUB_TOKEN=hub[1])
-    return subprocess.run(
-        [sys.executable, "-m", "chaoshub.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def fault(tmp_path: Path, verdict: str, **more: Any) -> Path:
@@ -170,7 +154,7 @@ def proxy(hub: tuple[str, str]) -> Iterator[str]:
 def test_behind_a_proxy_without_websockets_the_run_is_followed_by_asking_again(
     hub: tuple[str, str], proxy: str, tmp_path: Path
 ) -> None:
-    result = chaoshub(hub, "run", str(fault(tmp_path, "pass")), "--wait", url=proxy)
+    result = chaoshub((proxy, hub[1]), "run", str(fault(tmp_path, "pass")), "--wait")
     assert result.returncode == 0, result
     lines = result.stdout.splitlines()
     assert any(": running " in line for line in lines), lines
@@ -360,32 +344,13 @@ def test_ctrl_c_while_following_aborts_the_workflow_run(
             }
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-    env.update(CHAOSHUB_URL=hub[0], CHAOSHUB_TOKEN=hub[1], PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chaoshub.cli", "run", str(path), "--wait"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if "hold" in line and "running" in line:
-                break
-        run_id = seen[0].split()[2]
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 130, (seen, out, err)
-    assert err.strip() == f"workflow run {run_id}: abort requested"
+    with following(
+        hub, "run", str(path), "--wait", until=lambda line: "hold" in line and "running" in line
+    ) as cmd:
+        run_id = cmd.seen[0].split()[2]
+        status = cmd.interrupt()
+    assert status == 130, (cmd.seen, cmd.out, cmd.err)
+    assert cmd.err.strip() == f"workflow run {run_id}: abort requested"
     gql = GraphQL(*hub)
     ended = wait_for(
         lambda: (

@@ -25,8 +25,11 @@ duration). Every ``status`` call renews it; a server whose lease lapses recovers
 from __future__ import annotations
 
 import functools
+import os
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -134,13 +137,67 @@ def default_tls() -> ssl.SSLContext:
 
 
 def tls_context(config: Mapping[str, Any]) -> ssl.SSLContext | None:
-    """The TLS context ``ca_file`` / ``cert_file`` + ``key_file`` ask for (mutual TLS)."""
+    """The TLS context ``ca_file`` / ``cert_file`` + ``key_file`` ask for (mutual TLS): one
+    per set of files and their modification times, so a client of the same server reuses
+    its connections (see :func:`shared_http`) and a rotated certificate is read again."""
     if not any(config.get(k) for k in ("ca_file", "cert_file")):
         return None
-    context = ssl.create_default_context(cafile=config.get("ca_file") or None)
-    if config.get("cert_file"):
-        context.load_cert_chain(str(config["cert_file"]), config.get("key_file") or None)
+    files = tuple(str(config.get(k) or "") for k in ("ca_file", "cert_file", "key_file"))
+    return _tls_for(files, tuple(_mtime(f) for f in files))
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime if path else 0.0
+    except OSError:
+        return 0.0
+
+
+@functools.lru_cache(maxsize=64)
+def _tls_for(files: tuple[str, str, str], _mtimes: tuple[float, ...]) -> ssl.SSLContext:
+    ca, cert, key = files
+    context = ssl.create_default_context(cafile=ca or None)
+    if cert:
+        context.load_cert_chain(cert, key or None)
     return context
+
+
+#: idle connections to a server are kept this long: under uvicorn's default keep-alive
+#: (5 s, the native injector's), so the hub never sends on one the server is closing
+KEEPALIVE_SECONDS = 4.0
+#: servers whose connections one process keeps (least recently used dropped first)
+SHARED_CLIENTS = 256
+_shared: OrderedDict[tuple[Any, ...], httpx.Client] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def shared_http(
+    url: str, token: str, timeout: float, tls: ssl.SSLContext | None = None
+) -> httpx.Client:
+    """One HTTP client per server, token and TLS context in this process, kept open: each
+    step of a run and each start makes a new adapter, and a new client each time paid for
+    its construction and a new connection (~1 ms) on every call to an agent. httpx's
+    client is safe to share between threads; a forked child makes its own."""
+    key = (os.getpid(), url, token, timeout, id(tls) if tls is not None else None)
+    with _shared_lock:
+        client = _shared.get(key)
+        if client is not None:
+            _shared.move_to_end(key)
+            return client
+        client = httpx.Client(
+            base_url=url,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            verify=tls or default_tls(),
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+        )
+        _shared[key] = client
+        dropped = []
+        while len(_shared) > SHARED_CLIENTS:
+            dropped.append(_shared.popitem(last=False)[1])
+    for old in dropped:  # a call still in flight on it fails as unreachable: retried later
+        old.close()
+    return client
 
 
 @dataclass(frozen=True)
@@ -194,15 +251,10 @@ class ProtocolClient:
             if learnt is not None and time.monotonic() - learnt < BATCH_RECHECK_SECONDS
             else None
         )
-        self._http = httpx.Client(
-            base_url=self.url,
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            verify=tls or default_tls(),
-        )
+        self._http = shared_http(self.url, token, timeout, tls)
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: the connections are the process's (:func:`shared_http`)."""
 
     def _send(
         self,

@@ -23,9 +23,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from chaoshub.adapters.http import (
     DEFAULT_TIMEOUT,
@@ -54,6 +54,22 @@ LISTING_THREADS = 16
 REPORT_REUSE_SECONDS = 5.0
 
 log = logging.getLogger("chaoshub.adapters.native")
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+#: threads that ask several agents at once, shared by every adapter instance of the process
+#: (a pool made for each call started a thread per agent on every start: ~0.5 ms each)
+_ASKERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="native-ask")
+
+
+def _each(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``fn`` of each item, in order: in this thread for one item, else on the shared
+    threads (``fn`` only asks an agent; it never waits for these threads itself)."""
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    return list(_ASKERS.map(fn, items))
+
 
 #: the faults a native injector implements (each has ``chaoshub/catalog/native/<name>.yaml``)
 NATIVE_FAULTS = frozenset(
@@ -149,8 +165,17 @@ class NativeAdapter(Adapter):
         self._clients: dict[str, ProtocolClient] = {}
         # health reports by agent, kept for one start: availability and check_params ask both
         self._asked: dict[str, tuple[float, Health]] = {}
+        # agents' checks of params started before discovery: (fault, params) and by agent
+        self._checking: tuple[str, Mapping[str, Any], dict[str, Future[HubError | None]]] | None
+        self._checking = None
 
     def close(self) -> None:
+        if self._checking is not None:
+            # a check discovery made moot (no target there, or discovery refused) is not
+            # waited for: its answer is dropped
+            for future in self._checking[2].values():
+                future.cancel()
+        self._checking = None
         for client in self._clients.values():
             client.close()
         self._clients.clear()
@@ -261,8 +286,7 @@ class NativeAdapter(Adapter):
                 for t in found
             ]
 
-        with ThreadPoolExecutor(max_workers=min(8, len(chosen))) as pool:
-            answers = list(pool.map(ask, chosen))
+        answers = _each(ask, chosen)
         targets = [t for a in answers if not isinstance(a, HubError) for t in a]
         errors = [a for a in answers if isinstance(a, HubError)]
         refused = [e for e in errors if not isinstance(e, BackendUnavailable)]
@@ -353,20 +377,52 @@ class NativeAdapter(Adapter):
             handle.execution.id, inner, handle.execution.target.id
         )
 
+    def _ask_check(self, agent: str, fault: str, params: Mapping[str, Any]) -> HubError | None:
+        try:
+            self._client(agent).validate(fault, params, target=agent)
+        except HubError as exc:
+            return exc.with_context(target=agent)
+        return None
+
+    def prepare_check_params(
+        self, fault: str, params: Mapping[str, Any], selector: Mapping[str, Any]
+    ) -> None:
+        """The agents a selector names (``agents``) are the only ones its targets can live
+        on: each starts checking ``params`` now, beside discovery. A selector that names
+        none (labels, or every agent) starts nothing: :meth:`check_params` asks the agents
+        discovery found, and no agent without a target is asked."""
+        if fault not in NATIVE_FAULTS or not selector.get("agents"):
+            return
+        try:
+            chosen = self._chosen(selector)
+            for name in chosen:
+                self._client(name)  # made here: the pool's threads then only read the dict
+        except HubError:
+            return  # discovery says why, with its own field
+        if not chosen:
+            return
+        frozen = dict(params)
+        self._checking = (
+            fault,
+            frozen,
+            {n: _ASKERS.submit(self._ask_check, n, fault, frozen) for n in chosen},
+        )
+
     def check_params(self, fault: str, params: Mapping[str, Any], targets: list[Target]) -> None:
-        """Each agent the targets live on checks ``params`` against its own host, in parallel;
-        the first refusal is raised, naming the agent."""
+        """Each agent the targets live on checks ``params`` against its own host, in parallel
+        (an answer :meth:`prepare_check_params` asked for the same fault and params is
+        used); the first refusal, in the agents' order, is raised, naming the agent."""
         agents = sorted({self._split(t.id)[0] for t in targets})
-
-        def ask(agent: str) -> HubError | None:
-            try:
-                self._client(agent).validate(fault, params, target=agent)
-            except HubError as exc:
-                return exc.with_context(target=agent)
-            return None
-
-        with ThreadPoolExecutor(max_workers=min(8, len(agents) or 1)) as pool:
-            refusals = [e for e in pool.map(ask, agents) if e is not None]
+        started: dict[str, Future[HubError | None]] = {}
+        if self._checking is not None and self._checking[:2] == (fault, dict(params)):
+            started = self._checking[2]
+        ask = [a for a in agents if a not in started]
+        asked: dict[str, HubError | None] = {}
+        if ask:
+            found = _each(lambda a: self._ask_check(a, fault, params), ask)
+            asked = dict(zip(ask, found, strict=True))
+        answers = {a: asked[a] if a in asked else started[a].result() for a in agents}
+        refusals = [e for e in answers.values() if e is not None]
         if refusals:
             first = refusals[0]
             first.message = f"agent {first.target}: {first.message}"
@@ -462,11 +518,10 @@ class NativeAdapter(Adapter):
             ).items():
                 self._asked[name] = (now, stored)
         ask = [n for n in agents if n not in self._asked or now - self._asked[n][0] > max_age]
-        with ThreadPoolExecutor(max_workers=min(8, len(ask) or 1)) as pool:
-            for name, report in zip(
-                ask, pool.map(lambda n: self._client(n).health_report(), ask), strict=True
-            ):
-                self._asked[name] = (now, report)
+        for name, report in zip(
+            ask, _each(lambda n: self._client(n).health_report(), ask), strict=True
+        ):
+            self._asked[name] = (now, report)
         return {n: self._asked[n][1] for n in agents}
 
     def health(self) -> Health:

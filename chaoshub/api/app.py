@@ -16,15 +16,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
-from starlette.middleware.base import RequestResponseEndpoint
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from chaoshub import __version__, metrics
 from chaoshub.api import beat_path, beats, exposure, ws
+from chaoshub.api.commits import GroupCommit
 from chaoshub.api.resolvers import Context, in_db, unauthenticated_error
 from chaoshub.api.schema import build_schema
+from chaoshub.api.tokens import TokenCache
 from chaoshub.errors import Forbidden, HubError, InvalidInput, Unauthenticated
 from chaoshub.runtime import Runtime
 from chaoshub.services import agents as agents_svc
@@ -141,42 +143,56 @@ class HubGraphQLRouter(GraphQLRouter[Context, None]):
         return await super().render_graphql_ide(request)
 
 
-class GraphQLAuth(exposure.GraphQLMiddleware):
+class GraphQLAuth:
     """Refuse GraphQL over HTTP before any resolver runs: 401 without a valid token, 403 for
-    an agent token. Each refusal is one audit row."""
+    an agent token. Each refusal is one audit row.
 
-    def __init__(self, app: Any, runtime: Runtime) -> None:
-        super().__init__(app)
+    A plain ASGI middleware: it reads only the request's line and headers, so the body
+    passes through untouched (no task group or stream per request, as a
+    ``BaseHTTPMiddleware`` costs)."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime, tokens: TokenCache) -> None:
+        self.app = app
         self.runtime = runtime
+        self.tokens = tokens
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).rstrip("/") == "/graphql":
+            refused = await self.refusal(Request(scope))
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def refusal(self, request: Request) -> Response | None:
         is_operation = request.method == "POST" or (
             request.method == "GET" and "query" in request.query_params
         )
-        if request.url.path.rstrip("/") == "/graphql" and is_operation:
-            header = request.headers.get("authorization")
-            where = {"path": "/graphql", "client": _client(request)}
-            try:
-                actor = await in_db(self.runtime, lambda s: auth.authenticate(s, header))
-            except Unauthenticated as exc:
-                await _audit_refusal(self.runtime, None, "graphql", exc, **where)
-                return JSONResponse(
-                    unauthenticated_error(exc.message),
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            if actor.role == "agent":
-                refused = Forbidden(AGENT_ONLY)
-                await _audit_refusal(self.runtime, actor, "graphql", refused, **where)
-                return JSONResponse(
-                    {
-                        "errors": [
-                            {"message": refused.message, "extensions": {"code": refused.code}}
-                        ]
-                    },
-                    status_code=403,
-                )
-        return await call_next(request)
+        if not is_operation:
+            return None
+        header = request.headers.get("authorization")
+        where = {"path": "/graphql", "client": _client(request)}
+        try:
+            actor = await self.tokens.authenticate(header)
+        except Unauthenticated as exc:
+            await _audit_refusal(self.runtime, None, "graphql", exc, **where)
+            return JSONResponse(
+                unauthenticated_error(exc.message),
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if actor.role == "agent":
+            forbidden = Forbidden(AGENT_ONLY)
+            await _audit_refusal(self.runtime, actor, "graphql", forbidden, **where)
+            return JSONResponse(
+                {
+                    "errors": [
+                        {"message": forbidden.message, "extensions": {"code": forbidden.code}}
+                    ]
+                },
+                status_code=403,
+            )
+        return None
 
 
 def _static_dir() -> Path | None:
@@ -221,9 +237,11 @@ def create_app(
     metrics.install_store_collector(runtime.session)
     beat_cache = beats.BeatCache(runtime.settings.agent_timeout_seconds)
     writer = beat_path.PresenceWriter(runtime.presence)
+    token_cache = TokenCache(runtime)
+    commits = GroupCommit(runtime, dispatch)
 
     async def get_context() -> Context:
-        return Context(runtime, dispatch)
+        return Context(runtime, dispatch, token_cache, commits)
 
     graphql = HubGraphQLRouter(
         build_schema(runtime.settings),
@@ -233,7 +251,7 @@ def create_app(
         graphql_ide="graphiql",
     )
     app.include_router(graphql, prefix="/graphql")
-    app.add_middleware(GraphQLAuth, runtime=runtime)
+    app.add_middleware(GraphQLAuth, runtime=runtime, tokens=token_cache)
     exposure.install(app, runtime)
     every = agents_svc.heartbeat_seconds(runtime.settings.agent_timeout_seconds)
     # outside every other middleware: an ordinary beat is answered before any of them

@@ -8,7 +8,7 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chaoshub.api import beats
+from chaoshub.api import tokens
 from chaoshub.api.paging import page_size
 from chaoshub.api.resolvers import Outcome, ctx, mutate, read
 from chaoshub.api.types.auth import (
@@ -96,8 +96,8 @@ class AuthMutation:
             return Outcome(
                 ApiToken.build(row),
                 subject=row.name,
-                # this process's heartbeat cache forgets it before the answer is sent
-                after_commit=[lambda: beats.forget_token(row.id), lambda: rt.bus.publish(notice)],
+                # this process's token caches forget it before the answer is sent
+                after_commit=[lambda: tokens.forget_token(row.id), lambda: rt.bus.publish(notice)],
             )
 
         return await mutate(info, "revokeApiToken", "admin", {"id": str(id)}, fn)

@@ -46,6 +46,12 @@ class GraphQLGetAuth(GraphQLMiddleware):
         super().__init__(app)
         self.runtime = runtime
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "GET":
+            await super().__call__(scope, receive, send)
+        else:  # a POST's token is checked by the app's GraphQLAuth
+            await self.app(scope, receive, send)
+
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if (
             request.url.path.rstrip("/") == "/graphql"

@@ -21,8 +21,10 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 
 from chaoshub.config import Settings
@@ -63,6 +65,23 @@ def expensive_fields(document: DocumentNode, names: frozenset[str] = EXPENSIVE) 
 
     visit(document, Counter())
     return count
+
+
+_costs: dict[str, int] = {}
+
+
+def _cost(query: str | None, document: DocumentNode) -> int:
+    """:func:`expensive_fields` of the document parsed from ``query``, counted once per
+    distinct query text (at most ``CACHED_DOCUMENTS`` kept)."""
+    if not query:
+        return expensive_fields(document)
+    cost = _costs.get(query)
+    if cost is None:
+        cost = expensive_fields(document)
+        if len(_costs) >= CACHED_DOCUMENTS:
+            _costs.pop(next(iter(_costs)), None)
+        _costs[query] = cost
+    return cost
 
 
 def cost_rule(limit: int) -> type[ValidationRule]:
@@ -136,8 +155,8 @@ def guard(settings: Settings, bucket: TokenBucket) -> Callable[[], SchemaExtensi
             yield
 
         async def on_execute(self) -> AsyncIterator[None]:
-            document = self.execution_context.graphql_document
-            cost = expensive_fields(document) if document is not None else 0
+            ec = self.execution_context
+            cost = _cost(ec.query, ec.graphql_document) if ec.graphql_document is not None else 0
             if cost and (wait := await self._spend(cost)):
                 _refuse(
                     self,
@@ -157,12 +176,42 @@ def guard(settings: Settings, bucket: TokenBucket) -> Callable[[], SchemaExtensi
     return Guard
 
 
+#: distinct documents whose parse and validation are kept (a bound: a caller sending a new
+#: document each time only evicts older ones)
+CACHED_DOCUMENTS = 256
+
+
+class DocumentCache(ParserCache):
+    """Strawberry's :class:`ParserCache`, except that a document that fails to parse is left
+    to strawberry's own parse, which answers the error (over a websocket too) as it would
+    without the cache."""
+
+    def on_parse(self) -> Iterator[None]:
+        ec = self.execution_context
+        try:
+            ec.graphql_document = self.cached_parse_document(ec.query, **ec.parse_options)
+        except Exception:
+            ec.graphql_document = None
+        yield
+
+
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """The limits, and the parse and validation of a document done once per distinct
+    document (strawberry's :class:`ParserCache`, see :class:`DocumentCache`, and
+    :class:`ValidationCache`: a client sends
+    the same few documents with different variables). The rules are made once, so that a
+    document validated with them is known again: the same rules, the same answer."""
     bucket = TokenBucket(settings.expensive_per_minute)
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        cost_rule(settings.max_expensive_fields),
+    ]
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: AddValidationRules([cost_rule(settings.max_expensive_fields)]),
+        lambda: AddValidationRules(rules),
+        lambda: DocumentCache(maxsize=CACHED_DOCUMENTS),
         guard(settings, bucket),
+        # last: it validates with every rule the others added
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
     ]

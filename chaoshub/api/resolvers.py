@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import strawberry
 from anyio import to_thread
@@ -27,6 +27,10 @@ from chaoshub.services import audit, auth, metric_samples
 from chaoshub.services.auth import Actor
 from chaoshub.store.models import Event
 
+if TYPE_CHECKING:
+    from chaoshub.api.commits import GroupCommit
+    from chaoshub.api.tokens import TokenCache
+
 log = logging.getLogger("chaoshub.api")
 
 R = TypeVar("R")
@@ -41,10 +45,20 @@ P = TypeVar("P", bound=Phased)
 
 
 class Context(BaseContext):
-    def __init__(self, runtime: Runtime, dispatch: Callable[[str, str, str], None]) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        dispatch: Callable[[str, str, str], None],
+        tokens: TokenCache | None = None,
+        commits: GroupCommit | None = None,
+    ) -> None:
         super().__init__()
         self.runtime = runtime
         self.dispatch = dispatch
+        #: this process's token → actor cache (none: every request reads the token's row)
+        self.tokens = tokens
+        #: where concurrent mutations' writes are committed together (none: one by one)
+        self.commits = commits
         self._actor: Actor | None = None
         #: on a websocket: who connection_init authenticated (checked again per operation)
         self.connection_actor: Actor | None = None
@@ -64,11 +78,10 @@ class Context(BaseContext):
     async def actor(self) -> Actor:
         if self._actor is None:
             header = self.authorization()
-
-            def check(s: Session) -> Actor:
-                return auth.authenticate(s, header)
-
-            self._actor = await in_db(self.runtime, check)
+            if self.tokens is not None:
+                self._actor = await self.tokens.authenticate(header)
+            else:
+                self._actor = await in_db(self.runtime, lambda s: auth.authenticate(s, header))
         return self._actor
 
 
@@ -121,6 +134,19 @@ class Outcome:
     #: said in the audit entry beside the ok (e.g. an admin override was used)
     audit_message: str = ""
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: runs to hand to a worker right after the commit: (run id, adapter, reason)
+    dispatches: list[tuple[str, str, str]] = field(default_factory=list)
+    #: bus messages to publish right after the commit (and the dispatches)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Staged:
+    """A mutation checked whole, with only rows left to write: ``store`` adds them to a
+    session (without flushing) and returns what builds the outcome once they are flushed.
+    Such writes are committed together with the others waiting (:mod:`.commits`)."""
+
+    store: Callable[[Session], Callable[[], Outcome]]
 
 
 async def mutate(
@@ -128,8 +154,12 @@ async def mutate(
     action: str,
     role: str,
     input: dict[str, Any],
-    fn: Callable[[Session, Actor], Outcome],
+    fn: Callable[[Session, Actor], Outcome | Staged],
 ) -> Any:
+    """A mutation: role checked, ``fn`` run in a transaction and audited with it, its
+    refusal audited. A ``fn`` that returns :class:`Staged` has checked in its own
+    transaction (reads only) and its rows are written with the audit entry by this
+    process's group commit (:mod:`chaoshub.api.commits`)."""
     c = ctx(info)
     actor = await c.actor()
     try:
@@ -138,8 +168,7 @@ async def mutate(
         await _audit_refusal(c, actor, action, input, exc)
         return error_from(exc)
 
-    def work(s: Session) -> Outcome:
-        outcome = fn(s, actor)
+    def audited(s: Session, outcome: Outcome) -> Outcome:
         audit.write(
             s,
             actor,
@@ -151,8 +180,31 @@ async def mutate(
         )
         return outcome
 
+    def stored(staged: Staged) -> Callable[[Session], Callable[[], Outcome]]:
+        def write(s: Session) -> Callable[[], Outcome]:
+            finish = staged.store(s)
+            return lambda: audited(s, finish())
+
+        return write
+
+    def work(s: Session) -> Outcome | Staged:
+        done = fn(s, actor)
+        if isinstance(done, Staged):
+            if c.commits is not None:
+                return done  # checked; written by the group commit
+            finish = stored(done)(s)
+            s.flush()
+            return finish()
+        return audited(s, done)
+
     try:
-        outcome = await in_db(c.runtime, work)
+        done = await in_db(c.runtime, work)
+        if isinstance(done, Staged):
+            assert c.commits is not None
+            outcome = await c.commits.run(stored(done))
+        else:
+            outcome = done
+            await _send(c, outcome)
     except HubError as exc:
         log.info(
             "%s refused: %s",
@@ -168,6 +220,23 @@ async def mutate(
         except Exception as exc:  # the run is stored; the reconciler will send it
             log.warning("after-commit step of %s failed: %s", action, exc)
     return outcome.result
+
+
+async def _send(c: Context, outcome: Outcome) -> None:
+    """What a committed mutation hands on: runs to their workers, notices to the bus (the
+    group commit does this itself, for its whole batch)."""
+    if not outcome.dispatches and not outcome.notices:
+        return
+
+    def send() -> None:
+        for run_id, adapter, reason in outcome.dispatches:
+            try:
+                c.dispatch(run_id, adapter, reason)
+            except Exception as exc:  # the run is stored; the reconciler will send it
+                log.warning("sending run %s to a worker failed: %s", run_id, exc)
+        c.runtime.bus.publish_many(outcome.notices)
+
+    await to_thread.run_sync(send)
 
 
 async def follow(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from chaoshub.api.paging import newest_first, newest_first_cursor, paginate
-from chaoshub.api.resolvers import Outcome, ctx, follow, mutate, plain, read
+from chaoshub.api.resolvers import Outcome, Staged, ctx, follow, mutate, plain, read
 from chaoshub.api.types.common import JSONValue
 from chaoshub.api.types.runs import (
     HaltAllPayload,
@@ -24,6 +24,7 @@ from chaoshub.api.types.runs import (
 from chaoshub.errors import HubError, InvalidInput
 from chaoshub.execution.reconciler import WORKFLOW
 from chaoshub.lifecycle import Phase
+from chaoshub.runtime import run_notice
 from chaoshub.services import experiments
 from chaoshub.services import runs as runs_svc
 from chaoshub.services import schedules as schedules_svc
@@ -148,13 +149,14 @@ class RunMutation:
     async def start_run(self, info: strawberry.Info, input: StartRunInput) -> RunResult:
         rt = ctx(info).runtime
 
-        def fn(s: Session, a: Actor) -> Outcome:
+        def fn(s: Session, a: Actor) -> Staged:
+            experiment = None
             if input.experiment_id:
                 if input.fault_type or input.backend:
                     raise InvalidInput(
                         "give experimentId or an inline fault, not both", field=["experimentId"]
                     )
-                run = runs_svc.start_from_experiment(rt, s, a, str(input.experiment_id))
+                spec, experiment = runs_svc.experiment_spec(s, str(input.experiment_id))
             else:
                 if not input.fault_type:
                     raise InvalidInput("give experimentId or faultType", field=["faultType"])
@@ -167,13 +169,19 @@ class RunMutation:
                     experiments.require_object(input.selector, "selector"),
                     input.duration_seconds,
                 )
-                run = runs_svc.start(rt, s, a, spec)
-            return Outcome(
-                Run.build(run),
-                subject=run.id,
-                audit_message=runs_svc.override_note(runs_svc.overrides_in(rt, run)),
-                after_commit=_dispatch_hook(info, run, "inject"),
-            )
+            prepared = runs_svc.prepare(rt, s, a, spec, experiment)
+
+            def store(s: Session) -> Callable[[], Outcome]:
+                run = runs_svc.store(rt, s, a, prepared)
+                return lambda: Outcome(
+                    Run.build(run),
+                    subject=run.id,
+                    audit_message=runs_svc.override_note(runs_svc.overrides_in(rt, run)),
+                    dispatches=[(run.id, run.adapter, "inject")],
+                    notices=[run_notice(run.id)],
+                )
+
+            return Staged(store)
 
         return await mutate(info, "startRun", "operator", plain(input), fn)
 

@@ -18,7 +18,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage, StartMessage
 
-from chaoshub.api import beats
+from chaoshub.api import tokens
 from chaoshub.api.resolvers import Context, in_db
 from chaoshub.errors import Unauthenticated
 from chaoshub.runtime import Runtime
@@ -125,7 +125,7 @@ class TokenWatch:
                 async for message in stream:
                     pause = 1.0
                     if message.get("kind") == TOKEN_CHANGED and message.get("token_id"):
-                        beats.forget_token(str(message["token_id"]))
+                        tokens.forget_token(str(message["token_id"]))
                         await self.check({str(message["token_id"])})
             except Exception as exc:  # the periodic check still bounds the delay
                 log.warning("bus listener for token changes failed: %s", exc)

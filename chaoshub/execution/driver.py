@@ -1,9 +1,12 @@
 """The run driver: moves one run's observed phase toward its desired state.
 
 Every step reads the run from the database, does one thing, commits, and publishes an
-update, so any worker can pick up where a dead one stopped. A worker drives a run only
-while it holds the run's lease (a row-level claim with an expiry that a background
-thread renews); a second task for the same run returns at once.
+update, so any worker can pick up where a dead one stopped. Where the thing is a call to
+the tool, what the call needs stored first (the move to ``injecting`` with "the targets may
+carry the fault", the move to ``recovering``) is committed and published before the call,
+in the same step, and the tool's answer with the phase it leads to in the commit after it.
+A worker drives a run only while it holds the run's lease (a row-level claim with an
+expiry that a background thread renews); a second task for the same run returns at once.
 
 Crash safety rests on two stored facts per target: ``may_carry_fault`` is set *before*
 the tool is asked to inject, and cleared only once recovery is confirmed; and the tool
@@ -145,20 +148,24 @@ class RunDriver:
                     self._adapter.close()
                     self._adapter = None
             if handed:
-                return  # the watch looks for wishes itself
+                # a wish stored while this worker held the run had its task turned away:
+                # looked at once now the watch holds the run (one stored later reaches the
+                # watch itself), so a stop never waits for the watch's next look
+                w = self.watcher
+                if w is not None and self._seen_desired is not None:
+                    if self._wish_changed(self._seen_desired):
+                        w.wished(self.run_id)
+                return
             if self._seen_desired is None or not self._wish_changed(self._seen_desired):
                 return
 
     def _claim(self) -> bool:
         """Claim the run; a run this process's watch holds is taken from it at once (a
-        stop never waits for the watch's next look)."""
-        if self.lease.claim(also_from=self.take_from):
-            return True
+        stop never waits for the watch's next look), in one statement."""
         w = self.watcher
-        if w is not None and w.give_up(self.run_id):
+        if self.take_from is None and w is not None and w.give_up(self.run_id):
             self.take_from = w.name
-            return self.lease.claim(also_from=w.name)
-        return False
+        return self.lease.claim(also_from=self.take_from)
 
     def _hand_to_watch(self) -> bool:
         hold, self._hold = self._hold, None
@@ -248,7 +255,9 @@ class RunDriver:
             return False
         run.started_at = now()
         self._move(s, run, Phase.INJECTING, f"worker {self.worker} picked the run up", published)
-        return True
+        # on in the same step: the move to injecting lands in the one commit that records
+        # "the tool may now hold a fault", made before the tool is asked
+        return self._injecting(s, run, desired, published)
 
     def _start_recovering(
         self, s: Session, run: Run, ending: Ending, reason: str, published: list[int]
@@ -256,7 +265,11 @@ class RunDriver:
         run.ending = ending.value
         run.next_attempt_at = None  # recover now; backoff applies only after a failure
         self._move(s, run, Phase.RECOVERING, reason, published)
-        return True
+        # committed and told before the tool is asked (a slow recovery shows as one), then
+        # recovered in the same step instead of after loading the run again
+        self._commit_and_publish(s, published)
+        self._recovering(s, run, DesiredState(run.desired_state), published)
+        return not Phase(run.phase).terminal and run.next_attempt_at is None
 
     def _fail(
         self, s: Session, run: Run, targets: list[RunTarget], what: str, published: list[int]
@@ -275,7 +288,8 @@ class RunDriver:
         todo = [t for t in run.targets if t.phase == TargetPhase.SELECTED.value]
         if todo:
             self._inject_targets(s, run, todo, published)
-            return True
+            # on in the same step: what the tool answered and the run's next phase land in
+            # one commit (the fault is in already; this only records it)
         failed = [t for t in run.targets if t.phase == TargetPhase.FAILED.value]
         if failed:
             return self._fail(s, run, failed, "injection failed", published)
@@ -293,6 +307,15 @@ class RunDriver:
         n = len(run.targets)
         active = f"fault active on {n} target{'' if n == 1 else 's'}"
         self._move(s, run, Phase.RUNNING, active, published)
+        if run.time_control == TimeControl.TIMED.value and self.watcher is not None:
+            # the tool's answer to inject is the fault's first status (stored with this
+            # commit): the watch holds the run from here and asks again at the next refresh
+            settings = self.rt.settings
+            run.next_attempt_at = now() + watch_interval(
+                settings.watch_seconds, settings.fault_lease_seconds
+            )
+            self._keep_watching(s, run)
+            return False
         return True
 
     def _parallel(
@@ -316,7 +339,8 @@ class RunDriver:
         fault = run.fault_type.split("/", 1)[1]
         for t in todo:
             t.may_carry_fault = True
-        s.commit()  # the record of "the tool may now hold a fault" lands before we ask the tool
+        # the record of "the tool may now hold a fault" lands before we ask the tool
+        self._commit_and_publish(s, published)
 
         def inject(t: RunTarget) -> tuple[Any, Observation]:
             execution = self._execution(run, t, fault)
@@ -362,6 +386,14 @@ class RunDriver:
             run = t.run
             every = metric_samples.spacing(run.duration_seconds, len(run.targets))
             metric_samples.record(s, t.run_id, t.index, values, now(), every)
+
+    def _commit_and_publish(self, s: Session, published: list[int]) -> None:
+        """Commit what the step did so far and tell watchers now, before a call to the tool
+        that may take long (the rest of the step is published when it ends)."""
+        s.commit()
+        if published:
+            self.rt.publish_run(self.run_id, list(published))
+            published.clear()
 
     def _event(
         self, s: Session, run: Run, kind: str, reason: str, target: str | None = None

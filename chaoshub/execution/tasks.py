@@ -95,4 +95,8 @@ def dispatch(run_id: str, adapter: str, reason: str) -> None:
         requeue_workflow(run_id)
         return
     task = {"inject": inject, "poll": poll, "recover": recover}.get(reason, poll)
+    if reason == "recover":
+        # a run in effect is held by one worker process's watch, and the task may reach
+        # another: the holder hears of the wish at once instead of at its next look
+        get_runtime().bus.tell_wish(run_id)
     task.apply_async(args=[run_id], queue=adapter_queue(adapter))

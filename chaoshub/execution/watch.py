@@ -137,6 +137,9 @@ class Watcher:
         self._next_wish_check = 0.0
         self._thread: threading.Thread | None = None
         self._stopped = False
+        #: told of wishes by the bus (production: a wish's task may reach another process)
+        self._listening = False
+        self._stop_listening: Callable[[], None] | None = None
         self._handoff = ThreadPoolExecutor(HANDOFF_THREADS, thread_name_prefix="chaoshub-handoff")
         self._status = ThreadPoolExecutor(STATUS_THREADS, thread_name_prefix="chaoshub-status")
 
@@ -219,6 +222,9 @@ class Watcher:
         """Let every held run go (its lease cleared, so another worker takes it at the
         reconciler's next pass), and stop the thread."""
         self._stopped = True
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         with self._lock:
             ids = list(self._held)
             for held in self._held.values():
@@ -245,6 +251,15 @@ class Watcher:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._loop, name="chaoshub-watch", daemon=True)
             self._thread.start()
+        if not self._listening:
+            self._listening = True
+            self._stop_listening = self.rt.bus.on_wish(self.wished)
+
+    def wished(self, run_id: str) -> None:
+        """Told that a run's desired state changed: one held here goes back to the driver
+        now (the driver reads the wish; an unchanged one hands the run back to the watch)."""
+        if self.holds(run_id):
+            self._hand_back(run_id, "desired state changed (told)")
 
     def _loop(self) -> None:
         while not self._stopped:

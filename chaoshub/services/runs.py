@@ -29,7 +29,7 @@ from chaoshub.lifecycle import DesiredState, Ending, Phase, TimeControl
 from chaoshub.runtime import Runtime
 from chaoshub.services import backends, events, halting
 from chaoshub.services.auth import Actor
-from chaoshub.store.models import Backend, Experiment, Run, RunTarget
+from chaoshub.store.models import Backend, Experiment, Run, RunTarget, new_id
 
 log = logging.getLogger("chaoshub.runs")
 
@@ -85,7 +85,7 @@ def validate_spec(
         raise InvalidInput("params must be a JSON object", field=["params"])
     if not isinstance(spec.selector, dict):
         raise InvalidInput("selector must be a JSON object", field=["selector"])
-    fault = rt.catalog.get(spec.fault_type)
+    fault = rt.fault_type(spec.fault_type)
     if fault.unavailable:
         raise AdapterNotInstalled(
             f"{fault.id} cannot run here: {fault.unavailable}",
@@ -181,19 +181,39 @@ def check_params(checked: CheckedSpec, targets: list[Target]) -> None:
         checked.adapter.check_params(checked.fault.name, checked.params, targets)
 
 
-def start(
+@dataclass
+class PreparedStart:
+    """A start checked whole (spec, targets, the tool's own checks): only storing is left."""
+
+    checked: CheckedSpec
+    targets: list[Target]
+    experiment_id: str | None = None
+
+
+def prepare(
     rt: Runtime, session: Session, actor: Actor, spec: RunSpec, experiment: Experiment | None = None
-) -> Run:
+) -> PreparedStart:
+    """Every check of a start, nothing stored: a refusal here leaves no trace but its audit."""
     checked = validate_spec(rt, session, spec, actor)
     try:
+        # the tool's own check of params may start beside discovery (agents named)
+        checked.adapter.prepare_check_params(checked.fault.name, checked.params, checked.selector)
         targets = discover(checked)
         check_available(checked, targets)
         check_limits(checked, targets)
         check_params(checked, targets)
     finally:
         checked.adapter.close()
+    return PreparedStart(checked, targets, experiment.id if experiment else None)
+
+
+def store(rt: Runtime, session: Session, actor: Actor, prepared: PreparedStart) -> Run:
+    """Add a prepared start to ``session``: the run, its targets, its events. Nothing is
+    flushed, so many starts go to the database in one statement per table."""
+    checked, targets = prepared.checked, prepared.targets
     run = Run(
-        experiment_id=experiment.id if experiment else None,
+        id=new_id(),
+        experiment_id=prepared.experiment_id,
         fault_type=checked.fault.id,
         adapter=checked.fault.adapter,
         time_control=checked.fault.time_control.value,
@@ -210,7 +230,6 @@ def start(
         for i, t in enumerate(targets)
     ]
     session.add(run)
-    session.flush()
     events.record(
         session,
         "created",
@@ -223,13 +242,21 @@ def start(
     return run
 
 
+def start(
+    rt: Runtime, session: Session, actor: Actor, spec: RunSpec, experiment: Experiment | None = None
+) -> Run:
+    run = store(rt, session, actor, prepare(rt, session, actor, spec, experiment))
+    session.flush()
+    return run
+
+
 def overrides_in(rt: Runtime, row: Run | Experiment) -> list[str]:
     """The admin-only overrides a stored run or experiment carries (dotted field paths)."""
-    fault = rt.catalog.get(row.fault_type)
+    fault = rt.fault_type(row.fault_type)
     return [".".join(u) for u in fault.overrides(row.params or {}, row.selector or {})]
 
 
-def start_from_experiment(rt: Runtime, session: Session, actor: Actor, experiment_id: str) -> Run:
+def experiment_spec(session: Session, experiment_id: str) -> tuple[RunSpec, Experiment]:
     experiment = session.get(Experiment, experiment_id)
     if experiment is None:
         raise NotFound(f"no experiment with id {experiment_id!r}", field=["experimentId"])
@@ -240,6 +267,11 @@ def start_from_experiment(rt: Runtime, session: Session, actor: Actor, experimen
         dict(experiment.selector),
         experiment.duration_seconds,
     )
+    return spec, experiment
+
+
+def start_from_experiment(rt: Runtime, session: Session, actor: Actor, experiment_id: str) -> Run:
+    spec, experiment = experiment_spec(session, experiment_id)
     return start(rt, session, actor, spec, experiment)
 
 

@@ -13,11 +13,7 @@ Run with ``python -m pytest`` so that ``tests.support`` imports.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.cli import chaoshub, following
 from tests.support.stack import GraphQL, wait_for
 from tests.thresholds.services import (
     CLIENT_TIMEOUT,
@@ -67,21 +64,6 @@ def service(payments: tuple[str, int]) -> Iterator[Checkout]:
         yield svc
     finally:
         served.__exit__(None, None, None)
-
-
-def chaoshub(
-    hub: tuple[str, str], *args: str, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-    env.update(CHAOSHUB_URL=hub[0], CHAOSHUB_TOKEN=hub[1])
-    return subprocess.run(
-        [sys.executable, "-m", "chaoshub.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def example(service: Checkout) -> dict[str, Any]:
@@ -190,12 +172,9 @@ def test_a_refused_search_names_the_field_exits_2_and_starts_nothing(
         hub_access, "run", str(written(tmp_path, small(service))), "--wait", "--junit", "x"
     )
     assert junit.returncode == 2 and "--junit" in junit.stderr, junit
-    unreachable = subprocess.run(
-        [sys.executable, "-m", "chaoshub.cli", "run", str(path), "--url", "http://127.0.0.1:9",
-         "--token", "t"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")},
-    )  # fmt: skip
+    unreachable = chaoshub(
+        None, "run", str(path), "--url", "http://127.0.0.1:9", "--token", "t", timeout=60
+    )
     assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr, unreachable
 
 
@@ -215,33 +194,15 @@ def test_without_wait_it_starts_and_ctrl_c_while_waiting_aborts_the_search(
             "ThresholdSearch"
         )
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSHUB_")}
-        env.update(CHAOSHUB_URL=hub_access[0], CHAOSHUB_TOKEN=hub_access[1], PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "chaoshub.cli", "run", str(path), "--wait"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            assert proc.stdout is not None
-            seen = []
-            for line in proc.stdout:
-                seen.append(line)
-                if line.startswith("trial 1: latency=0 started"):
-                    break
-            search_id = seen[0].split()[2]
+        with following(
+            hub_access, "run", str(path), "--wait",
+            until=lambda line: line.startswith("trial 1: latency=0 started"),
+        ) as cmd:  # fmt: skip
+            search_id = cmd.seen[0].split()[2]
             wait_for(lambda: toxics(toxiproxy, "payments"), 60, interval=0.2, what="the fault")
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        assert proc.returncode == 130, (seen, out, err)
-        assert err.strip() == f"threshold search {search_id}: abort requested"
+            status = cmd.interrupt()
+        assert status == 130, (cmd.seen, cmd.out, cmd.err)
+        assert cmd.err.strip() == f"threshold search {search_id}: abort requested"
         wait_for(
             lambda: gql(PHASE, id=search_id)["thresholdSearch"]["phase"] == "aborted",
             60,

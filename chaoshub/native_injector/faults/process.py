@@ -26,15 +26,19 @@ _SETTLE_SECONDS = 5.0
 
 
 def _settles(info: system.ProcessInfo, done: Callable[[str], bool]) -> bool:
-    """Wait until the process' state satisfies ``done`` (or it is gone)."""
+    """Wait until the process' state satisfies ``done`` (or it is gone). A signal usually
+    takes effect within a millisecond or two (when the process is next scheduled), so the
+    state is read again after 0.5 ms, then at intervals doubling up to 10 ms."""
     deadline = time.monotonic() + _SETTLE_SECONDS
+    pause = 0.0005
     while True:
         now = system.same_process(info.pid, info.starttime)
         if now is None or done(now.state):
             return True
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.01)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 class ProcessSelector(Selector):
