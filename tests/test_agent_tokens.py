@@ -353,3 +353,24 @@ def test_the_older_graphql_ws_protocol_follows_the_token_too(hub: Hub) -> None:
             return await _closed_code(ws, 5)
 
     assert asyncio.run(scenario()) == 4403
+
+
+def test_agents_by_name_answers_only_those_and_bounds_the_list(hub: Hub) -> None:
+    names = [unique("named") for _ in range(3)]
+    for name in names:  # an agent token speaks for one agent: one each
+        assert hub.register(hub.token()[0], name).status_code == 200
+    asked = hub.data(
+        "query($n: [String!]) { agents(names: $n) { name online } }", n=[names[2], names[0]]
+    )["agents"]
+    assert [a["name"] for a in asked] == sorted([names[0], names[2]])
+    assert all(a["online"] for a in asked)
+    everyone = hub.data("{ agents { name } }")["agents"]
+    assert set(names) <= {a["name"] for a in everyone}
+    assert hub.data("query { agents(names: []) { name } }")["agents"] == []
+
+    too_many = hub.gql(
+        "query($n: [String!]) { agents(names: $n) { name } }", n=[f"a{i}" for i in range(501)]
+    ).json()
+    assert too_many["data"] is None, too_many
+    (error,) = too_many["errors"]
+    assert "at most 500 names" in error["message"], error

@@ -4,7 +4,7 @@ native agents that registered themselves."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
@@ -16,10 +16,13 @@ from chaoshub.api.types.catalog import Availability
 from chaoshub.api.types.common import Deleted, DeleteResult, JSONValue
 from chaoshub.api.types.fleet import Agent, Backend, BackendHealth, BackendResult
 from chaoshub.contract import Health
-from chaoshub.errors import HubError
+from chaoshub.errors import HubError, InvalidInput
 from chaoshub.services import backends
 from chaoshub.services.auth import Actor
 from chaoshub.store import models
+
+#: names one ``agents(names:)`` query may ask for
+MAX_AGENT_NAMES = 500
 
 
 @strawberry.input
@@ -75,11 +78,25 @@ class FleetQuery:
         return await read(info, q)
 
     @strawberry.field(description="Native injectors that registered themselves")
-    async def agents(self, info: strawberry.Info) -> list[Agent]:
+    async def agents(
+        self,
+        info: strawberry.Info,
+        names: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description="only these agents (a fleet of thousands: ask for the few you watch)"
+            ),
+        ] = None,
+    ) -> list[Agent]:
         presence = ctx(info).runtime.presence
+        if names is not None and len(names) > MAX_AGENT_NAMES:
+            raise InvalidInput(f"at most {MAX_AGENT_NAMES} names at once", field=["names"])
 
         def q(s: Session, _a: Actor) -> list[Agent]:
-            rows = list(s.scalars(select(models.Agent).order_by(models.Agent.name)))
+            query = select(models.Agent).order_by(models.Agent.name)
+            if names is not None:
+                query = query.where(models.Agent.name.in_(names))
+            rows = list(s.scalars(query))
             # the row's last_heartbeat is written in batches: the store has the latest beat
             known = presence.seen(r.name for r in rows)
             beats = known[0] if known is not None else {}
