@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from chaoshub.api.commits import GroupCommit
@@ -236,3 +236,41 @@ def _columns(run: models.Run) -> dict[str, Any]:
         for c in models.Run.__table__.columns
         if c.key not in ("created_at", "updated_at")
     }
+
+
+def test_a_failing_commit_is_not_tried_again_and_every_caller_of_it_is_told(
+    tmp_path: Path, database: str | None, memory_registered: Any
+) -> None:
+    """A commit that fails may have been applied (its answer lost): writing each start
+    again could store it twice, so nothing is retried and the callers get the error."""
+    rt = runtime_with_backend(tmp_path, database)
+    sent: list[tuple[str, str, str]] = []
+    commits = GroupCommit(rt, lambda *a: sent.append(a))
+    calls: list[int] = []
+
+    def counted(write: Callable[[Session], Any]) -> Callable[[Session], Any]:
+        def run(s: Session) -> Any:
+            calls.append(1)
+            return write(s)
+
+        return run
+
+    writes = [counted(start_write(rt, prepared_start(rt, "a"))) for _ in range(3)]
+
+    def refuse(session: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("connection lost during commit"))
+
+    event.listen(Session, "before_commit", refuse)
+    try:
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(commits.run(w) for w in writes), return_exceptions=True)
+
+        outcomes = asyncio.run(together())
+    finally:
+        event.remove(Session, "before_commit", refuse)
+    assert all(isinstance(o, OperationalError) for o in outcomes), outcomes
+    assert len(calls) == 3  # each write once: none tried again alone
+    assert sent == [] and commits.transactions == 0
+    with rt.session() as s:
+        assert s.scalar(select(func.count()).select_from(models.Run)) == 0

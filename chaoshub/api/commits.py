@@ -8,9 +8,12 @@ all go into it, and the statements are one per table for all of them:
 
 - alone, a write begins at once (nothing waits for company); while a transaction is being
   written, the writes that arrive wait for it to end and then go together in the next;
-- each write is whole or not at all: if the transaction fails, each of its writes is
-  tried again alone in a transaction of its own, and the one that fails alone is refused
-  alone (its caller gets its own error; nothing of it is stored);
+- each write is whole or not at all: if the transaction is refused before its commit (a
+  write's error, a constraint at the flush), each of its writes is tried again alone in a
+  transaction of its own, and the one that fails alone is refused alone (its caller gets
+  its own error; nothing of it is stored); if the commit itself fails, the database may
+  have applied it, so nothing is tried again and every caller of that transaction gets the
+  error (a run that did land is sent on by the reconciler, as any stored pending run);
 - after the commit, the same thread hands every run to its worker (the broker) and
   publishes the batch's notices on the bus in one round trip, before any caller is
   answered: the promise "stored, then sent" is unchanged.
@@ -41,6 +44,10 @@ MAX_BATCH = 256
 #: a write adds its rows to the session and returns what builds its outcome once they
 #: are flushed
 Write = Callable[[Session], Callable[[], "Outcome"]]
+
+
+class _CommitFailed(Exception):
+    """The commit itself failed: whether the database applied it is not known."""
 
 
 @dataclass
@@ -102,6 +109,12 @@ class GroupCommit:
         results: list[Outcome | Exception]
         try:
             results = list(self._transaction(writes))
+        except _CommitFailed as failed:
+            # the database may have applied it: trying again could store every write twice,
+            # so each caller is told; a run that did land is found and sent by the reconciler
+            log.warning("a commit of %d writes failed: %s", len(writes), failed.__cause__)
+            cause = failed.__cause__
+            return [cause if isinstance(cause, Exception) else failed] * len(writes)
         except Exception as exc:
             if len(writes) == 1:
                 return [exc]
@@ -110,16 +123,27 @@ class GroupCommit:
             for write in writes:
                 try:
                     results.extend(self._transaction([write]))
+                except _CommitFailed as failed:
+                    cause = failed.__cause__
+                    results.append(cause if isinstance(cause, Exception) else failed)
                 except Exception as alone:
                     results.append(alone)
         self._send([r for r in results if not isinstance(r, Exception)])
         return results
 
     def _transaction(self, writes: list[Write]) -> list[Outcome]:
+        """The writes in one transaction. A refusal before the commit (a write's own error,
+        a constraint at the flush) rolls everything back; a failing commit itself is
+        :class:`_CommitFailed`, whose outcome is unknown."""
         with self.runtime.session() as s:
             finishers = [write(s) for write in writes]
             s.flush()
             outcomes = [finish() for finish in finishers]
+            s.flush()
+            try:
+                s.commit()
+            except Exception as exc:
+                raise _CommitFailed() from exc
         self.transactions += 1
         self.writes += len(writes)
         metrics.GROUP_COMMITS.inc()
