@@ -361,6 +361,35 @@ def test_helpers_end_by_themselves_and_ended_ones_are_swept(
     assert not client.containers.list(all=True, filters={"id": ended.id})
 
 
+def test_a_helper_another_call_just_created_is_not_swept_and_a_stale_one_is(
+    adapter: DockerAdapter,
+    make_container: Any,
+    client: docker.DockerClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Statuses of one backend run side by side (the watch's ``status_many``): a helper one
+    call created and has not started yet is not an ended one for the next call's sweep."""
+    container = make_container()
+    about_to_start = client.containers.create(
+        TOOLS,
+        ["sleep", "3600"],
+        network_mode=f"container:{container.id}",
+        labels={"chaoshub.skip": "true", netns.HELPER_LABEL: "about-to-start"},
+    )
+    try:
+        engine = adapter._engine()
+        with engine.netns(container.id, "test-beside"):
+            pass  # sweeps the ended helpers first
+        assert client.containers.list(all=True, filters={"id": about_to_start.id})
+
+        monkeypatch.setattr(netns, "CREATED_GRACE_SECONDS", 0.0)  # as if a minute had passed
+        with engine.netns(container.id, "test-later"):
+            pass
+        assert not client.containers.list(all=True, filters={"id": about_to_start.id})
+    finally:
+        remove_container(client, about_to_start.id)
+
+
 def test_removing_a_container_is_not_blocked_by_a_leaked_helper(
     adapter: DockerAdapter,
     catalog: catalog_mod.Catalog,

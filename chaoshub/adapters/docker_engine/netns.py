@@ -38,6 +38,10 @@ log = logging.getLogger("chaoshub.adapters.docker")
 HELPER_LABEL = "chaoshub.helper"
 #: seconds a helper container lives at most; one inject, status or recover takes a few
 HELPER_LIFETIME = 300
+#: a helper created but never started is left behind (its worker died between the two
+#: calls) only once it is this old; a younger one is another call's, about to start (several
+#: statuses of one backend run side by side: the watch's ``status_many``)
+CREATED_GRACE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -181,9 +185,9 @@ def sweep(
     ended_only: bool = False,
 ) -> int:
     """Remove helpers left behind (by a killed worker): those of one execution, those in one
-    container's namespace, or any that has ended; returns how many. No helper of an
-    execution has a use once it is recovered, nor of a container about to be removed, nor
-    one that has ended."""
+    container's namespace, or any that has ended (exited, or created and never started for
+    :data:`CREATED_GRACE_SECONDS`); returns how many. No helper of an execution has a use
+    once it is recovered, nor of a container about to be removed, nor one that has ended."""
     removed = 0
     filters: dict[str, Any] = {"label": HELPER_LABEL}
     if ended_only:
@@ -193,6 +197,12 @@ def sweep(
         if execution_id is not None and labels.get(HELPER_LABEL) != execution_id[:200]:
             continue
         if ended_only and found.get("State") not in ("exited", "created"):
+            continue
+        if (
+            ended_only
+            and found.get("State") == "created"
+            and time.time() - float(found.get("Created") or 0) < CREATED_GRACE_SECONDS
+        ):
             continue
         if container_id is not None:
             with contextlib.suppress(docker.errors.NotFound):
