@@ -268,8 +268,12 @@ def test_a_schedule_made_from_the_experiments_list_fires_its_experiment(
         expect(history.get_by_test_id("schedule-fire")).not_to_have_count(1)
         page.wait_for_timeout(300)
         no_wider_than_the_phone(page)
-        box = first.bounding_box()  # the run's link is on screen, not scrolled off the table
-        assert box["x"] + box["width"] <= PHONE["width"], box
+        # a run's link is on screen, not scrolled off the table (the newest row: the first
+        # fire's may re-render or leave the list as ticks come in)
+        link = history.locator('a[href^="/runs/"]').first
+        expect(link).to_be_visible(timeout=15_000)
+        box = link.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
         shot(page, "schedule-experiment-390")
         first.click()
         expect(page).to_have_url(re.compile(rf"/runs/{ticks[0]['runId']}$"))
